@@ -1,0 +1,30 @@
+# kong-auth-sidecar — `make dev` runs the dev stack, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PLUGINS := token-issuer token-validator
+NODE := node
+
+.PHONY: all install build test dev clean
+
+all: build
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.install-stamp
+
+build: install
+	rm -rf dist
+	npx tsc -p .
+	mkdir -p dist/plugin-info
+	for plugin in $(PLUGINS); do $(NODE) dist/lib/cli.js --dump-plugin-info $$plugin > dist/plugin-info/$$plugin.json; done
+
+test: build
+	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
+
+dev: build
+	$(NODE) dist/spec/support/dev-stack.js
+
+clean:
+	rm -rf dist node_modules

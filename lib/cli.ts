@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { description as issuerDescription, tokenIssuer } from '../plugins/token-issuer.js';
+import { description as validatorDescription, tokenValidator } from '../plugins/token-validator.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createContext } from './context.js';
+import { createLogger } from './logger.js';
+import { pluginInfo } from './plugin.js';
+import { createPluginServer } from './plugin-server.js';
+import { listenRpcSocket, SocketInUseError } from './rpc-socket.js';
+import { VERSION } from './version.js';
+
+const DESCRIPTIONS = [issuerDescription, validatorDescription];
+
+const USAGE = `Usage: kong-auth-sidecar [options]
+  -p, --kong-prefix <dir>       directory of the plugin socket (default /usr/local/kong)
+      --sock-name <name>        socket file name (default js_pluginserver.sock)
+      --dump-all-plugins        print every plugin's info as one JSON array and exit
+      --dump-plugin-info <name> print one plugin's info as a one-element JSON array and exit
+  -v, --version                 print the version and exit
+Settings come from the environment; see README.md.`;
+
+export interface CliOptions {
+  kongPrefix: string;
+  sockName: string;
+  dumpAll: boolean;
+  dumpPlugin?: string;
+  version: boolean;
+  help: boolean;
+}
+
+/** kong-js-pluginserver's flags, including its single-dash long forms (-kong-prefix) that Kong's docs use. */
+export function parseArgs(argv: string[]): CliOptions {
+  const opts: CliOptions = { kongPrefix: '/usr/local/kong', sockName: 'js_pluginserver.sock', dumpAll: false, version: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = splitFlag(argv[i] as string);
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case 'p': case 'kong-prefix': opts.kongPrefix = value(); break;
+      case 'sock-name': opts.sockName = value(); break;
+      case 'd': case 'plugins-directory': value(); break; // kong-js-pluginserver's; our plugins are built in
+      case 'dump-all-plugins': opts.dumpAll = true; break;
+      case 'dump-plugin-info': opts.dumpPlugin = value(); break;
+      case 'v': case 'version': opts.version = true; break;
+      case 'h': case 'help': opts.help = true; break;
+      default: throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  return opts;
+}
+
+function splitFlag(arg: string): [string, string | undefined] {
+  const name = arg.replace(/^--?/, '');
+  const eq = name.indexOf('=');
+  return eq === -1 ? [name, undefined] : [name.slice(0, eq), name.slice(eq + 1)];
+}
+
+/** Prints plugin info and nothing else: Kong parses this stdout as JSON. Starts nothing. */
+function dump(opts: CliOptions): number {
+  if (opts.dumpAll) {
+    process.stdout.write(JSON.stringify(DESCRIPTIONS.map(pluginInfo)) + '\n');
+    return 0;
+  }
+  const description = DESCRIPTIONS.find((d) => d.Name === opts.dumpPlugin);
+  if (!description) {
+    process.stderr.write(`kong-auth-sidecar: no plugin named ${JSON.stringify(opts.dumpPlugin)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`);
+    return 1;
+  }
+  // Kong 3.9+ registers only the first entry of what query_cmd prints: one plugin per entry.
+  process.stdout.write(JSON.stringify([pluginInfo(description)]) + '\n');
+  return 0;
+}
+
+async function serve(opts: CliOptions): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ level: config.logLevel, serviceVersion: VERSION });
+  const ctx = createContext(config, log);
+  const server = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
+    log,
+    instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
+    eventTtlMs: config.eventTtlSeconds * 1000,
+  });
+  const socket = await listenRpcSocket(join(opts.kongPrefix, opts.sockName), server.dispatch, log);
+  log.info({ 'event.action': 'started', 'kong.socket': socket.path }, `plugin server listening on ${socket.path}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ 'event.action': 'stopping', signal }, 'draining plugin socket');
+    const deadline = setTimeout(() => {
+      log.error({ 'event.action': 'stop-timeout' }, `in-flight events did not finish within ${config.shutdownTimeoutMs} ms`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    void socket.close().then(() => {
+      server.close();
+      log.info({ 'event.action': 'stopped' }, 'plugin server stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number | undefined> {
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`kong-auth-sidecar: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (opts.version) {
+    process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  if (opts.dumpAll || opts.dumpPlugin !== undefined) return dump(opts);
+  try {
+    await serve(opts);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof SocketInUseError) {
+      process.stderr.write(`kong-auth-sidecar: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+const exitCode = await main(process.argv.slice(2));
+if (exitCode !== undefined) process.exitCode = exitCode;

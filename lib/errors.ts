@@ -1,0 +1,50 @@
+/** The closed set of error codes every plugin response uses (SPEC §2). */
+export const AUTH = {
+  AUTH_001: { status: 401, title: 'Missing Consumer Headers', detail: 'Required Kong consumer headers are missing from the request' },
+  AUTH_002: { status: 401, title: 'Consumer Not Found', detail: 'The specified consumer was not found or has no JWT credentials' },
+  AUTH_003: { status: 500, title: 'JWT Creation Failed', detail: 'Failed to create JWT token due to an internal error' },
+  AUTH_004: { status: 503, title: 'Kong API Unavailable', detail: 'The Kong gateway API is temporarily unavailable' },
+  AUTH_005: { status: 503, title: 'Circuit Breaker Open', detail: 'Service is temporarily unavailable due to circuit breaker protection' },
+  AUTH_006: { status: 429, title: 'Rate Limit Exceeded', detail: 'Request rate limit has been exceeded' },
+  AUTH_007: { status: 400, title: 'Invalid Request Format', detail: 'The request format is invalid or malformed' },
+  AUTH_008: { status: 500, title: 'Internal Server Error', detail: 'An unexpected internal server error occurred' },
+  AUTH_009: { status: 401, title: 'Anonymous Consumer', detail: 'Anonymous consumers are not allowed to request tokens' },
+  AUTH_010: { status: 401, title: 'Token Expired', detail: 'The provided JWT token has expired' },
+  AUTH_011: { status: 400, title: 'Invalid Token', detail: 'The provided JWT token is invalid or malformed' },
+  AUTH_012: { status: 400, title: 'Missing Authorization', detail: 'Authorization header with Bearer token is required' },
+} as const;
+
+export type AuthCode = keyof typeof AUTH;
+
+export interface AuthErrorOptions {
+  /** Seconds the caller should wait before retrying; becomes the Retry-After header. */
+  retryAfterSeconds?: number;
+  extensions?: Record<string, unknown>;
+  /** Extra response headers, e.g. RateLimit-*. */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class AuthError extends Error {
+  readonly retryAfterSeconds: number | undefined;
+  readonly extensions: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(readonly code: AuthCode, readonly detail: string = AUTH[code].detail, options: AuthErrorOptions = {}) {
+    super(`${code}: ${detail}`, { cause: options.cause });
+    this.name = 'AuthError';
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.extensions = options.extensions;
+    this.headers = options.headers;
+  }
+
+  get status(): number {
+    return AUTH[this.code].status;
+  }
+}
+
+/** Anything that is not already an AuthError becomes AUTH_008; its text stays out of the response. */
+export function toAuthError(err: unknown): AuthError {
+  if (err instanceof AuthError) return err;
+  return new AuthError('AUTH_008', AUTH.AUTH_008.detail, { cause: err });
+}

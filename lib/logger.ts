@@ -1,0 +1,36 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+import type { LogLevel } from './config.js';
+
+export type { Logger };
+
+/** Paths whose values must never reach a log line, wherever they appear in a logged object. */
+const REDACTED_PATHS = [
+  'secret', '*.secret', 'token', '*.token', 'access_token', '*.access_token',
+  'authorization', '*.authorization', 'headers.authorization', 'headers["kong-admin-token"]',
+  'adminToken', '*.adminToken', 'kongAdminToken', '*.kongAdminToken',
+];
+
+/** pino writing NDJSON with ECS field names (SPEC §7), flat dotted keys as @elastic/ecs-pino-format does. */
+export function createLogger(opts: { level: LogLevel; serviceVersion: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
+      level: opts.level,
+      messageKey: 'message',
+      errorKey: 'error',
+      base: { 'service.name': 'kong-auth-sidecar', 'service.version': opts.serviceVersion },
+      timestamp: () => `,"@timestamp":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ 'log.level': label }) },
+      serializers: { error: serializeError },
+      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    },
+    opts.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+/** ECS error fields; the stack stays, but messages of dependency errors are ours to control. */
+function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const out: Record<string, unknown> = { type: err.name, message: err.message, stack_trace: err.stack };
+  if (err.cause !== undefined) out.cause = serializeError(err.cause);
+  return out;
+}

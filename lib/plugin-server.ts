@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import PDK, { type PdkPipe } from 'kong-pdk/pdk.js';
+import { AuthError } from './errors.js';
+import type { Logger } from './logger.js';
+import { pluginInfo, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
+import { problemBody, problemHeaders } from './problem.js';
+
+/**
+ * Kong's plugin-server RPC methods (StartInstance, HandleEvent, Step…), implemented here rather than
+ * with kong-pdk 0.6.0's Server, which keeps every event that ends in kong.response.exit, expires
+ * instances on a timer given seconds as milliseconds, and reports no instances in GetStatus.
+ * Plugin code still receives kong-pdk's own PDK object.
+ */
+export interface PluginServer {
+  dispatch(method: string, params: unknown[]): Promise<unknown>;
+  /** Events waiting on Kong right now; 0 between requests. */
+  eventCount(): number;
+  instanceCount(): number;
+  close(): void;
+}
+
+export interface PluginServerOptions {
+  log: Logger;
+  instanceTtlMs: number;
+  eventTtlMs: number;
+  now?: () => number;
+}
+
+interface Instance {
+  id: number;
+  plugin: PluginModule;
+  config: Record<string, unknown>;
+  handler: PluginHandler;
+  startTime: number;
+  lastUsedAt: number;
+}
+
+type StepResult = [result: unknown, error: unknown];
+
+const RET = 'ret';
+// kong-pdk's NON_RETURN_METHODS: Kong yields the request's coroutine inside these and never resumes it.
+const CONVERSATION_ENDERS = new Set(['kong.response.exit', 'kong.response.error']);
+
+/** One phase of one request: the plugin's PDK calls go out through put, Kong's answers come back through resume. */
+class PluginEvent implements PdkPipe {
+  private onReply: ((data: unknown) => void) | undefined;
+  private onResult: ((result: StepResult) => void) | undefined;
+
+  constructor(readonly id: number, public lastActivityAt: number) {}
+
+  put(message: unknown): void {
+    const reply = this.onReply;
+    this.onReply = undefined;
+    reply?.(message);
+  }
+
+  get(): Promise<StepResult> {
+    return new Promise((resolve) => (this.onResult = resolve));
+  }
+
+  nextReply(): Promise<unknown> {
+    return new Promise((resolve) => (this.onReply = resolve));
+  }
+
+  isWaitingOnKong(): boolean {
+    return this.onResult !== undefined && this.onReply === undefined;
+  }
+
+  resume(result: StepResult): void {
+    const resolve = this.onResult;
+    this.onResult = undefined;
+    resolve?.(result);
+  }
+}
+
+export function createPluginServer(plugins: PluginModule[], opts: PluginServerOptions): PluginServer {
+  const now = opts.now ?? Date.now;
+  const byName = new Map(plugins.map((plugin) => [plugin.Name, plugin]));
+  const instances = new Map<number, Instance>();
+  const events = new Map<number, PluginEvent>();
+  // Kong keys instances by plugin entity and cannot see that we restarted: ids must never repeat across
+  // restarts (Kong/kong#8370). Microseconds of the start time give each process its own range.
+  let nextInstanceId = now() * 1000;
+  let nextEventId = 1;
+  const lastStart = new Map<string, number>();
+  const lastClose = new Map<string, number>();
+
+  const sweeper = setInterval(sweep, Math.min(opts.instanceTtlMs, opts.eventTtlMs, 10_000));
+  sweeper.unref();
+
+  function sweep(): void {
+    const at = now();
+    for (const [id, instance] of instances) if (at - instance.lastUsedAt > opts.instanceTtlMs) instances.delete(id);
+    for (const [id, event] of events) if (event.isWaitingOnKong() && at - event.lastActivityAt > opts.eventTtlMs) events.delete(id);
+  }
+
+  function instanceOf(id: unknown): Instance {
+    const instance = typeof id === 'number' ? instances.get(id) : undefined;
+    // Kong matches this text: it forgets the instance, starts a new one and retries the event.
+    if (!instance) throw new Error(`no plugin instance ${String(id)}`);
+    return instance;
+  }
+
+  function pluginNamed(name: unknown): PluginModule {
+    const plugin = typeof name === 'string' ? byName.get(name) : undefined;
+    if (!plugin) throw new Error(`plugin ${String(name)} is not served here`);
+    return plugin;
+  }
+
+  function instanceStatus(instance: Instance) {
+    return { Name: instance.plugin.Name, Id: instance.id, Config: instance.config, StartTime: instance.startTime };
+  }
+
+  async function runPhase(instance: Instance, phase: Phase, event: PluginEvent): Promise<void> {
+    const handler = instance.handler[phase];
+    try {
+      if (handler) await handler.call(instance.handler, new PDK(event).kong);
+      event.put(RET);
+    } catch (err) {
+      // Kong would let the request through if we answered "ret": fail closed with AUTH_008 instead.
+      opts.log.error({ 'event.action': `${instance.plugin.Name}.${phase}`, error: err }, 'plugin phase threw');
+      const problem = new AuthError('AUTH_008');
+      const requestId = randomUUID();
+      event.put({
+        Method: 'kong.response.exit',
+        Args: [problem.status, problemBody(problem, { instance: '/', requestId, now: new Date() }), problemHeaders(problem, requestId)],
+      });
+    }
+  }
+
+  async function reply(event: PluginEvent, pending: Promise<unknown>) {
+    const data = await pending;
+    event.lastActivityAt = now();
+    if (data === RET || CONVERSATION_ENDERS.has((data as { Method?: string } | null)?.Method ?? '')) events.delete(event.id);
+    return { Data: data, EventId: event.id };
+  }
+
+  async function step(params: unknown[], isError: boolean) {
+    const { EventId, Data } = (params[0] ?? {}) as { EventId?: unknown; Data?: unknown };
+    const event = typeof EventId === 'number' ? events.get(EventId) : undefined;
+    if (!event) throw new Error(`event id ${String(EventId)} not found`);
+    if (!event.isWaitingOnKong()) throw new Error(`event id ${EventId} is not waiting for a PDK result`);
+    const pending = event.nextReply();
+    event.resume(isError ? [undefined, Data] : [Data, undefined]);
+    return reply(event, pending);
+  }
+
+  const methods: Record<string, (params: unknown[]) => Promise<unknown>> = {
+    async GetStatus() {
+      const status: Record<string, unknown> = {};
+      for (const plugin of plugins) {
+        status[plugin.Name] = {
+          Name: plugin.Name,
+          Instances: [...instances.values()].filter((i) => i.plugin === plugin).map(instanceStatus),
+          LastStartInstance: lastStart.get(plugin.Name) ?? 0,
+          LastCloseInstance: lastClose.get(plugin.Name) ?? 0,
+        };
+      }
+      return { Pid: process.pid, Plugins: status, Events: events.size };
+    },
+
+    async GetPluginInfo([name]) {
+      return pluginInfo(pluginNamed(name));
+    },
+
+    async StartInstance([request]) {
+      const { Name, Config } = (request ?? {}) as { Name?: unknown; Config?: unknown };
+      const plugin = pluginNamed(Name);
+      const config = (typeof Config === 'string' ? JSON.parse(Config) : Config ?? {}) as Record<string, unknown>;
+      const at = now();
+      const instance: Instance = { id: nextInstanceId++, plugin, config, handler: new plugin.Plugin(config), startTime: at / 1000, lastUsedAt: at };
+      instances.set(instance.id, instance);
+      lastStart.set(plugin.Name, at / 1000);
+      opts.log.info({ 'event.action': 'instance-started', 'kong.plugin': plugin.Name, 'kong.instance_id': instance.id }, 'plugin instance started');
+      return instanceStatus(instance);
+    },
+
+    async InstanceStatus([id]) {
+      return instanceStatus(instanceOf(id));
+    },
+
+    async CloseInstance([id]) {
+      const instance = instanceOf(id);
+      instances.delete(instance.id);
+      lastClose.set(instance.plugin.Name, now() / 1000);
+      return { Name: instance.plugin.Name, Id: instance.id, Config: instance.config };
+    },
+
+    async HandleEvent([request]) {
+      const { InstanceId, EventName } = (request ?? {}) as { InstanceId?: unknown; EventName?: unknown };
+      const instance = instanceOf(InstanceId);
+      instance.lastUsedAt = now();
+      const event = new PluginEvent(nextEventId++, instance.lastUsedAt);
+      events.set(event.id, event);
+      const pending = event.nextReply();
+      void runPhase(instance, EventName as Phase, event);
+      return reply(event, pending);
+    },
+
+    Step: (params) => step(params, false),
+    StepError: (params) => step(params, true),
+  };
+
+  return {
+    dispatch(method, params) {
+      const [namespace, name] = method.split('.', 2);
+      if (namespace !== 'plugin') return Promise.reject(new Error(`RPC for ${namespace} is not supported`));
+      // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.
+      const handler = methods[name ?? ''] ?? (name?.startsWith('Step') ? methods.Step : undefined);
+      if (!handler) return Promise.reject(new Error(`method ${name} not implemented`));
+      return handler(params);
+    },
+    eventCount: () => events.size,
+    instanceCount: () => instances.size,
+    close: () => clearInterval(sweeper),
+  };
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { AuthError } from './errors.js';
+
+/** `kong.request.get_headers()` as Kong sends it: lower-case names, each value an array of strings. */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export const MAX_HEADER_LENGTH = 256;
+// C0 controls and DEL; nginx already refuses NUL/CR/LF, but a tab or ESC in an identity is never legitimate.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+export function asHeaderMap(value: unknown): HeaderMap {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as HeaderMap) : {};
+}
+
+function values(headers: HeaderMap, name: string): string[] {
+  const raw = headers[name];
+  if (raw === undefined) return [];
+  return (Array.isArray(raw) ? raw : [raw]).map((v) => (typeof v === 'string' ? v : String(v)));
+}
+
+/** The header's one value, or undefined when absent or empty. Several values or unsafe text → AUTH_007. */
+export function singleHeader(headers: HeaderMap, name: string): string | undefined {
+  const all = values(headers, name).filter((v) => v !== '');
+  if (all.length === 0) return undefined;
+  for (const value of all) checkHeaderValue(name, value);
+  if (all.length > 1) throw new AuthError('AUTH_007', `Header ${name} must have a single value`, { extensions: { reason: 'multiple_values', header: name } });
+  return all[0];
+}
+
+export function checkHeaderValue(name: string, value: string): void {
+  if (value.length > MAX_HEADER_LENGTH) {
+    throw new AuthError('AUTH_007', `Header ${name} exceeds ${MAX_HEADER_LENGTH} characters`, { extensions: { reason: 'too_long', header: name } });
+  }
+  if (CONTROL_CHARACTERS.test(value)) {
+    throw new AuthError('AUTH_007', `Header ${name} contains control characters`, { extensions: { reason: 'control_characters', header: name } });
+  }
+}
+
+export interface ConsumerHeaders {
+  consumerId: string;
+  /** X-Consumer-Username, else X-Consumer-Custom-ID (Kong sets whichever the consumer has). */
+  consumerName: string;
+}
+
+/** SPEC §3 order: AUTH_001 (missing) → AUTH_007 (malformed) → AUTH_009 (anonymous). */
+export function readConsumerHeaders(headers: HeaderMap): ConsumerHeaders {
+  const present = (name: string) => values(headers, name).some((v) => v !== '');
+  if (!present('x-consumer-id') || !(present('x-consumer-username') || present('x-consumer-custom-id'))) {
+    throw new AuthError('AUTH_001', undefined, { extensions: { reason: 'Missing Kong consumer headers' } });
+  }
+  const consumerId = singleHeader(headers, 'x-consumer-id') as string;
+  const username = singleHeader(headers, 'x-consumer-username');
+  const customId = singleHeader(headers, 'x-consumer-custom-id');
+  if (values(headers, 'x-anonymous-consumer').some((v) => v.trim().toLowerCase() === 'true')) {
+    throw new AuthError('AUTH_009', undefined, { extensions: { reason: 'Anonymous consumers are not allowed' } });
+  }
+  return { consumerId, consumerName: (username ?? customId) as string };
+}
+
+// Printable ASCII only: the id is echoed in a response header, and Kong raises on a header it cannot send.
+const SAFE_REQUEST_ID = /^[\u0021-\u007e]{1,200}$/;
+
+/** The caller's X-Request-Id when it is safe to echo, else a new UUID. */
+export function requestIdFrom(headers: HeaderMap): string {
+  const incoming = values(headers, 'x-request-id')[0];
+  return incoming !== undefined && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export function firstHeader(headers: HeaderMap, name: string): string | undefined {
+  return values(headers, name)[0];
+}

@@ -1,0 +1,134 @@
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { decodeMultiStream, Encoder } from '@msgpack/msgpack';
+import type { Logger } from './logger.js';
+
+/**
+ * MessagePack-RPC over a Unix socket, as Kong's mp_rpc.lua speaks it: requests `[0, msgid, method, params]`,
+ * responses `[1, msgid, error, result]`. Kong sends one request per connection at a time and reuses
+ * connections from a keep-alive pool. Knows nothing about plugins: methods come from `dispatch`.
+ */
+export type Dispatch = (method: string, params: unknown[]) => Promise<unknown>;
+
+export interface RpcSocketServer {
+  readonly path: string;
+  /** Connections currently open (Kong keeps a pool per worker). */
+  connectionCount(): number;
+  /** Stops accepting; open connections finish their in-flight calls, idle ones are closed. */
+  close(): Promise<void>;
+}
+
+// undefined becomes nil, as Kong's Lua decoder expects for "no error" / "no result".
+const encoder = new Encoder({ ignoreUndefined: false });
+/** A single RPC from Kong is a few KB; this bounds what one message may claim. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export class SocketInUseError extends Error {
+  constructor(readonly path: string) {
+    super(`another plugin server is already listening on ${path}`);
+    this.name = 'SocketInUseError';
+  }
+}
+
+export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger): Promise<RpcSocketServer> {
+  await removeStaleSocket(path);
+  const connections = new Set<Connection>();
+  const server = createServer((socket) => {
+    const connection = serveConnection(socket, dispatch, log);
+    connections.add(connection);
+    socket.on('close', () => connections.delete(connection));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ error: err }, 'plugin socket error'));
+  return {
+    path,
+    connectionCount: () => connections.size,
+    close: () => closeServer(server, connections),
+  };
+}
+
+interface Connection {
+  /** Ends the connection once its in-flight calls have been answered. */
+  endWhenIdle(): void;
+}
+
+function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Connection {
+  let inFlight = 0;
+  let ending = false;
+  socket.setNoDelay?.(true);
+  socket.on('error', () => socket.destroy());
+  void (async () => {
+    try {
+      // Copes with a message split across chunks and with several in one chunk.
+      for await (const message of decodeMultiStream<undefined>(socket, { maxBinLength: MAX_MESSAGE_BYTES, maxStrLength: MAX_MESSAGE_BYTES })) {
+        if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');
+        inFlight++;
+        void answer(socket, message, dispatch).finally(() => {
+          inFlight--;
+          if (ending && inFlight === 0) socket.end();
+        });
+      }
+    } catch {
+      dropConnection(socket, log, 'undecodable bytes');
+    }
+  })();
+  return {
+    endWhenIdle() {
+      ending = true;
+      if (inFlight === 0) socket.end();
+    },
+  };
+}
+
+type Request = [0, number, string, unknown[]];
+
+function isRequest(message: unknown): message is Request {
+  return (
+    Array.isArray(message) && message.length === 4 && message[0] === 0 && Number.isInteger(message[1]) &&
+    typeof message[2] === 'string' && Array.isArray(message[3])
+  );
+}
+
+async function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Dispatch): Promise<void> {
+  let reply: Uint8Array;
+  try {
+    reply = encoder.encode([1, msgid, null, (await dispatch(method, params)) ?? null]);
+  } catch (err) {
+    reply = encoder.encode([1, msgid, err instanceof Error ? err.message : String(err), null]);
+  }
+  if (!socket.destroyed) socket.write(reply);
+}
+
+/** Garbage on one connection costs that connection only, never the process. */
+function dropConnection(socket: Socket, log: Logger, why: string): void {
+  log.warn({ 'event.action': 'rpc-protocol-error' }, `closing a plugin socket connection: ${why}`);
+  socket.destroy();
+}
+
+/** A socket file left by a crashed run is removed; a live server on it is a hard error. */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new SocketInUseError(path);
+  unlinkSync(path);
+}
+
+async function closeServer(server: Server, connections: Set<Connection>): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const connection of connections) connection.endWhenIdle();
+  await closed;
+}

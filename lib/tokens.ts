@@ -1,0 +1,55 @@
+import { randomUUID, webcrypto } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { AuthError } from './errors.js';
+import type { SigningCredential } from './credentials.js';
+
+export interface IssueOptions {
+  ttlSeconds: number;
+  issuer?: string;
+  audience: string[];
+  keyClaimName: string;
+  uniqueNamePrefix?: string;
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  jti: string;
+  expiresIn: number;
+}
+
+export interface TokenService {
+  /** Signs an HS256 JWT for `subject` with the credential's secret (SPEC §3); AUTH_003 when signing fails. */
+  issue(subject: string, credential: SigningCredential, opts: IssueOptions): Promise<IssuedToken>;
+}
+
+export function createTokenService(deps: { nowSeconds: () => number }): TokenService {
+  // Importing the HMAC key once per credential object saves jose a WebCrypto import on every token.
+  const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
+
+  function signingKey(credential: SigningCredential): Promise<webcrypto.CryptoKey> {
+    let key = keys.get(credential);
+    if (!key) {
+      key = webcrypto.subtle.importKey('raw', Buffer.from(credential.secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+      keys.set(credential, key);
+    }
+    return key;
+  }
+
+  return {
+    async issue(subject, credential, opts) {
+      const iat = deps.nowSeconds();
+      const jti = randomUUID();
+      const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.keyClaimName]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttlSeconds };
+      if (opts.issuer !== undefined) claims.iss = opts.issuer;
+      if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
+      if (opts.uniqueNamePrefix !== undefined) claims.unique_name = opts.uniqueNamePrefix + subject;
+      try {
+        const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await signingKey(credential));
+        return { accessToken, jti, expiresIn: opts.ttlSeconds };
+      } catch (err) {
+        keys.delete(credential);
+        throw new AuthError('AUTH_003', undefined, { cause: err });
+      }
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import type { Context } from '../lib/context.js';
+import { AuthError } from '../lib/errors.js';
+import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
+import { rateLimitHeaders } from '../lib/rate-limiter.js';
+import { asHeaderMap, readConsumerHeaders, requestIdFrom, type ConsumerHeaders, type HeaderMap } from '../lib/request-headers.js';
+import { exitWith, exitWithProblem, JSON_NO_STORE } from '../lib/respond.js';
+import { VERSION } from '../lib/version.js';
+
+const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'];
+
+export const Schema: SchemaField[] = [
+  { ttl_seconds: { type: 'integer', default: 900, between: [60, 86400], required: true, description: 'Token lifetime in seconds.' } },
+  { issuer: { type: 'string', description: 'The iss claim; omitted when unset.' } },
+  { audience: { type: 'array', elements: { type: 'string' }, default: [], required: true, description: 'The aud claim: one entry is a string, several an array.' } },
+  { key_claim_name: { type: 'string', default: 'key', required: true, not_one_of: RESERVED_CLAIMS, description: "Claim carrying the credential key (Kong jwt plugin's key_claim_name)." } },
+  { unique_name_prefix: { type: 'string', description: 'When set, unique_name = prefix + consumer name.' } },
+  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'X-Consumer-ID must name the consumer Kong authenticated.' } },
+  { provision_credentials: { type: 'boolean', default: true, required: true, description: 'Create an HS256 jwt credential for a consumer that has none.' } },
+  { rate_limit_per_minute: { type: 'integer', default: 0, between: [0, 1000000], required: true, description: 'Tokens per consumer per minute; 0 = no limit.' } },
+  { request_id_source: { type: 'string', default: 'header', one_of: ['header', 'kong'], required: true, description: "header: X-Request-Id or a new UUID; kong: Kong's kong_request_id." } },
+];
+
+interface IssuerConfig {
+  ttlSeconds: number;
+  issuer?: string;
+  audience: string[];
+  keyClaimName: string;
+  uniqueNamePrefix?: string;
+  verifyConsumer: boolean;
+  provisionCredentials: boolean;
+  rateLimitPerMinute: number;
+  requestIdSource: 'header' | 'kong';
+}
+
+function toIssuerConfig(raw: Record<string, unknown>): IssuerConfig {
+  const conf = withDefaults(Schema, raw);
+  return {
+    ttlSeconds: conf.ttl_seconds as number,
+    issuer: conf.issuer as string | undefined,
+    audience: conf.audience as string[],
+    keyClaimName: conf.key_claim_name as string,
+    uniqueNamePrefix: conf.unique_name_prefix as string | undefined,
+    verifyConsumer: conf.verify_consumer !== false,
+    provisionCredentials: conf.provision_credentials !== false,
+    rateLimitPerMinute: conf.rate_limit_per_minute as number,
+    requestIdSource: conf.request_id_source === 'kong' ? 'kong' : 'header',
+  };
+}
+
+/** Kong's consumer header values are only trusted when they name the consumer Kong authenticated. */
+async function authenticatedName(kong: Kong, claimed: ConsumerHeaders): Promise<string> {
+  const consumer = (await kong.client.getConsumer()) as { id?: unknown; username?: unknown; custom_id?: unknown } | null;
+  if (!consumer || consumer.id !== claimed.consumerId) {
+    throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
+  }
+  const name = [consumer.username, consumer.custom_id, consumer.id].find((v) => typeof v === 'string' && v !== '');
+  return name as string;
+}
+
+async function requestIdOf(kong: Kong, headers: HeaderMap, source: IssuerConfig['requestIdSource']): Promise<string> {
+  if (source === 'kong') {
+    // kong-pdk types getVar without its argument.
+    const id = await (kong.nginx.getVar as (name: string) => Promise<unknown>)('kong_request_id');
+    if (typeof id === 'string' && id !== '') return id;
+  }
+  return requestIdFrom(headers);
+}
+
+export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
+
+export function tokenIssuer(ctx: Context): PluginModule {
+  class Plugin {
+    private readonly conf: IssuerConfig;
+
+    constructor(config: Record<string, unknown>) {
+      this.conf = toIssuerConfig(config);
+    }
+
+    async access(kong: Kong): Promise<void> {
+      let requestId = '';
+      try {
+        const headers = asHeaderMap(await kong.request.getHeaders());
+        requestId = await requestIdOf(kong, headers, this.conf.requestIdSource);
+        const claimed = readConsumerHeaders(headers);
+        const subject = this.conf.verifyConsumer ? await authenticatedName(kong, claimed) : claimed.consumerName;
+        let limitHeaders: Record<string, string> = {};
+        if (this.conf.rateLimitPerMinute > 0) {
+          const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rateLimitPerMinute);
+          limitHeaders = rateLimitHeaders(decision);
+          if (!decision.allowed) throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
+        }
+        const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials });
+        const token = await ctx.tokens.issue(subject, credential, this.conf);
+        ctx.log.info({ 'event.action': 'token-issued', 'event.outcome': 'success', 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }, 'token issued');
+        const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
+        await exitWith(kong, 200, body, { ...JSON_NO_STORE, ...limitHeaders, 'X-Request-Id': requestId });
+      } catch (err) {
+        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx.log, 'token-issue');
+      }
+    }
+  }
+  return { ...description, Plugin };
+}

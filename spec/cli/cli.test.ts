@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { PluginServerProcess, PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
+
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('kong-auth-sidecar command line', () => {
+  test('-v prints the package version', async () => {
+    assert.deepEqual(await runCli(['-v']), { code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  test('an unknown option exits 2 with the usage', async () => {
+    const { code, stderr } = await runCli(['--bogus']);
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown option --bogus/);
+    assert.match(stderr, /Usage: kong-auth-sidecar/);
+  });
+
+  for (const [variable, value, allowed] of [
+    ['KONG_ADMIN_TIMEOUT_MS', 'soon', 'an integer from 50 to 60000'],
+    ['KONG_ADMIN_URL', 'ftp://kong', 'an http:// or https:// URL'],
+    ['LOG_LEVEL', 'chatty', 'one of fatal, error, warn, info, debug, trace, silent'],
+    ['CACHE_TTL_SECONDS', '0', 'an integer from 1 to 86400'],
+  ] as const) {
+    test(`an invalid ${variable} stops the start with exit 1 and one line naming it`, async () => {
+      const server = new PluginServerProcess({ [variable]: value });
+      try {
+        await assert.rejects(server.start(), /exited with 1/);
+        assert.equal(server.capturedOutput, `kong-auth-sidecar: invalid ${variable}=${JSON.stringify(value)}: ${allowed}\n`);
+      } finally {
+        server.removePrefix();
+      }
+    });
+  }
+
+  test('kong-js-pluginserver\'s single-dash -kong-prefix form is accepted', async () => {
+    const server = new PluginServerProcess({});
+    try {
+      await server.start(['-kong-prefix', server.prefix]);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      server.removePrefix();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential } from '../../lib/admin-client.js';
+import { createCredentialStore } from '../../lib/credentials.js';
+import { AuthError } from '../../lib/errors.js';
+
+const log = pino({ level: 'silent' });
+const ID = '11111111-1111-4111-8111-111111111111';
+
+function credential(overrides: Partial<JwtCredential>): JwtCredential {
+  return { id: 'c1', key: 'k1', secret: 's1', algorithm: 'HS256', created_at: 100, consumer: { id: ID }, ...overrides };
+}
+
+/** An in-process AdminClient: this file tests the credential module alone. */
+function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: Array<JwtCredential | undefined | Error> }) {
+  const posts: Array<{ key: string; secret: string; algorithm: string }> = [];
+  let gets = 0;
+  const admin: AdminClient = {
+    async listJwtCredentials() {
+      gets++;
+      if (opts.list instanceof Error) throw opts.list;
+      return opts.list;
+    },
+    async createJwtCredential(_id, body) {
+      posts.push(body);
+      const next = opts.create?.shift();
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  };
+  return { admin, posts, gets: () => gets };
+}
+
+const store = (admin: AdminClient) => createCredentialStore({ admin, log }, { ttlSeconds: 60, maxEntries: 10 });
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AuthError> {
+  const err = await promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  assert.ok(err instanceof AuthError, String(err));
+  assert.equal(err.code, code);
+  return err;
+}
+
+describe('credential store', () => {
+  test('picks the oldest HS256 credential, ties broken by id; a missing algorithm counts as HS256', async () => {
+    const list = [
+      credential({ id: 'z', key: 'newest', created_at: 300 }),
+      credential({ id: 'y', key: 'rsa', algorithm: 'RS256', created_at: 1 }),
+      credential({ id: 'b', key: 'tie-b', created_at: 200 }),
+      credential({ id: 'a', key: 'tie-a', algorithm: null, created_at: 200 }),
+    ];
+    const { admin } = fakeAdmin({ list });
+    assert.equal((await store(admin).forConsumer(ID, { provision: false })).key, 'tie-a');
+  });
+
+  test('a credential that belongs to another consumer is treated as not found', async () => {
+    const { admin } = fakeAdmin({ list: [credential({ consumer: { id: 'someone-else' } })] });
+    await rejectsWith(store(admin).forConsumer(ID, { provision: false }), 'AUTH_002');
+  });
+
+  test('an unknown consumer is AUTH_002 with the consumer id in extensions', async () => {
+    const { admin } = fakeAdmin({ list: undefined });
+    const err = await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_002');
+    assert.deepEqual(err.extensions, { consumerId: ID });
+  });
+
+  test('an Admin API failure is AUTH_004 with Retry-After, never AUTH_002', async () => {
+    const { admin } = fakeAdmin({ list: new AdminApiUnavailableError('down') });
+    const err = await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_004');
+    assert.equal(err.retryAfterSeconds, 30);
+  });
+
+  test('provisions a 32-hex key and 64-hex secret, retrying with a new key on 409', async () => {
+    const created = credential({ key: 'from-kong' });
+    const { admin, posts } = fakeAdmin({ list: [], create: [new AdminApiConflictError(), new AdminApiConflictError(), created] });
+    assert.equal((await store(admin).forConsumer(ID, { provision: true })).key, 'from-kong');
+    assert.equal(posts.length, 3);
+    assert.equal(new Set(posts.map((p) => p.key)).size, 3);
+    for (const post of posts) {
+      assert.match(post.key, /^[0-9a-f]{32}$/);
+      assert.match(post.secret, /^[0-9a-f]{64}$/);
+      assert.equal(post.algorithm, 'HS256');
+    }
+  });
+
+  test('three 409s in a row end in AUTH_004', async () => {
+    const conflicts = [new AdminApiConflictError(), new AdminApiConflictError(), new AdminApiConflictError(), credential({})];
+    const { admin, posts } = fakeAdmin({ list: [], create: conflicts });
+    await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_004');
+    assert.equal(posts.length, 3);
+  });
+
+  test('a created credential for another consumer is not used', async () => {
+    const { admin } = fakeAdmin({ list: [], create: [credential({ consumer: { id: 'other' } })] });
+    await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_002');
+  });
+
+  test('caches the credential for the TTL', async () => {
+    const fake = fakeAdmin({ list: [credential({})] });
+    const credentials = store(fake.admin);
+    await credentials.forConsumer(ID, { provision: false });
+    await credentials.forConsumer(ID, { provision: false });
+    assert.equal(fake.gets(), 1);
+  });
+});

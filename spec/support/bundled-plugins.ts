@@ -1,0 +1,138 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { exit } from './kong-pdk.js';
+import type { KongConsumer, KongRequest } from './kong-request.js';
+import type { KongStore, StoredConsumer } from './kong-store.js';
+
+/**
+ * Kong's own Lua plugins that our routes are configured with, re-played in-process with their
+ * priorities and the behaviour a plugin server can observe (headers set, consumer in context, exits).
+ */
+export interface BundledPlugin {
+  priority: number;
+  access(req: KongRequest, config: Record<string, unknown>): void;
+}
+
+function toKongConsumer(row: StoredConsumer): KongConsumer {
+  return { id: row.id, username: row.username, custom_id: row.custom_id, created_at: row.created_at, tags: row.tags };
+}
+
+/** kong/plugins/*\/handler.lua set_consumer: what every auth plugin tells the upstream and later plugins. */
+function setConsumer(req: KongRequest, consumer: KongConsumer, credential: Record<string, unknown> | undefined, anonymous: boolean): void {
+  req.authenticate(consumer, credential);
+  const set = (name: string, value: string | null | undefined) => (value ? req.setHeader(name, value) : req.clearHeader(name));
+  set('X-Consumer-ID', consumer.id);
+  set('X-Consumer-Custom-ID', consumer.custom_id);
+  set('X-Consumer-Username', consumer.username);
+  set('X-Credential-Identifier', credential ? String(credential.id ?? '') : undefined);
+  set('X-Anonymous-Consumer', anonymous ? 'true' : undefined);
+}
+
+function unauthorized(req: KongRequest, message: string, challenge?: string): void {
+  exit(req, [401, { message }, challenge ? { 'WWW-Authenticate': challenge } : undefined]);
+}
+
+/** Falls back to the configured anonymous consumer, as Kong's auth plugins do; false when there is none. */
+function useAnonymous(req: KongRequest, store: KongStore, config: Record<string, unknown>): boolean {
+  const anonymous = typeof config.anonymous === 'string' ? store.consumerByIdOrUsername(config.anonymous) : undefined;
+  if (!anonymous) return false;
+  setConsumer(req, toKongConsumer(anonymous), undefined, true);
+  return true;
+}
+
+function keyAuth(store: KongStore): BundledPlugin {
+  return {
+    priority: 1250,
+    access(req, config) {
+      const keyNames = (config.key_names as string[] | undefined) ?? ['apikey'];
+      let key: string | undefined;
+      for (const name of keyNames) key ??= req.header(name) ?? req.query().get(name)?.[0];
+      const consumer = key === undefined ? undefined : store.consumerByKeyAuthKey(key);
+      if (consumer) {
+        if (config.hide_credentials === true) for (const name of keyNames) req.clearHeader(name);
+        return setConsumer(req, toKongConsumer(consumer), { id: `key-auth:${consumer.id}` }, false);
+      }
+      if (useAnonymous(req, store, config)) return;
+      unauthorized(req, key === undefined ? 'No API key found in request' : 'Invalid authentication credentials', 'Key');
+    },
+  };
+}
+
+const DEFAULT_TERMINATION_MESSAGES: Record<number, string> = { 503: 'Service unavailable', 404: 'Not found', 403: 'Forbidden' };
+
+function requestTermination(): BundledPlugin {
+  return {
+    priority: 2,
+    access(req, config) {
+      const status = (config.status_code as number | undefined) ?? 503;
+      const message = (config.message as string | undefined) ?? DEFAULT_TERMINATION_MESSAGES[status] ?? 'Request terminated';
+      exit(req, [status, { message }]);
+    },
+  };
+}
+
+function base64url(data: string): Buffer {
+  return Buffer.from(data, 'base64url');
+}
+
+/** kong/plugins/jwt: token from uri params, cookies or headers; credential by key claim; HS256 signature; exp/nbf. */
+function jwt(store: KongStore): BundledPlugin {
+  return {
+    priority: 1450,
+    access(req, config) {
+      const token = findToken(req, config);
+      if (token === undefined) {
+        if (useAnonymous(req, store, config)) return;
+        return unauthorized(req, 'Unauthorized', 'Bearer');
+      }
+      const parts = token.split('.');
+      if (parts.length !== 3) return unauthorized(req, 'Bad token; invalid serialization');
+      let header: Record<string, unknown>;
+      let claims: Record<string, unknown>;
+      try {
+        header = JSON.parse(base64url(parts[0] ?? '').toString('utf8')) as Record<string, unknown>;
+        claims = JSON.parse(base64url(parts[1] ?? '').toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return unauthorized(req, 'Bad token; invalid JSON');
+      }
+      const keyClaimName = (config.key_claim_name as string | undefined) ?? 'iss';
+      const key = claims[keyClaimName] ?? (keyClaimName === 'iss' ? undefined : header[keyClaimName]);
+      if (typeof key !== 'string' || key === '') return unauthorized(req, `No mandatory '${keyClaimName}' in claims`);
+      const credential = store.jwtCredentialByKeyOrId(key);
+      if (!credential || credential.key !== key) return unauthorized(req, `No credentials found for given '${keyClaimName}'`);
+      if (header.alg !== credential.algorithm) return unauthorized(req, 'Invalid algorithm');
+      const expected = createHmac('sha256', Buffer.from(credential.secret, 'utf8')).update(`${parts[0]}.${parts[1]}`).digest();
+      const given = base64url(parts[2] ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return unauthorized(req, 'Invalid signature');
+      const now = Math.floor(Date.now() / 1000);
+      for (const claim of (config.claims_to_verify as string[] | undefined) ?? []) {
+        const value = claims[claim];
+        if (typeof value !== 'number') return unauthorized(req, `token ${claim} claim must be a number`);
+        if (claim === 'exp' && value <= now) return unauthorized(req, 'token expired');
+        if (claim === 'nbf' && value > now) return unauthorized(req, 'token not valid yet');
+      }
+      const consumer = store.consumerByIdOrUsername(credential.consumerId);
+      if (!consumer) return unauthorized(req, `Could not find consumer for '${keyClaimName}=${key}'`);
+      setConsumer(req, toKongConsumer(consumer), { id: credential.id }, false);
+    },
+  };
+}
+
+function findToken(req: KongRequest, config: Record<string, unknown>): string | undefined {
+  for (const name of (config.uri_param_names as string[] | undefined) ?? ['jwt']) {
+    const value = req.query().get(name)?.[0];
+    if (value) return value;
+  }
+  for (const name of (config.cookie_names as string[] | undefined) ?? []) {
+    const value = req.cookie(name);
+    if (value) return value;
+  }
+  for (const name of (config.header_names as string[] | undefined) ?? ['authorization']) {
+    const match = /^\s*Bearer\s+(.+)$/i.exec(req.header(name) ?? '');
+    if (match?.[1]) return match[1].trim();
+  }
+  return undefined;
+}
+
+export function bundledPlugins(store: KongStore): Record<string, BundledPlugin> {
+  return { 'key-auth': keyAuth(store), 'request-termination': requestTermination(), jwt: jwt(store) };
+}

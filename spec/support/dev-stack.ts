@@ -1,0 +1,66 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { KongHarness } from './kong-harness.js';
+import { PROJECT_ROOT } from './plugin-server-process.js';
+
+/**
+ * `make dev`: the plugin server, a dev Admin API seeded from kong.yml, and a small gateway on
+ * 127.0.0.1:8000 that routes by kong.yml and runs the plugins through the socket as Kong does.
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env.DEV_PORT ?? 8000);
+  const kong = await KongHarness.start({ kongYml: join(PROJECT_ROOT, 'kong.yml'), env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
+  kong.server.onOutput = (text) => process.stdout.write(text);
+
+  const http = createServer((req, res) => void proxy(kong, req, res));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+  const [client] = kong.store.consumers();
+  const apikey = client ? 'example-apikey-client-1' : '<apikey from kong.yml>';
+  process.stdout.write(
+    [
+      '',
+      'kong-auth-sidecar dev stack is running:',
+      `  plugin server   socket ${kong.server.socketPath} (pid ${kong.server.pid})`,
+      `  dev Admin API   ${kong.adminApi.url} (seeded from kong.yml)`,
+      `  dev gateway     ${base} (routes from kong.yml)`,
+      '',
+      'Try:',
+      `  curl -s -H 'apikey: ${apikey}' ${base}/tokens`,
+      `  TOKEN=$(curl -s -H 'apikey: ${apikey}' ${base}/tokens | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+      `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/hello`,
+      `  curl -s ${base}/tokens            # no apikey: 401 from key-auth`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    http.close();
+    http.closeAllConnections();
+    await kong.stop().catch((err: Error) => process.stderr.write(`${err.message}\n`));
+    process.stdout.write('dev stack stopped\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+async function proxy(kong: KongHarness, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const headers: Record<string, string[]> = {};
+    for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values;
+    const answer = await kong.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers });
+    res.writeHead(answer.status, answer.headers).end(answer.body);
+  } catch (err) {
+    res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: (err as Error).message }));
+  }
+}
+
+await main();

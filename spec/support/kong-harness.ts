@@ -1,0 +1,141 @@
+import { bundledPlugins } from './bundled-plugins.js';
+import { startFakeAdminApi, type FakeAdminApi } from './fake-admin-api.js';
+import { Gateway, routesFromKongYml, type GatewayRequest, type GatewayResult } from './gateway.js';
+import { validatePluginConfig, validatePluginInfo } from './kong-schema.js';
+import { createKongStore, seedFromKongYml, type KongStore } from './kong-store.js';
+import { loadKongYml, parseKongYml, type KongPlugin, type KongYml } from './kong-yml.js';
+import { MsgpackRpcClient } from './msgpack-rpc-client.js';
+import { PluginBridge } from './plugin-bridge.js';
+import { PluginServerProcess, runCli } from './plugin-server-process.js';
+
+export const OUR_PLUGINS = ['token-issuer', 'token-validator'] as const;
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export type PluginInfo = { Name: string; Priority: number; [key: string]: unknown };
+
+/** Kong's query_cmd, one entry per plugin: Kong 3.9+ keeps only the first element of what it prints. */
+export async function queryPluginInfo(name: string): Promise<PluginInfo> {
+  const { code, stdout, stderr } = await runCli(['--dump-plugin-info', name]);
+  if (code !== 0) throw new Error(`query_cmd for ${name} exited ${code}: ${stderr}`);
+  const parsed = JSON.parse(stdout) as unknown;
+  const info = (Array.isArray(parsed) ? parsed : (parsed as { Plugins: unknown[] }).Plugins)[0] as PluginInfo;
+  const problems = validatePluginInfo(info);
+  if (problems.length > 0) throw new Error(`Kong would reject ${name}'s plugin info: ${problems.join('; ')}`);
+  return info;
+}
+
+/** What Kong does with a declarative file: validate each external plugin's config against its schema, fill defaults. */
+export function configValidator(infos: Record<string, PluginInfo>) {
+  return (plugin: KongPlugin): Record<string, unknown> => {
+    const info = infos[plugin.name];
+    if (!info) return plugin.config ?? {};
+    const checked = validatePluginConfig(info, plugin.config ?? {});
+    if (!checked.ok) throw new Error(`schema violation (${plugin.name}: ${JSON.stringify(checked.errors)})`);
+    return checked.config;
+  };
+}
+
+export interface HarnessOptions {
+  /** kong.yml text, a parsed file, or a path. */
+  kongYml: string | KongYml;
+  env?: Record<string, string>;
+  adminToken?: string;
+  pageSize?: number;
+}
+
+/**
+ * Kong, as far as our plugin server can tell: the real plugin-server process, Kong's side of the
+ * socket protocol, Kong's bundled plugins for the routes, and a fake Admin API on 127.0.0.1.
+ */
+export class KongHarness {
+  /** Every access_token a response carried; none may ever appear in the process output. */
+  readonly issuedTokens: string[] = [];
+  private rpc: MsgpackRpcClient;
+  private bridge: PluginBridge;
+  private gateway: Gateway;
+
+  private constructor(
+    readonly store: KongStore,
+    readonly adminApi: FakeAdminApi,
+    readonly server: PluginServerProcess,
+    private readonly yml: KongYml,
+    readonly infos: Record<string, PluginInfo>,
+    readonly adminToken: string,
+  ) {
+    this.rpc = new MsgpackRpcClient(server.socketPath);
+    this.bridge = new PluginBridge(this.rpc);
+    this.gateway = this.buildGateway();
+  }
+
+  static async start(opts: HarnessOptions): Promise<KongHarness> {
+    const yml = typeof opts.kongYml !== 'string' ? opts.kongYml : opts.kongYml.includes('\n') ? parseKongYml(opts.kongYml) : loadKongYml(opts.kongYml);
+    const store = createKongStore();
+    seedFromKongYml(store, yml);
+    const adminToken = opts.adminToken ?? TEST_ADMIN_TOKEN;
+    const adminApi = await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize });
+    const infos: Record<string, PluginInfo> = {};
+    for (const name of OUR_PLUGINS) infos[name] = await queryPluginInfo(name);
+    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: adminToken, ...opts.env });
+    await server.start();
+    return new KongHarness(store, adminApi, server, yml, infos, adminToken);
+  }
+
+  private buildGateway(): Gateway {
+    const routes = routesFromKongYml(this.yml, configValidator(this.infos));
+    const priorities = Object.fromEntries(Object.values(this.infos).map((info) => [info.Name, info.Priority]));
+    return new Gateway(routes, this.bridge, bundledPlugins(this.store), priorities);
+  }
+
+  get rpcCalls(): string[] {
+    return this.bridge.calls;
+  }
+
+  /** A direct RPC, as Kong would send it (GetStatus, a HandleEvent with a made-up id…). */
+  call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+    return this.rpc.call<T>(method, ...params);
+  }
+
+  get rpcClient(): MsgpackRpcClient {
+    return this.rpc;
+  }
+
+  async request(request: GatewayRequest): Promise<GatewayResult> {
+    const response = await this.gateway.handle(request);
+    const token = response.status === 200 && response.source === 'exit' ? tokenIn(response.body) : undefined;
+    if (token) this.issuedTokens.push(token);
+    return response;
+  }
+
+  /** Restart the plugin server process on the same socket; Kong keeps its cached instance ids. */
+  async restartServer(): Promise<void> {
+    await this.server.stop();
+    await this.server.start();
+  }
+
+  /** Every string that must never leave the process: credential secrets, the admin token, issued tokens. */
+  secrets(): string[] {
+    const secrets = [this.adminToken, ...this.issuedTokens];
+    for (const consumer of this.store.consumers()) for (const cred of this.store.jwtCredentialsOf(consumer.id)) secrets.push(cred.secret);
+    return secrets.filter((s) => s.length >= 8);
+  }
+
+  /** Stops everything, then fails if any secret appeared in the process's stdout/stderr. */
+  async stop(): Promise<void> {
+    this.rpc.close();
+    await this.server.stop();
+    await this.adminApi.close();
+    this.server.removePrefix();
+    const output = this.server.capturedOutput;
+    const leaked = this.secrets().filter((secret) => output.includes(secret));
+    if (leaked.length > 0) throw new Error(`the plugin server printed ${leaked.length} secret value(s)`);
+  }
+}
+
+function tokenIn(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { access_token?: unknown };
+    return typeof parsed.access_token === 'string' ? parsed.access_token : undefined;
+  } catch {
+    return undefined;
+  }
+}

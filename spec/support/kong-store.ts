@@ -1,0 +1,274 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { JwtAlgorithm, KongYml } from './kong-yml.js';
+
+/** A row of Kong's `consumers` table. Absent optional fields are null, as Kong returns them. */
+export interface StoredConsumer {
+  id: string;
+  username: string | null;
+  custom_id: string | null;
+  tags: string[] | null;
+  /** Unix seconds (integer), like Kong's auto_timestamp_s. */
+  created_at: number;
+  updated_at: number;
+}
+
+export interface StoredKeyAuthCredential {
+  id: string;
+  consumerId: string;
+  key: string;
+  tags: string[] | null;
+  created_at: number;
+}
+
+export interface StoredJwtCredential {
+  id: string;
+  consumerId: string;
+  key: string;
+  secret: string;
+  algorithm: JwtAlgorithm;
+  rsa_public_key: string | null;
+  tags: string[] | null;
+  created_at: number;
+}
+
+export interface NewConsumer {
+  id?: string;
+  username?: string;
+  custom_id?: string;
+  tags?: string[];
+  created_at?: number;
+}
+
+export interface NewKeyAuthCredential {
+  id?: string;
+  /** Generated like Kong's `auto = true` strings when omitted. */
+  key?: string;
+  tags?: string[];
+  created_at?: number;
+}
+
+export interface NewJwtCredential {
+  id?: string;
+  /** Generated like Kong's `auto = true` strings when omitted. */
+  key?: string;
+  secret?: string;
+  algorithm?: JwtAlgorithm;
+  rsa_public_key?: string;
+  tags?: string[];
+  /** Unix seconds; defaults to now. Pass it to control ordering in tests. */
+  created_at?: number;
+}
+
+/**
+ * A unique or primary-key constraint refused a write. `field`/`value` name the
+ * clashing column, which the fake Admin API turns into Kong's 409 / 400 bodies.
+ */
+export class KongStoreConflictError extends Error {
+  constructor(readonly constraint: 'unique' | 'primary_key', readonly field: string, readonly value: string) {
+    super(`${constraint === 'unique' ? 'UNIQUE' : 'PRIMARY KEY'} violation on ${field}=${JSON.stringify(value)}`);
+    this.name = 'KongStoreConflictError';
+  }
+}
+
+export class KongStoreNotFoundError extends Error {
+  constructor(what: string, idOrKey: string) {
+    super(`${what} ${JSON.stringify(idOrKey)} not found`);
+    this.name = 'KongStoreNotFoundError';
+  }
+}
+
+export interface KongStore {
+  addConsumer(input: NewConsumer): StoredConsumer;
+  addKeyAuthCredential(consumerIdOrUsername: string, input?: NewKeyAuthCredential): StoredKeyAuthCredential;
+  /** Throws KongStoreConflictError when the key (or id) is taken, KongStoreNotFoundError for an unknown consumer. */
+  addJwtCredential(consumerIdOrUsername: string, input?: NewJwtCredential): StoredJwtCredential;
+  rotateJwtSecret(credentialId: string, newSecret: string): StoredJwtCredential;
+  /** True when a credential was removed. */
+  removeJwtCredential(credentialId: string): boolean;
+
+  /** Kong's rule: a UUID-shaped value is looked up as an id only, anything else as a username. */
+  consumerByIdOrUsername(idOrUsername: string): StoredConsumer | undefined;
+  consumerByKeyAuthKey(key: string): StoredConsumer | undefined;
+  /** In insertion order; the Admin API decides the order it lists them in. */
+  jwtCredentialsOf(consumerId: string): StoredJwtCredential[];
+  /** Kong's rule again: UUID-shaped means id, anything else means key. */
+  jwtCredentialByKeyOrId(keyOrId: string): StoredJwtCredential | undefined;
+  consumers(): StoredConsumer[];
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
+
+export function nowInSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * Kong's `random_string()` (kong/tools/rand.lua): 24 random bytes in base64,
+ * with '/' and '+' swapped for letters, giving 32 alphanumeric characters.
+ */
+export function kongRandomString(): string {
+  return randomBytes(24)
+    .toString('base64')
+    .replace(/[/+]/g, (char) => (char === '/' ? randomLetter('A') : randomLetter('a')));
+}
+
+function randomLetter(first: 'A' | 'a'): string {
+  return String.fromCharCode(first.charCodeAt(0) + (randomBytes(1)[0] ?? 0) % 26);
+}
+
+export function createKongStore(): KongStore {
+  const consumers = new Map<string, StoredConsumer>();
+  const keyAuthCredentials = new Map<string, StoredKeyAuthCredential>();
+  const jwtCredentials = new Map<string, StoredJwtCredential>();
+
+  function requireConsumer(idOrUsername: string): StoredConsumer {
+    const consumer = findConsumer(idOrUsername);
+    if (consumer === undefined) throw new KongStoreNotFoundError('consumer', idOrUsername);
+    return consumer;
+  }
+
+  function findConsumer(idOrUsername: string): StoredConsumer | undefined {
+    if (isUuid(idOrUsername)) return consumers.get(idOrUsername.toLowerCase());
+    return [...consumers.values()].find((consumer) => consumer.username === idOrUsername);
+  }
+
+  function requireJwtCredential(credentialId: string): StoredJwtCredential {
+    const credential = jwtCredentials.get(credentialId.toLowerCase());
+    if (credential === undefined) throw new KongStoreNotFoundError('jwt credential', credentialId);
+    return credential;
+  }
+
+  function claimId<T>(table: Map<string, T>, id: string | undefined): string {
+    const claimed = (id ?? randomUUID()).toLowerCase();
+    if (!isUuid(claimed)) throw new TypeError(`id must be a UUID, got ${JSON.stringify(id)}`);
+    if (table.has(claimed)) throw new KongStoreConflictError('primary_key', 'id', claimed);
+    return claimed;
+  }
+
+  function claimUnique<T>(rows: Iterable<T>, field: keyof T & string, value: string | null): void {
+    if (value === null) return;
+    for (const row of rows) {
+      if (row[field] === value) throw new KongStoreConflictError('unique', field, value);
+    }
+  }
+
+  return {
+    addConsumer(input) {
+      if (input.username === undefined && input.custom_id === undefined) throw new TypeError('a consumer needs a username or a custom_id');
+      const id = claimId(consumers, input.id);
+      claimUnique(consumers.values(), 'username', input.username ?? null);
+      claimUnique(consumers.values(), 'custom_id', input.custom_id ?? null);
+      const createdAt = input.created_at ?? nowInSeconds();
+      const consumer: StoredConsumer = {
+        id,
+        username: input.username ?? null,
+        custom_id: input.custom_id ?? null,
+        tags: input.tags ? [...input.tags] : null,
+        created_at: createdAt,
+        updated_at: createdAt,
+      };
+      consumers.set(id, consumer);
+      return copy(consumer);
+    },
+
+    addKeyAuthCredential(consumerIdOrUsername, input = {}) {
+      const consumer = requireConsumer(consumerIdOrUsername);
+      const id = claimId(keyAuthCredentials, input.id);
+      const key = input.key ?? kongRandomString();
+      claimUnique(keyAuthCredentials.values(), 'key', key);
+      const credential: StoredKeyAuthCredential = {
+        id,
+        consumerId: consumer.id,
+        key,
+        tags: input.tags ? [...input.tags] : null,
+        created_at: input.created_at ?? nowInSeconds(),
+      };
+      keyAuthCredentials.set(id, credential);
+      return copy(credential);
+    },
+
+    addJwtCredential(consumerIdOrUsername, input = {}) {
+      const consumer = requireConsumer(consumerIdOrUsername);
+      const key = input.key ?? kongRandomString();
+      claimUnique(jwtCredentials.values(), 'key', key);
+      const id = claimId(jwtCredentials, input.id);
+      const credential: StoredJwtCredential = {
+        id,
+        consumerId: consumer.id,
+        key,
+        secret: input.secret ?? kongRandomString(),
+        algorithm: input.algorithm ?? 'HS256',
+        rsa_public_key: input.rsa_public_key ?? null,
+        tags: input.tags ? [...input.tags] : null,
+        created_at: input.created_at ?? nowInSeconds(),
+      };
+      jwtCredentials.set(id, credential);
+      return copy(credential);
+    },
+
+    rotateJwtSecret(credentialId, newSecret) {
+      const credential = requireJwtCredential(credentialId);
+      credential.secret = newSecret;
+      return copy(credential);
+    },
+
+    removeJwtCredential(credentialId) {
+      return jwtCredentials.delete(credentialId.toLowerCase());
+    },
+
+    consumerByIdOrUsername(idOrUsername) {
+      const consumer = findConsumer(idOrUsername);
+      return consumer && copy(consumer);
+    },
+
+    consumerByKeyAuthKey(key) {
+      const credential = [...keyAuthCredentials.values()].find((candidate) => candidate.key === key);
+      const consumer = credential && consumers.get(credential.consumerId);
+      return consumer && copy(consumer);
+    },
+
+    jwtCredentialsOf(consumerId) {
+      return [...jwtCredentials.values()].filter((credential) => credential.consumerId === consumerId.toLowerCase()).map(copy);
+    },
+
+    jwtCredentialByKeyOrId(keyOrId) {
+      const credential = isUuid(keyOrId)
+        ? jwtCredentials.get(keyOrId.toLowerCase())
+        : [...jwtCredentials.values()].find((candidate) => candidate.key === keyOrId);
+      return credential && copy(credential);
+    },
+
+    consumers() {
+      return [...consumers.values()].map(copy);
+    },
+  };
+}
+
+/** Loads a decK file's consumers and their key-auth and jwt credentials; services, routes and plugins are not stored. */
+export function seedFromKongYml(store: KongStore, yml: KongYml): void {
+  for (const consumer of yml.consumers) {
+    const stored = store.addConsumer({ id: consumer.id, username: consumer.username, custom_id: consumer.custom_id, tags: consumer.tags });
+    for (const credential of consumer.keyauth_credentials) {
+      store.addKeyAuthCredential(stored.id, { id: credential.id, key: credential.key, tags: credential.tags });
+    }
+    for (const secret of consumer.jwt_secrets) {
+      store.addJwtCredential(stored.id, {
+        id: secret.id,
+        key: secret.key,
+        secret: secret.secret,
+        algorithm: secret.algorithm,
+        rsa_public_key: secret.rsa_public_key,
+        tags: secret.tags,
+      });
+    }
+  }
+}
+
+/** Callers get copies so they cannot change the store behind its back. */
+function copy<T>(row: T): T {
+  return structuredClone(row);
+}

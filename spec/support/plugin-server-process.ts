@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
+
+/** The project root, from dist/spec/support/. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI_PATH = join(PROJECT_ROOT, 'dist', 'lib', 'cli.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion, as Kong runs query_cmd; killed after timeoutMs (code null). */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** PATH and nothing from the developer's shell that could change behaviour. */
+function baseEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'test' };
+}
+
+/** The real plugin server, spawned the way Kong's process manager or a sidecar container starts it. */
+export class PluginServerProcess {
+  readonly socketPath: string;
+  private child: ChildProcess | undefined;
+  private output = '';
+  private exited: Promise<number | null> | undefined;
+  /** Called with each chunk the process writes, e.g. to show logs live in `make dev`. */
+  onOutput: ((text: string) => void) | undefined;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    readonly prefix: string = mkdtempSync(join(tmpdir(), 'kas-')),
+    readonly sockName = 'js_pluginserver.sock',
+  ) {
+    this.socketPath = join(prefix, sockName);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Everything the process wrote to stdout and stderr, across restarts. */
+  get capturedOutput(): string {
+    return this.output;
+  }
+
+  logLines(): Record<string, unknown>[] {
+    return this.output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  async start(extraArgs: string[] = []): Promise<void> {
+    const child = spawn(process.execPath, [CLI_PATH, '--kong-prefix', this.prefix, '--sock-name', this.sockName, ...extraArgs], {
+      env: { ...baseEnv(), ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const capture = (d: Buffer) => {
+      this.output += d.toString();
+      this.onOutput?.(d.toString());
+    };
+    child.stdout?.on('data', capture);
+    child.stderr?.on('data', capture);
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    await Promise.race([
+      waitForSocket(this.socketPath),
+      this.exited.then((code) => {
+        throw new Error(`plugin server exited with ${code} before listening:\n${this.output}`);
+      }),
+    ]);
+  }
+
+  /** Sends a signal and waits for the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return this.child?.exitCode ?? null;
+    this.child.kill(signal);
+    return this.exited as Promise<number | null>;
+  }
+
+  /** Simulates a crash: no cleanup, the socket file stays behind. */
+  async crash(): Promise<void> {
+    await this.stop('SIGKILL');
+  }
+
+  removePrefix(): void {
+    rmSync(this.prefix, { recursive: true, force: true });
+  }
+}
+
+export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(path);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`socket ${path} did not accept connections within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

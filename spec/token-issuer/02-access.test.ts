@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ALICE_SECRET, CAROL_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
+import { verifyHs256 } from '../support/jwt-check.js';
+import { KongHarness } from '../support/kong-harness.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('token-issuer access phase', () => {
+  let kong: KongHarness;
+  const idOf = (name: string) => {
+    const consumer = kong.store.consumerByIdOrUsername(name);
+    assert.ok(consumer, `consumer ${name} is seeded`);
+    return consumer.id;
+  };
+  const problem = (res: { json(): Record<string, unknown> }) => res.json();
+
+  before(async () => {
+    kong = await KongHarness.start({ kongYml: ISSUER_KONG_YML });
+  });
+  after(() => kong.stop());
+
+  test('issues a token with the SPEC body, headers and claims, verifiable with node:crypto HMAC', async () => {
+    const res = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', 'x-request-id': 'req-123' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.source, 'exit');
+    assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['pragma'], 'no-cache');
+    assert.equal(res.headers['x-request-id'], 'req-123');
+    const body = res.json<{ access_token: string; token_type: string; expires_in: number }>();
+    assert.deepEqual(Object.keys(body), ['access_token', 'token_type', 'expires_in']);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.expires_in, 900);
+
+    const { header, claims } = verifyHs256(body.access_token, ALICE_SECRET);
+    assert.deepEqual(header, { alg: 'HS256', typ: 'JWT' });
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(claims.sub, 'alice');
+    assert.equal(claims.name, 'alice');
+    assert.equal(claims.key, 'alice-jwt-key');
+    assert.match(String(claims.jti), UUID);
+    assert.ok(Math.abs(Number(claims.iat) - now) <= 2);
+    assert.equal(claims.nbf, claims.iat);
+    assert.equal(Number(claims.exp) - Number(claims.iat), 900);
+    assert.equal(claims.iss, 'https://issuer.test');
+    assert.equal(claims.aud, 'api-a');
+    assert.equal(claims.unique_name, 'corp#alice');
+    assert.deepEqual(Object.keys(claims), ['sub', 'name', 'key', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name']);
+  });
+
+  test('two tokens differ in jti', async () => {
+    const [a, b] = await Promise.all([1, 2].map(() => kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })));
+    const jti = (res: typeof a) => verifyHs256(res!.json<{ access_token: string }>().access_token, ALICE_SECRET).claims.jti;
+    assert.notEqual(jti(a), jti(b));
+  });
+
+  test('exp - iat equals ttl_seconds; several audiences become an array; key_claim_name names the key claim', async () => {
+    const res = await kong.request({ path: '/multi/tokens', headers: { apikey: 'alice-key' } });
+    assert.equal(res.status, 200);
+    const body = res.json<{ access_token: string; expires_in: number }>();
+    const { claims } = verifyHs256(body.access_token, ALICE_SECRET);
+    assert.equal(body.expires_in, 60);
+    assert.equal(Number(claims.exp) - Number(claims.iat), 60);
+    assert.deepEqual(claims.aud, ['api-a', 'api-b']);
+    assert.equal(claims.kid_key, 'alice-jwt-key');
+    assert.equal(claims.key, undefined);
+    assert.equal(claims.iss, undefined);
+    assert.equal(claims.unique_name, undefined);
+  });
+
+  test('a consumer without a username is named by its custom_id', async () => {
+    const res = await kong.request({ path: '/tokens', headers: { apikey: 'carol-key' } });
+    assert.equal(res.status, 200);
+    const { claims } = verifyHs256(res.json<{ access_token: string }>().access_token, CAROL_SECRET);
+    assert.equal(claims.sub, 'carol-custom');
+    assert.equal(claims.name, 'carol-custom');
+  });
+
+  test('reads all headers with ONE get_headers round trip and one get_consumer', async () => {
+    const before = kong.rpcCalls.length;
+    await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } });
+    const calls = kong.rpcCalls.slice(before);
+    assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepConsumer']);
+  });
+
+  test('AUTH_001 with the SPEC problem shape when no consumer headers reach the plugin', async () => {
+    const res = await kong.request({ path: '/open/tokens', headers: { 'x-request-id': 'req-001' } });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['content-type'], 'application/problem+json');
+    assert.equal(res.headers['x-request-id'], 'req-001');
+    const body = problem(res);
+    assert.deepEqual(Object.keys(body), ['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId', 'timestamp', 'extensions']);
+    assert.equal(body.type, 'urn:problem-type:auth-service/auth-001');
+    assert.equal(body.title, 'Missing Consumer Headers');
+    assert.equal(body.status, 401);
+    assert.equal(body.code, 'AUTH_001');
+    assert.equal(body.instance, '/open/tokens');
+    assert.equal(body.requestId, 'req-001');
+    assert.ok(!Number.isNaN(Date.parse(String(body.timestamp))));
+  });
+
+  test('AUTH_001 when X-Consumer-ID is spoofed on a route without an auth plugin', async () => {
+    const res = await kong.request({ path: '/open/tokens', headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': 'alice' } });
+    assert.equal(res.status, 401);
+    assert.equal(problem(res).code, 'AUTH_001');
+    assert.deepEqual(problem(res).extensions, { reason: 'consumer_mismatch' });
+  });
+
+  test('AUTH_007 when a consumer header exceeds 256 characters; exactly 256 is accepted', async () => {
+    const id = idOf('alice');
+    const long = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': id, 'x-consumer-username': 'a'.repeat(257) } });
+    assert.equal(long.status, 400);
+    assert.equal(problem(long).code, 'AUTH_007');
+    assert.equal(problem(long).title, 'Invalid Request Format');
+    const edge = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': id, 'x-consumer-username': 'a'.repeat(256) } });
+    assert.equal(edge.status, 200);
+  });
+
+  test('AUTH_007 for control characters in a consumer header', async () => {
+    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': 'ali\tce' } });
+    assert.equal(res.status, 400);
+    assert.equal(problem(res).code, 'AUTH_007');
+  });
+
+  test('AUTH_007 for a consumer header sent several times, and for a bad value among several', async () => {
+    const twice = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': [idOf('alice'), idOf('bob')], 'x-consumer-username': 'alice' } });
+    assert.equal(problem(twice).code, 'AUTH_007');
+    const badSecond = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': ['alice', 'x\u0001'] } });
+    assert.equal(problem(badSecond).code, 'AUTH_007');
+  });
+
+  test('AUTH_009 for the anonymous consumer', async () => {
+    const res = await kong.request({ path: '/anon/tokens' });
+    assert.equal(res.status, 401);
+    assert.equal(problem(res).code, 'AUTH_009');
+    assert.equal(problem(res).title, 'Anonymous Consumer');
+  });
+
+  test('AUTH_002 for a consumer Kong does not know (headers trusted)', async () => {
+    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': '00000000-0000-4000-8000-000000000000', 'x-consumer-username': 'ghost' } });
+    assert.equal(res.status, 401);
+    assert.equal(problem(res).code, 'AUTH_002');
+  });
+
+  test('AUTH_002 when X-Consumer-ID is a username: the credential must belong to that exact id', async () => {
+    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': 'alice', 'x-consumer-username': 'alice' } });
+    assert.equal(problem(res).code, 'AUTH_002');
+  });
+
+  test('AUTH_002 when the consumer has no HS256 credential and provisioning is off', async () => {
+    const res = await kong.request({ path: '/strict/tokens', headers: { apikey: 'bob-key' } });
+    assert.equal(res.status, 401);
+    assert.equal(problem(res).code, 'AUTH_002');
+    assert.equal(kong.store.jwtCredentialsOf(idOf('bob')).length, 0);
+  });
+
+  test('provisions an HS256 credential for a consumer without one and signs with it', async () => {
+    const res = await kong.request({ path: '/tokens', headers: { apikey: 'bob-key' } });
+    assert.equal(res.status, 200);
+    const [created] = kong.store.jwtCredentialsOf(idOf('bob'));
+    assert.ok(created);
+    assert.equal(created.algorithm, 'HS256');
+    assert.match(created.key, /^[0-9a-f]{32}$/);
+    assert.match(created.secret, /^[0-9a-f]{64}$/);
+    const { claims } = verifyHs256(res.json<{ access_token: string }>().access_token, created.secret);
+    assert.equal(claims.key, created.key);
+  });
+
+  test('request_id_source kong answers with Kong\'s own request id', async () => {
+    const res = await kong.request({ path: '/kong-id/tokens', headers: { apikey: 'alice-key', 'x-request-id': 'ignored' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-request-id'], res.headers['x-kong-request-id']);
+  });
+
+  test('a new UUID request id when the caller sent none, or one unsafe to echo', async () => {
+    const none = await kong.request({ path: '/open/tokens' });
+    assert.match(String(problem(none).requestId), UUID);
+    assert.equal(none.headers['x-request-id'], problem(none).requestId);
+    const unsafe = await kong.request({ path: '/open/tokens', headers: { 'x-request-id': 'a b' } });
+    assert.match(String(problem(unsafe).requestId), UUID);
+  });
+
+  test('AUTH_006 with Retry-After and RateLimit headers on the request past the per-minute limit', async () => {
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await kong.request({ path: '/limited/tokens', headers: { apikey: 'carol-key' } }));
+    const [first, second, third] = answers;
+    assert.equal(first!.status, 200);
+    assert.equal(first!.headers['ratelimit-limit'], '2');
+    assert.equal(first!.headers['ratelimit-remaining'], '1');
+    assert.equal(second!.status, 200);
+    assert.equal(third!.status, 429);
+    assert.equal(problem(third!).code, 'AUTH_006');
+    assert.equal(third!.headers['ratelimit-remaining'], '0');
+    const retryAfter = Number(third!.headers['retry-after']);
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assert.equal(third!.headers['ratelimit-reset'], third!.headers['retry-after']);
+  });
+
+  test('a PDK call that fails inside the handler still answers AUTH_008, never lets the request through', async () => {
+    const res = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' }, pdkFaults: { 'kong.client.get_consumer': 'injected failure' } });
+    assert.equal(res.status, 500);
+    assert.equal(res.source, 'exit');
+    assert.equal(problem(res).code, 'AUTH_008');
+    assert.equal(problem(res).detail, 'An unexpected internal server error occurred');
+    assert.ok(!res.body.includes('injected failure'));
+  });
+});
