@@ -7,7 +7,7 @@ import { createContext } from './context.js';
 import { createLogger } from './logger.js';
 import { pluginInfo } from './plugin.js';
 import { createPluginServer } from './plugin-server.js';
-import { listenRpcSocket, SocketInUseError } from './rpc-socket.js';
+import { listenRpcSocket, SocketInUseError, type RpcSocketServer } from './rpc-socket.js';
 import { VERSION } from './version.js';
 
 const DESCRIPTIONS = [issuerDescription, validatorDescription];
@@ -84,9 +84,10 @@ async function serve(opts: CliOptions): Promise<void> {
     instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
     eventTtlMs: config.eventTtlSeconds * 1000,
   });
-  const socket = await listenRpcSocket(join(opts.kongPrefix, opts.sockName), server.dispatch, log);
-  log.info({ 'event.action': 'started', 'kong.socket': socket.path }, `plugin server listening on ${socket.path}`);
 
+  // Installed before listening: the kernel accepts connections (and a supervisor may signal us) as
+  // soon as the socket is bound, before the listen callback runs.
+  let socket: RpcSocketServer | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);
@@ -97,7 +98,7 @@ async function serve(opts: CliOptions): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    void socket.close().then(() => {
+    void (socket?.close() ?? Promise.resolve()).then(() => {
       server.close();
       log.info({ 'event.action': 'stopped' }, 'plugin server stopped');
       process.exit(0);
@@ -105,6 +106,9 @@ async function serve(opts: CliOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  socket = await listenRpcSocket(join(opts.kongPrefix, opts.sockName), server.dispatch, log);
+  log.info({ 'event.action': 'started', 'kong.socket': socket.path }, `plugin server listening on ${socket.path}`);
 }
 
 async function main(argv: string[]): Promise<number | undefined> {

@@ -17,11 +17,10 @@ export const JSON_NO_STORE = { 'Content-Type': 'application/json', 'Cache-Contro
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
 export async function exitWithProblem(kong: Kong, err: unknown, requestId: string, log: Logger, plugin: string): Promise<void> {
   const authError = toAuthError(err);
-  if (authError.code === 'AUTH_008') {
-    log.error({ 'event.action': plugin, 'event.outcome': 'failure', 'error.code': authError.code, error: authError.cause }, 'unexpected failure');
-  } else {
-    log.info({ 'event.action': plugin, 'event.outcome': 'failure', 'error.code': authError.code, 'error.message': authError.detail }, 'request refused');
-  }
+  const fields = { 'event.action': plugin, 'event.outcome': 'failure', 'error.code': authError.code, 'error.message': authError.detail };
+  if (authError.code === 'AUTH_008') log.error({ ...fields, error: authError.cause }, 'unexpected failure');
+  else if (authError.status >= 500) log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
+  else log.info(fields, 'request refused');
   const instance = await requestPath(kong);
   await exitWith(kong, authError.status, problemBody(authError, { instance, requestId, now: new Date() }), problemHeaders(authError, requestId));
 }

@@ -44,9 +44,14 @@ async function main(): Promise<void> {
     stopping = true;
     http.close();
     http.closeAllConnections();
-    await kong.stop().catch((err: Error) => process.stderr.write(`${err.message}\n`));
-    process.stdout.write('dev stack stopped\n');
-    process.exit(0);
+    try {
+      await kong.stop();
+      process.stdout.write('dev stack stopped\n');
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

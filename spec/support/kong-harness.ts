@@ -1,6 +1,6 @@
 import { bundledPlugins } from './bundled-plugins.js';
 import { startFakeAdminApi, type FakeAdminApi } from './fake-admin-api.js';
-import { Gateway, routesFromKongYml, type GatewayRequest, type GatewayResult } from './gateway.js';
+import { Gateway, routesFromKongYml, type GatewayRequest, type GatewayResult, type GatewayRoute } from './gateway.js';
 import { validatePluginConfig, validatePluginInfo } from './kong-schema.js';
 import { createKongStore, seedFromKongYml, type KongStore } from './kong-store.js';
 import { loadKongYml, parseKongYml, type KongPlugin, type KongYml } from './kong-yml.js';
@@ -58,32 +58,35 @@ export class KongHarness {
     readonly store: KongStore,
     readonly adminApi: FakeAdminApi,
     readonly server: PluginServerProcess,
-    private readonly yml: KongYml,
+    routes: GatewayRoute[],
     readonly infos: Record<string, PluginInfo>,
     readonly adminToken: string,
   ) {
     this.rpc = new MsgpackRpcClient(server.socketPath);
     this.bridge = new PluginBridge(this.rpc);
-    this.gateway = this.buildGateway();
+    const priorities = Object.fromEntries(Object.values(infos).map((info) => [info.Name, info.Priority]));
+    this.gateway = new Gateway(routes, this.bridge, bundledPlugins(store), priorities);
   }
 
+  /** As Kong starts: plugin info from query_cmd, then the declarative config checked against it, then traffic. */
   static async start(opts: HarnessOptions): Promise<KongHarness> {
     const yml = typeof opts.kongYml !== 'string' ? opts.kongYml : opts.kongYml.includes('\n') ? parseKongYml(opts.kongYml) : loadKongYml(opts.kongYml);
+    const infos: Record<string, PluginInfo> = {};
+    for (const name of OUR_PLUGINS) infos[name] = await queryPluginInfo(name);
+    const routes = routesFromKongYml(yml, configValidator(infos));
     const store = createKongStore();
     seedFromKongYml(store, yml);
     const adminToken = opts.adminToken ?? TEST_ADMIN_TOKEN;
     const adminApi = await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize });
-    const infos: Record<string, PluginInfo> = {};
-    for (const name of OUR_PLUGINS) infos[name] = await queryPluginInfo(name);
     const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: adminToken, ...opts.env });
-    await server.start();
-    return new KongHarness(store, adminApi, server, yml, infos, adminToken);
-  }
-
-  private buildGateway(): Gateway {
-    const routes = routesFromKongYml(this.yml, configValidator(this.infos));
-    const priorities = Object.fromEntries(Object.values(this.infos).map((info) => [info.Name, info.Priority]));
-    return new Gateway(routes, this.bridge, bundledPlugins(this.store), priorities);
+    try {
+      await server.start();
+    } catch (err) {
+      await adminApi.close();
+      server.removePrefix();
+      throw err;
+    }
+    return new KongHarness(store, adminApi, server, routes, infos, adminToken);
   }
 
   get rpcCalls(): string[] {
