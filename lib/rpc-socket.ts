@@ -61,7 +61,6 @@ interface Connection {
 function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Connection {
   let inFlight = 0;
   let ending = false;
-  socket.setNoDelay?.(true);
   socket.on('error', () => socket.destroy());
   void (async () => {
     try {
