@@ -1,11 +1,29 @@
-/** Process-wide settings, read from the environment once at start (SPEC §5, §7). */
+import { existsSync } from 'node:fs';
+import { parseEncryptionKey } from './secret-cipher.js';
+
+export type KongMode = 'API_GATEWAY' | 'KONNECT';
+
+/** Process-wide settings, read from the environment once at start (SPEC §5, §7, §9). */
 export interface Config {
+  /** API_GATEWAY: a Kong Admin API with Kong-Admin-Token; KONNECT: a control plane's URL with a Bearer token. */
+  kongMode: KongMode;
   kongAdminUrl: string;
-  /** Sent as Kong-Admin-Token; never logged. */
+  /** Sent as Kong-Admin-Token (or the Konnect Bearer token); never logged. */
   kongAdminToken: string | undefined;
+  /** Per attempt. */
   kongAdminTimeoutMs: number;
+  /** Retries after the first attempt, for GETs only. */
+  kongAdminRetries: number;
+  /** First retry delay; doubles each retry. */
+  kongAdminRetryDelayMs: number;
+  breaker: BreakerConfig;
   cacheTtlSeconds: number;
   cacheMaxMemoryEntries: number;
+  /** How long a stale copy may stand in for the Admin API when it fails; 0 disables stale serving. */
+  staleToleranceSeconds: number;
+  redis: RedisConfig | undefined;
+  /** AES-256-GCM key for secrets stored in Redis. */
+  cacheEncryptionKey: Buffer | undefined;
   logLevel: LogLevel;
   /** Instances Kong has not used for this long are forgotten; Kong restarts them on "no plugin instance". */
   pluginInstanceTtlSeconds: number;
@@ -14,6 +32,26 @@ export interface Config {
   /** How long SIGTERM waits for in-flight events before giving up with exit 1. */
   shutdownTimeoutMs: number;
   nodeEnv: string;
+}
+
+export interface BreakerConfig {
+  /** Failed share of calls in the window that opens the breaker, (0, 1). */
+  failureRatio: number;
+  windowMs: number;
+  /** Calls needed in the window before the ratio counts. */
+  minCalls: number;
+  halfOpenAfterMs: number;
+}
+
+export interface RedisConfig {
+  /** redis:// or rediss:// (TLS); with sentinels, only its credentials, database and scheme are used. */
+  url: string | undefined;
+  sentinels: Array<{ host: string; port: number }>;
+  sentinelMaster: string;
+  sentinelPassword: string | undefined;
+  tlsCaFile: string | undefined;
+  keyPrefix: string;
+  commandTimeoutMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -62,14 +100,93 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+function ratio(env: Env, name: string, fallback: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value >= 1) throw new ConfigError(name, 'a number between 0 and 1 (exclusive)', raw);
+  return value;
+}
+
+function redisUrl(env: Env, name: string): string | undefined {
+  const raw = present(env, name);
+  if (raw === undefined) return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    throw new ConfigError(name, 'a redis:// or rediss:// URL', raw);
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError(name, 'a redis:// or rediss:// URL', raw);
+  return raw;
+}
+
+function hostPorts(env: Env, name: string): Array<{ host: string; port: number }> {
+  const raw = present(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((item) => {
+    const match = /^\s*(\[[^\]]+\]|[^:\s]+):(\d{1,5})\s*$/.exec(item);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) throw new ConfigError(name, 'a comma-separated list of host:port', raw);
+    return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+function existingFile(env: Env, name: string): string | undefined {
+  const raw = present(env, name);
+  if (raw !== undefined && !existsSync(raw)) throw new ConfigError(name, 'the path of a readable file', raw);
+  return raw;
+}
+
+function encryptionKey(env: Env, name: string): Buffer | undefined {
+  const raw = present(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    return parseEncryptionKey(raw);
+  } catch (err) {
+    // The key itself never goes into the message.
+    throw new ConfigError(name, (err as Error).message, '<redacted>');
+  }
+}
+
+function loadRedisConfig(env: Env): RedisConfig | undefined {
+  const url = redisUrl(env, 'REDIS_URL');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  if (url === undefined && sentinels.length === 0) return undefined;
+  return {
+    url,
+    sentinels,
+    sentinelMaster: present(env, 'REDIS_SENTINEL_MASTER') ?? 'mymaster',
+    sentinelPassword: present(env, 'REDIS_SENTINEL_PASSWORD'),
+    tlsCaFile: existingFile(env, 'REDIS_TLS_CA_FILE'),
+    keyPrefix: present(env, 'REDIS_KEY_PREFIX') ?? 'kong-auth-sidecar:',
+    commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250, 10, 10_000),
+  };
+}
+
 /** Throws ConfigError naming the first invalid variable. */
 export function loadConfig(env: Env = process.env): Config {
+  const kongMode = oneOf(env, 'KONG_MODE', ['API_GATEWAY', 'KONNECT'] as const, 'API_GATEWAY');
+  const kongAdminToken = present(env, 'KONG_ADMIN_TOKEN');
+  if (kongMode === 'KONNECT' && kongAdminToken === undefined) throw new ConfigError('KONG_ADMIN_TOKEN', 'a Konnect personal or system access token (required with KONG_MODE=KONNECT)', '');
   return {
+    kongMode,
     kongAdminUrl: httpUrl(env, 'KONG_ADMIN_URL', 'http://127.0.0.1:8001'),
-    kongAdminToken: present(env, 'KONG_ADMIN_TOKEN'),
+    kongAdminToken,
     kongAdminTimeoutMs: integer(env, 'KONG_ADMIN_TIMEOUT_MS', 3000, 50, 60_000),
+    kongAdminRetries: integer(env, 'KONG_ADMIN_RETRIES', 2, 0, 10),
+    kongAdminRetryDelayMs: integer(env, 'KONG_ADMIN_RETRY_DELAY_MS', 100, 1, 10_000),
+    breaker: {
+      failureRatio: ratio(env, 'CIRCUIT_BREAKER_FAILURE_RATIO', 0.5),
+      windowMs: integer(env, 'CIRCUIT_BREAKER_WINDOW_MS', 10_000, 1000, 600_000),
+      minCalls: integer(env, 'CIRCUIT_BREAKER_MIN_CALLS', 5, 1, 100_000),
+      halfOpenAfterMs: integer(env, 'CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS', 30_000, 100, 3_600_000),
+    },
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 300, 1, 86_400),
     cacheMaxMemoryEntries: integer(env, 'CACHE_MAX_MEMORY_ENTRIES', 10_000, 1, 10_000_000),
+    staleToleranceSeconds: integer(env, 'STALE_DATA_TOLERANCE_MINUTES', 30, 0, 10_080) * 60,
+    redis: loadRedisConfig(env),
+    cacheEncryptionKey: encryptionKey(env, 'CACHE_ENCRYPTION_KEY'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
     eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
@@ -80,6 +197,9 @@ export function loadConfig(env: Env = process.env): Config {
 
 /** Variable names loadConfig reads; deployment manifests are checked against this list. */
 export const CONFIG_VARIABLES = [
-  'KONG_ADMIN_URL', 'KONG_ADMIN_TOKEN', 'KONG_ADMIN_TIMEOUT_MS', 'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES',
+  'KONG_MODE', 'KONG_ADMIN_URL', 'KONG_ADMIN_TOKEN', 'KONG_ADMIN_TIMEOUT_MS', 'KONG_ADMIN_RETRIES', 'KONG_ADMIN_RETRY_DELAY_MS',
+  'CIRCUIT_BREAKER_FAILURE_RATIO', 'CIRCUIT_BREAKER_WINDOW_MS', 'CIRCUIT_BREAKER_MIN_CALLS', 'CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS',
+  'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES', 'STALE_DATA_TOLERANCE_MINUTES', 'CACHE_ENCRYPTION_KEY',
+  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS',
   'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV',
 ] as const;
