@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev clean
+.PHONY: all install build test dev clean redis
 
 all: build
 
@@ -20,7 +20,14 @@ build: install
 	mkdir -p dist/plugin-info
 	for plugin in $(PLUGINS); do $(NODE) dist/lib/cli.js --dump-plugin-info $$plugin > dist/plugin-info/$$plugin.json; done
 
-test: build
+# The tests start their own redis-server / redis-sentinel processes on free ports.
+redis:
+	@command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null || { \
+	  echo "installing redis-server and redis-sentinel (Debian packages)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel >/dev/null; }
+
+test: build redis
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
 dev: build

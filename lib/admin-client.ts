@@ -1,3 +1,8 @@
+import {
+  BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry, SamplingBreaker,
+  TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
+} from 'cockatiel';
+import type { BreakerConfig, KongMode } from './config.js';
 import type { Logger } from './logger.js';
 
 /** A Kong `jwt_secrets` credential as the Admin API returns it. */
@@ -10,12 +15,14 @@ export interface JwtCredential {
   consumer: { id: string } | null;
 }
 
+/** Kong lists pages with `next` (a path); Konnect with `offset` (a token for the same path). */
 interface Page<T> {
   data: T[];
-  next: string | null;
+  next?: string | null;
+  offset?: string | null;
 }
 
-/** The Admin API could not answer (network, timeout, 5xx, 429, auth misconfiguration). Never "not found". */
+/** The Admin API could not answer (network, timeout, 5xx, 429, refused token). Never "not found". */
 export class AdminApiUnavailableError extends Error {
   constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
     super(message, options);
@@ -31,75 +38,163 @@ export class AdminApiConflictError extends Error {
   }
 }
 
+/** The breaker is open: calls are refused without reaching the Admin API until it half-opens. */
+export class AdminApiCircuitOpenError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`the Admin API circuit breaker is open for another ${retryAfterSeconds} s`);
+    this.name = 'AdminApiCircuitOpenError';
+  }
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
 export interface AdminClient {
   /** All of a consumer's jwt credentials (every page), or undefined when Kong does not know the consumer. */
   listJwtCredentials(consumerId: string): Promise<JwtCredential[] | undefined>;
-  /** Creates a credential; undefined when the consumer does not exist. */
+  /** Creates a credential; undefined when the consumer does not exist. Not retried: a POST is not idempotent. */
   createJwtCredential(consumerId: string, body: { key: string; secret: string; algorithm: 'HS256' }): Promise<JwtCredential | undefined>;
+  breakerState(): BreakerState;
+  stats(): { calls: number; failures: number; rejectedByBreaker: number };
+}
+
+export interface AdminClientOptions {
+  mode: KongMode;
+  baseUrl: string;
+  token?: string;
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Retries after the first attempt (GET only). */
+  retries: number;
+  retryDelayMs: number;
+  breaker: BreakerConfig;
+  log: Logger;
 }
 
 /** Kong pages lists; this bounds a misbehaving `next` chain. */
 const MAX_PAGES = 100;
 
-export function createAdminClient(opts: { baseUrl: string; adminToken?: string; timeoutMs: number; log: Logger }): AdminClient {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (opts.adminToken) headers['kong-admin-token'] = opts.adminToken;
+function isOutage(err: unknown): boolean {
+  return err instanceof AdminApiUnavailableError || err instanceof TaskCancelledError;
+}
 
-  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response | undefined> {
+/**
+ * One client per process, guarded by cockatiel: retry( breaker( timeout( call ))) for GETs, so the
+ * breaker counts every attempt (SPEC §9), and breaker( timeout( call )) for POSTs.
+ */
+export function createAdminClient(opts: AdminClientOptions): AdminClient {
+  const isKonnect = opts.mode === 'KONNECT';
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (opts.token) headers[isKonnect ? 'authorization' : 'kong-admin-token'] = isKonnect ? `Bearer ${opts.token}` : opts.token;
+  const entities = isKonnect ? '/core-entities' : '';
+  const counters = { calls: 0, failures: 0, rejectedByBreaker: 0 };
+
+  // SamplingBreaker ignores a window with fewer than duration·minimumRps calls; an Admin API called only
+  // on cache misses must still trip at CIRCUIT_BREAKER_MIN_CALLS calls per window.
+  const breaker = circuitBreaker(handleWhen(isOutage), {
+    halfOpenAfter: opts.breaker.halfOpenAfterMs,
+    breaker: new SamplingBreaker({
+      threshold: opts.breaker.failureRatio,
+      duration: opts.breaker.windowMs,
+      minimumRps: opts.breaker.minCalls / (opts.breaker.windowMs / 1000),
+    }),
+  });
+  let openedAt = 0;
+  breaker.onBreak(() => {
+    openedAt = Date.now();
+    opts.log.warn({ 'event.action': 'admin-api-breaker-open' }, `Admin API circuit breaker opened for ${opts.breaker.halfOpenAfterMs} ms`);
+  });
+  breaker.onReset(() => opts.log.info({ 'event.action': 'admin-api-breaker-closed' }, 'Admin API circuit breaker closed'));
+  const perAttempt = timeout(opts.timeoutMs, TimeoutStrategy.Aggressive);
+  perAttempt.onTimeout(() => counters.failures++);
+  const retries = retry(handleWhen(isOutage), {
+    maxAttempts: opts.retries,
+    backoff: new ExponentialBackoff({ initialDelay: opts.retryDelayMs, maxDelay: opts.retryDelayMs * 2 ** opts.retries }),
+  });
+  const forGet: IPolicy = wrap(retries, breaker, perAttempt);
+  const forPost: IPolicy = wrap(breaker, perAttempt);
+
+  /** One try, body read included: cockatiel aborts `signal` once the policy returns. */
+  async function attempt<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
+    counters.calls++;
     let res: Response;
     try {
       res = await fetch(opts.baseUrl + path, {
         method,
         headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        signal,
       });
     } catch (err) {
+      counters.failures++;
       throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} failed: ${describeFetchError(err)}`, undefined, { cause: err });
     }
-    if (res.status === 404) {
+    if (res.status === 404 || res.status === 409) {
       await res.body?.cancel();
+      if (res.status === 409) throw new AdminApiConflictError();
       return undefined;
-    }
-    if (res.status === 409) {
-      await res.body?.cancel();
-      throw new AdminApiConflictError();
     }
     if (!res.ok) {
       await res.body?.cancel();
+      counters.failures++;
       throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} answered ${res.status}`, res.status);
     }
-    return res;
-  }
-
-  async function json<T>(res: Response, what: string): Promise<T> {
     try {
       return (await res.json()) as T;
     } catch (err) {
-      throw new AdminApiUnavailableError(`${what}: the Admin API answered a body that is not JSON`, res.status, { cause: err });
+      counters.failures++;
+      throw new AdminApiUnavailableError(`${method} ${pathOnly(path)}: the answer is not JSON`, res.status, { cause: err });
     }
+  }
+
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T | undefined> {
+    try {
+      return await (method === 'GET' ? forGet : forPost).execute(({ signal }) => attempt<T>(method, path, body, signal));
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) {
+        counters.rejectedByBreaker++;
+        throw new AdminApiCircuitOpenError(Math.max(1, Math.ceil((openedAt + opts.breaker.halfOpenAfterMs - Date.now()) / 1000)));
+      }
+      if (err instanceof TaskCancelledError) {
+        throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} timed out after ${opts.timeoutMs} ms`, undefined, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  function nextPath(firstPath: string, page: Page<unknown>): string | null {
+    if (typeof page.next === 'string' && page.next.startsWith('/')) {
+      // Konnect's `next` is an absolute path below the control plane; Kong's is relative to the Admin API root.
+      return isKonnect ? page.next.slice(page.next.indexOf(entities)) : page.next;
+    }
+    if (isKonnect && typeof page.offset === 'string' && page.offset !== '') return `${firstPath}?offset=${encodeURIComponent(page.offset)}`;
+    return null;
   }
 
   return {
     async listJwtCredentials(consumerId) {
+      const first = `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`;
       const all: JwtCredential[] = [];
-      let path: string | null = `/consumers/${encodeURIComponent(consumerId)}/jwt`;
+      let path: string | null = first;
       for (let page = 0; path !== null; page++) {
         if (page === MAX_PAGES) throw new AdminApiUnavailableError(`jwt credential list exceeds ${MAX_PAGES} pages`);
-        const res = await call('GET', path);
-        if (res === undefined) return undefined;
-        const body = await json<Page<JwtCredential>>(res, 'jwt credential list');
+        const body = await call<Page<JwtCredential>>('GET', path);
+        if (body === undefined) return undefined;
         if (!Array.isArray(body.data)) throw new AdminApiUnavailableError('jwt credential list has no data array');
         all.push(...body.data);
-        path = typeof body.next === 'string' && body.next.startsWith('/') ? body.next : null;
+        path = nextPath(first, body);
       }
       return all;
     },
 
     async createJwtCredential(consumerId, body) {
-      const res = await call('POST', `/consumers/${encodeURIComponent(consumerId)}/jwt`, body);
-      return res === undefined ? undefined : json<JwtCredential>(res, 'created jwt credential');
+      return call<JwtCredential>('POST', `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`, body);
     },
+
+    breakerState() {
+      return breaker.state === CircuitState.Closed ? 'closed' : breaker.state === CircuitState.HalfOpen ? 'half-open' : 'open';
+    },
+
+    stats: () => ({ ...counters }),
   };
 }
 
@@ -109,7 +204,7 @@ function pathOnly(path: string): string {
 }
 
 function describeFetchError(err: unknown): string {
-  if (err instanceof DOMException && err.name === 'TimeoutError') return 'timed out';
+  if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timed out';
   const cause = err instanceof Error ? (err.cause as { code?: string } | undefined) : undefined;
   return cause?.code ?? (err instanceof Error ? err.message : String(err));
 }

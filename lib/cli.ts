@@ -98,8 +98,9 @@ async function serve(opts: CliOptions): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    void (socket?.close() ?? Promise.resolve()).then(() => {
+    void (socket?.close() ?? Promise.resolve()).then(async () => {
       server.close();
+      await ctx.close();
       log.info({ 'event.action': 'stopped' }, 'plugin server stopped');
       process.exit(0);
     });

@@ -100,6 +100,14 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) throw new ConfigError(name, `a number from ${min} to ${max}`, raw);
+  return value;
+}
+
 function ratio(env: Env, name: string, fallback: number): number {
   const raw = present(env, name);
   if (raw === undefined) return fallback;
@@ -184,7 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 300, 1, 86_400),
     cacheMaxMemoryEntries: integer(env, 'CACHE_MAX_MEMORY_ENTRIES', 10_000, 1, 10_000_000),
-    staleToleranceSeconds: integer(env, 'STALE_DATA_TOLERANCE_MINUTES', 30, 0, 10_080) * 60,
+    staleToleranceSeconds: decimal(env, 'STALE_DATA_TOLERANCE_MINUTES', 30, 0, 10_080) * 60,
     redis: loadRedisConfig(env),
     cacheEncryptionKey: encryptionKey(env, 'CACHE_ENCRYPTION_KEY'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -1,26 +1,63 @@
-import { createAdminClient } from './admin-client.js';
+import { createAdminClient, type AdminClient } from './admin-client.js';
 import type { Config } from './config.js';
 import { createCredentialStore, type CredentialStore } from './credentials.js';
 import type { Logger } from './logger.js';
-import { createLocalRateLimiter, type RateLimiter } from './rate-limiter.js';
+import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from './rate-limiter.js';
+import { createRedisConnection, type RedisConnection } from './redis-connection.js';
+import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
+import { createSecretCipher } from './secret-cipher.js';
 import { createTokenService, type TokenService } from './tokens.js';
 
 /** The composition root: everything the plugins share, built once per process from the config. */
 export interface Context {
   config: Config;
   log: Logger;
+  admin: AdminClient;
   credentials: CredentialStore;
   tokens: TokenService;
   rateLimiter: RateLimiter;
+  redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
+  /** Releases what the context opened (Redis). */
+  close(): Promise<void>;
 }
 
 export function createContext(config: Config, log: Logger): Context {
-  const admin = createAdminClient({ baseUrl: config.kongAdminUrl, adminToken: config.kongAdminToken, timeoutMs: config.kongAdminTimeoutMs, log });
+  const admin = createAdminClient({
+    mode: config.kongMode,
+    baseUrl: config.kongAdminUrl,
+    token: config.kongAdminToken,
+    timeoutMs: config.kongAdminTimeoutMs,
+    retries: config.kongAdminRetries,
+    retryDelayMs: config.kongAdminRetryDelayMs,
+    breaker: config.breaker,
+    log,
+  });
+  const localLimiter = createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries });
+  let redis: Context['redis'];
+  let rateLimiter: RateLimiter = localLimiter;
+  if (config.redis) {
+    const connection = createRedisConnection(config.redis, { log });
+    const cache = createRedisCredentialCache(
+      { connection, cipher: createSecretCipher(config.cacheEncryptionKey), log },
+      { keyPrefix: config.redis.keyPrefix, ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds },
+    );
+    redis = { connection, cache };
+    rateLimiter = createRedisRateLimiter({ connection, fallback: localLimiter, log, nowMs: Date.now }, { keyPrefix: config.redis.keyPrefix });
+  }
+  const credentials = createCredentialStore(
+    { admin, redis: redis?.cache, log },
+    { ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds, maxEntries: config.cacheMaxMemoryEntries },
+  );
   return {
     config,
     log,
-    credentials: createCredentialStore({ admin, log }, { ttlSeconds: config.cacheTtlSeconds, maxEntries: config.cacheMaxMemoryEntries }),
+    admin,
+    credentials,
     tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000) }),
-    rateLimiter: createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries }),
+    rateLimiter,
+    redis,
+    close: async () => {
+      await redis?.connection.close();
+    },
   };
 }

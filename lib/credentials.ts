@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential } from './admin-client.js';
+import {
+  AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential,
+} from './admin-client.js';
 import { AuthError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { RedisCredentialCache } from './redis-credential-cache.js';
 
 /** What signing and verifying need from a consumer's credential. */
 export interface SigningCredential {
@@ -11,20 +14,62 @@ export interface SigningCredential {
   secret: string;
 }
 
+export interface LayerStats {
+  hits: number;
+  misses: number;
+}
+
+export interface CredentialStats {
+  memory: LayerStats;
+  memoryStale: LayerStats;
+  admin: { lookups: number; notFound: number; outages: number };
+  entries: { memory: number; memoryStale: number };
+}
+
 export interface CredentialStore {
-  /** The consumer's HS256 credential; throws AuthError AUTH_002 (unknown / none) or AUTH_004 (Admin API down). */
+  /**
+   * The consumer's HS256 credential, read through the layers of SPEC §5. Throws AuthError: AUTH_002 (Kong
+   * does not know the consumer, or it has no credential and provisioning is off), AUTH_004 (Admin API
+   * failed, no stale copy), AUTH_005 (breaker open, no stale copy).
+   */
   forConsumer(consumerId: string, opts: { provision: boolean }): Promise<SigningCredential>;
+  /**
+   * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
+   * per `refreshIntervalSeconds` and returns it when its secret differs, else undefined. Never throws.
+   */
+  refreshAfterSignatureFailure(seen: SigningCredential): Promise<SigningCredential | undefined>;
+  stats(): CredentialStats;
+}
+
+export interface CredentialStoreOptions {
+  ttlSeconds: number;
+  staleSeconds: number;
+  maxEntries: number;
+  /** While the Admin API is failing, a stale copy is reused this long before the Admin API is tried again. */
+  staleRetrySeconds?: number;
+  refreshIntervalSeconds?: number;
 }
 
 const PROVISION_ATTEMPTS = 3;
+/** AUTH_004 happens before the breaker opens: the outage may be brief. */
+const OUTAGE_RETRY_AFTER_SECONDS = 5;
 
 export function createCredentialStore(
-  deps: { admin: AdminClient; log: Logger },
-  opts: { ttlSeconds: number; maxEntries: number },
+  deps: { admin: AdminClient; redis?: RedisCredentialCache; log: Logger },
+  opts: CredentialStoreOptions,
 ): CredentialStore {
-  const cache = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: opts.ttlSeconds * 1000 });
+  const fresh = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: opts.ttlSeconds * 1000 });
+  const stale = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
+  const inFlight = new Map<string, Promise<SigningCredential>>();
+  const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
+  const stats = {
+    memory: { hits: 0, misses: 0 },
+    memoryStale: { hits: 0, misses: 0 },
+    admin: { lookups: 0, notFound: 0, outages: 0 },
+  };
 
-  async function lookup(consumerId: string, provision: boolean): Promise<SigningCredential> {
+  async function fromAdminApi(consumerId: string, provision: boolean): Promise<SigningCredential> {
+    stats.admin.lookups++;
     const listed = await deps.admin.listJwtCredentials(consumerId);
     if (listed === undefined) throw notFound(consumerId, 'unknown consumer');
     const existing = oldestHs256(listed.filter((cred) => cred.consumer?.id === consumerId));
@@ -51,21 +96,92 @@ export function createCredentialStore(
     throw new AdminApiUnavailableError(`credential key collided ${PROVISION_ATTEMPTS} times`);
   }
 
+  function remember(credential: SigningCredential, ttlMs?: number): void {
+    fresh.set(credential.consumerId, credential, ttlMs === undefined ? undefined : { ttl: ttlMs });
+    if (opts.staleSeconds > 0) stale.set(credential.consumerId, credential);
+  }
+
+  /** The Admin API failed: a stale copy stands in, briefly remembered so every request does not wait on the outage again. */
+  async function staleOrOutage(consumerId: string, err: AdminApiUnavailableError | AdminApiCircuitOpenError): Promise<SigningCredential> {
+    stats.admin.outages++;
+    const shared = await deps.redis?.getStale(consumerId);
+    const copy = opts.staleSeconds > 0 ? shared ?? stale.get(consumerId) : undefined;
+    if (!shared) stats.memoryStale[copy ? 'hits' : 'misses']++;
+    if (copy) {
+      // Never past the stale copy's own end, so the tolerance is what operators configured.
+      const staleLeftMs = stale.has(consumerId) ? stale.getRemainingTTL(consumerId) : Infinity;
+      fresh.set(consumerId, copy, { ttl: Math.max(1, Math.min((opts.staleRetrySeconds ?? 5) * 1000, staleLeftMs)) });
+      deps.log.warn({ 'event.action': 'stale-credential-served', 'user.id': consumerId, error: err }, 'Admin API unavailable; serving a stale credential');
+      return copy;
+    }
+    if (err instanceof AdminApiCircuitOpenError) {
+      throw new AuthError('AUTH_005', 'The Kong Admin API circuit breaker is open; try again later', { retryAfterSeconds: err.retryAfterSeconds, cause: err });
+    }
+    throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS, cause: err });
+  }
+
+  async function load(consumerId: string, provision: boolean): Promise<SigningCredential> {
+    const shared = await deps.redis?.getFresh(consumerId);
+    if (shared) {
+      remember(shared);
+      return shared;
+    }
+    let credential: SigningCredential;
+    try {
+      credential = await fromAdminApi(consumerId, provision);
+    } catch (err) {
+      if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) return staleOrOutage(consumerId, err);
+      if (err instanceof AuthError && err.code === 'AUTH_002') stats.admin.notFound++;
+      throw err;
+    }
+    remember(credential);
+    await deps.redis?.put(credential);
+    return credential;
+  }
+
+  /** Concurrent misses for one consumer share one lookup. */
+  function loadOnce(consumerId: string, provision: boolean): Promise<SigningCredential> {
+    let pending = inFlight.get(consumerId);
+    if (!pending) {
+      pending = load(consumerId, provision).finally(() => inFlight.delete(consumerId));
+      inFlight.set(consumerId, pending);
+    }
+    return pending;
+  }
+
   return {
     async forConsumer(consumerId, { provision }) {
-      const cached = cache.get(consumerId);
-      if (cached) return cached;
+      const cached = fresh.get(consumerId);
+      if (cached) {
+        stats.memory.hits++;
+        return cached;
+      }
+      stats.memory.misses++;
+      return loadOnce(consumerId, provision);
+    },
+
+    async refreshAfterSignatureFailure(seen) {
+      if (lastRefresh.has(seen.consumerId)) return undefined;
+      lastRefresh.set(seen.consumerId, Date.now());
       try {
-        const credential = await lookup(consumerId, provision);
-        cache.set(consumerId, credential);
-        return credential;
+        const current = await fromAdminApi(seen.consumerId, false);
+        if (current.secret === seen.secret && current.key === seen.key) return undefined;
+        remember(current);
+        await deps.redis?.put(current);
+        deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
+        return current;
       } catch (err) {
-        if (err instanceof AdminApiUnavailableError) {
-          throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', { retryAfterSeconds: 30, cause: err });
-        }
-        throw err;
+        deps.log.warn({ 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err }, 'could not re-read a credential after a signature failure');
+        return undefined;
       }
     },
+
+    stats: () => ({
+      memory: { ...stats.memory },
+      memoryStale: { ...stats.memoryStale },
+      admin: { ...stats.admin },
+      entries: { memory: fresh.size, memoryStale: stale.size },
+    }),
   };
 }
 

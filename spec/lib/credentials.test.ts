@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential } from '../../lib/admin-client.js';
+import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential } from '../../lib/admin-client.js';
 import { createCredentialStore } from '../../lib/credentials.js';
 import { AuthError } from '../../lib/errors.js';
 
@@ -28,11 +28,13 @@ function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: 
       if (next instanceof Error) throw next;
       return next;
     },
+    breakerState: () => 'closed',
+    stats: () => ({ calls: 0, failures: 0, rejectedByBreaker: 0 }),
   };
   return { admin, posts, gets: () => gets };
 }
 
-const store = (admin: AdminClient) => createCredentialStore({ admin, log }, { ttlSeconds: 60, maxEntries: 10 });
+const store = (admin: AdminClient) => createCredentialStore({ admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10 });
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AuthError> {
   const err = await promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
@@ -67,7 +69,42 @@ describe('credential store', () => {
   test('an Admin API failure is AUTH_004 with Retry-After, never AUTH_002', async () => {
     const { admin } = fakeAdmin({ list: new AdminApiUnavailableError('down') });
     const err = await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_004');
-    assert.equal(err.retryAfterSeconds, 30);
+    assert.equal(err.retryAfterSeconds, 5);
+  });
+
+  test('an open breaker without a stale copy is AUTH_005 with the seconds until it half-opens', async () => {
+    const { admin } = fakeAdmin({ list: new AdminApiCircuitOpenError(17) });
+    const err = await rejectsWith(store(admin).forConsumer(ID, { provision: true }), 'AUTH_005');
+    assert.equal(err.retryAfterSeconds, 17);
+  });
+
+  test('a stale copy stands in while the Admin API fails, and AUTH_002 from Kong is never covered by it', async () => {
+    let list: JwtCredential[] | undefined | Error = [credential({})];
+    const admin: AdminClient = {
+      listJwtCredentials: async () => {
+        if (list instanceof Error) throw list;
+        return list;
+      },
+      createJwtCredential: async () => undefined,
+      breakerState: () => 'closed',
+      stats: () => ({ calls: 0, failures: 0, rejectedByBreaker: 0 }),
+    };
+    const credentials = createCredentialStore({ admin, log }, { ttlSeconds: 0.05, staleSeconds: 60, maxEntries: 10, staleRetrySeconds: 0.05 });
+    assert.equal((await credentials.forConsumer(ID, { provision: false })).key, 'k1');
+    await new Promise((r) => setTimeout(r, 80));
+    list = new AdminApiUnavailableError('down');
+    assert.equal((await credentials.forConsumer(ID, { provision: false })).key, 'k1');
+    assert.equal(credentials.stats().memoryStale.hits, 1);
+    await new Promise((r) => setTimeout(r, 80));
+    list = undefined;
+    await rejectsWith(credentials.forConsumer(ID, { provision: false }), 'AUTH_002');
+  });
+
+  test('concurrent misses for one consumer share one Admin API lookup', async () => {
+    const fake = fakeAdmin({ list: [credential({})] });
+    const credentials = store(fake.admin);
+    await Promise.all(Array.from({ length: 20 }, () => credentials.forConsumer(ID, { provision: false })));
+    assert.equal(fake.gets(), 1);
   });
 
   test('provisions a 32-hex key and 64-hex secret, retrying with a new key on 409', async () => {

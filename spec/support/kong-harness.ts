@@ -41,6 +41,10 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   adminToken?: string;
   pageSize?: number;
+  /** KONNECT: the fake serves a control plane's /core-entities paths with Bearer auth. */
+  mode?: 'API_GATEWAY' | 'KONNECT';
+  /** A second Kong node: its own plugin server process, the same Admin API and consumers as `sharing`. */
+  sharing?: KongHarness;
 }
 
 /**
@@ -61,6 +65,7 @@ export class KongHarness {
     routes: GatewayRoute[],
     readonly infos: Record<string, PluginInfo>,
     readonly adminToken: string,
+    private readonly ownsAdminApi: boolean,
   ) {
     this.rpc = new MsgpackRpcClient(server.socketPath);
     this.bridge = new PluginBridge(this.rpc);
@@ -74,19 +79,20 @@ export class KongHarness {
     const infos: Record<string, PluginInfo> = {};
     for (const name of OUR_PLUGINS) infos[name] = await queryPluginInfo(name);
     const routes = routesFromKongYml(yml, configValidator(infos));
-    const store = createKongStore();
-    seedFromKongYml(store, yml);
-    const adminToken = opts.adminToken ?? TEST_ADMIN_TOKEN;
-    const adminApi = await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize });
-    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: adminToken, ...opts.env });
+    const shared = opts.sharing;
+    const store = shared?.store ?? createKongStore();
+    if (!shared) seedFromKongYml(store, yml);
+    const adminToken = shared?.adminToken ?? opts.adminToken ?? TEST_ADMIN_TOKEN;
+    const adminApi = shared?.adminApi ?? (await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize, mode: opts.mode ?? 'API_GATEWAY' }));
+    const server = new PluginServerProcess({ KONG_MODE: adminApi.mode, KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: adminToken, ...opts.env });
     try {
       await server.start();
     } catch (err) {
-      await adminApi.close();
+      if (!shared) await adminApi.close();
       server.removePrefix();
       throw err;
     }
-    return new KongHarness(store, adminApi, server, routes, infos, adminToken);
+    return new KongHarness(store, adminApi, server, routes, infos, adminToken, !shared);
   }
 
   get rpcCalls(): string[] {
@@ -126,7 +132,7 @@ export class KongHarness {
   async stop(): Promise<void> {
     this.rpc.close();
     await this.server.stop();
-    await this.adminApi.close();
+    if (this.ownsAdminApi) await this.adminApi.close();
     this.server.removePrefix();
     const output = this.server.capturedOutput;
     const leaked = this.secrets().filter((secret) => output.includes(secret));

@@ -8,8 +8,13 @@ describe('token-issuer and the Kong Admin API', () => {
   let kong: KongHarness;
 
   before(async () => {
-    // A short TTL so each test sees the Admin API afresh; one-item pages so lists always paginate.
-    kong = await KongHarness.start({ kongYml: ISSUER_KONG_YML, pageSize: 1, env: { CACHE_TTL_SECONDS: '1', KONG_ADMIN_TIMEOUT_MS: '300' } });
+    // A short TTL and no stale copies so each test sees the Admin API afresh, a breaker that never opens
+    // (03-resilience covers it), one-item pages so lists always paginate.
+    kong = await KongHarness.start({
+      kongYml: ISSUER_KONG_YML,
+      pageSize: 1,
+      env: { CACHE_TTL_SECONDS: '1', STALE_DATA_TOLERANCE_MINUTES: '0', KONG_ADMIN_TIMEOUT_MS: '300', CIRCUIT_BREAKER_MIN_CALLS: '100000' },
+    });
   });
   after(() => kong.stop());
   beforeEach(async () => {
@@ -34,7 +39,7 @@ describe('token-issuer and the Kong Admin API', () => {
     assert.equal(res.status, 503);
     assert.equal(res.json().code, 'AUTH_004');
     assert.equal(res.json().title, 'Kong API Unavailable');
-    assert.equal(res.headers['retry-after'], '30');
+    assert.equal(res.headers['retry-after'], '5');
     kong.adminApi.setFault(undefined);
     assert.equal((await issue()).status, 200);
   });

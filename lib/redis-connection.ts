@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from './config.js';
+import type { Logger } from './logger.js';
+
+/** One shared Redis client that never holds a request hostage: while it is down, callers skip it. */
+export interface RedisConnection {
+  client: Redis;
+  /** True while commands can be sent; when false, callers skip Redis instead of waiting. */
+  isReady(): boolean;
+  stats(): { errors: number; reconnects: number };
+  /** Quits cleanly (pending replies arrive first), or drops the socket when Redis is unreachable. */
+  close(): Promise<void>;
+}
+
+/** A TCP connect (TLS handshake included) that takes longer than this is abandoned and retried. */
+const CONNECT_TIMEOUT_MS = 3000;
+/** Reconnect delays: 100, 200, 400 ms … doubling up to this cap, forever. */
+const MAX_RECONNECT_DELAY_MS = 2000;
+
+function reconnectDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** Math.max(attempt - 1, 0), MAX_RECONNECT_DELAY_MS);
+}
+
+export function createRedisConnection(config: RedisConfig, deps: { log: Logger }): RedisConnection {
+  const target = describeTarget(config);
+  const stats = { errors: 0, reconnects: 0 };
+  let isDown = false;
+  let isClosing = false;
+  const client = new Redis(redisOptions(config, () => isClosing));
+
+  // ioredis reports every failed reconnect attempt; one line when an outage starts and one when it
+  // ends is what an operator needs.
+  function markDown(err?: Error): void {
+    if (isDown || isClosing) return;
+    isDown = true;
+    deps.log.warn({ 'event.action': 'redis-unavailable', ...target, ...(err ? { error: err } : {}) },
+      'Redis unavailable; the Redis cache layers are skipped until it is back');
+  }
+
+  client.on('error', (err: Error) => {
+    stats.errors++;
+    markDown(err);
+  });
+  client.on('close', () => markDown());
+  client.on('reconnecting', () => {
+    stats.reconnects++;
+  });
+  client.on('ready', () => {
+    if (isDown) deps.log.info({ 'event.action': 'redis-restored', ...target }, 'Redis is back; the Redis cache layers are used again');
+    else deps.log.info({ 'event.action': 'redis-connected', ...target }, 'connected to Redis');
+    isDown = false;
+  });
+
+  return {
+    client,
+    isReady: () => client.status === 'ready',
+    stats: () => ({ ...stats }),
+    async close() {
+      isClosing = true;
+      if (client.status === 'end') return;
+      try {
+        await client.quit();
+      } catch {
+        // Not connected (quit is refused without an offline queue) or no reply in time.
+        client.disconnect();
+      }
+    },
+  };
+}
+
+function redisOptions(config: RedisConfig, isClosing: () => boolean): RedisOptions {
+  const url = config.url === undefined ? undefined : new URL(config.url);
+  const tls = url?.protocol === 'rediss:' ? tlsOptions(config) : undefined;
+  const failFast: RedisOptions = {
+    lazyConnect: false,
+    // A command sent while disconnected is rejected at once instead of queued until Redis returns.
+    enableOfflineQueue: false,
+    // Commands in flight when the connection drops are rejected, not resent after the reconnect.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: config.commandTimeoutMs,
+    // A server that accepts commands but never answers (hung, partitioned) is dropped and reconnected,
+    // so isReady() turns false and callers stop waiting on it.
+    socketTimeout: Math.max(1000, 2 * config.commandTimeoutMs),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: reconnectDelayMs,
+    // After a failover, a client still talking to the demoted master gets READONLY: find the new one.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    // CLIENT SETINFO costs two round trips per connect and fails on Redis < 7.2.
+    disableClientInfo: true,
+  };
+  const credentials: RedisOptions = {
+    username: url?.username ? percentDecoded(url.username) : undefined,
+    password: url?.password ? percentDecoded(url.password) : undefined,
+    db: databaseOf(url),
+  };
+  if (config.sentinels.length > 0) {
+    return {
+      ...failFast,
+      ...credentials,
+      sentinels: config.sentinels,
+      name: config.sentinelMaster,
+      sentinelPassword: config.sentinelPassword,
+      sentinelCommandTimeout: config.commandTimeoutMs,
+      // While no sentinel answers, ioredis retries inside one connect attempt, which close() cannot cancel.
+      sentinelRetryStrategy: (attempt) => (isClosing() ? null : reconnectDelayMs(attempt)),
+      // rediss:// means the whole deployment speaks TLS: the sentinels and the master they name.
+      ...(tls ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
+    };
+  }
+  return {
+    ...failFast,
+    ...credentials,
+    host: url ? url.hostname.replace(/^\[|\]$/g, '') || 'localhost' : 'localhost',
+    port: url?.port ? Number(url.port) : 6379,
+    ...(tls ? { tls } : {}),
+  };
+}
+
+function tlsOptions(config: RedisConfig): ConnectionOptions {
+  return config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile) };
+}
+
+/** URL userinfo is percent-encoded; a stray % is taken literally rather than failing the start. */
+function percentDecoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** redis://host:6379/2 → 2. */
+function databaseOf(url: URL | undefined): number {
+  const db = Number(url?.pathname.replace(/^\//, '') || 0);
+  return Number.isSafeInteger(db) && db >= 0 ? db : 0;
+}
+
+/** Where we connect, for log lines: host and port only, never the credentials in the URL. */
+function describeTarget(config: RedisConfig): Record<string, string> {
+  if (config.sentinels.length > 0) {
+    return {
+      'server.address': config.sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+      'redis.sentinel.master': config.sentinelMaster,
+    };
+  }
+  const url = config.url === undefined ? undefined : new URL(config.url);
+  return { 'server.address': `${url?.hostname || 'localhost'}:${url?.port || 6379}` };
+}

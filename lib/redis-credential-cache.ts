@@ -1,0 +1,177 @@
+import type { SigningCredential } from './credentials.js';
+import type { Logger } from './logger.js';
+import type { RedisConnection } from './redis-connection.js';
+import type { SecretCipher } from './secret-cipher.js';
+
+/** The Redis layers of the secret cache (SPEC §5), shared by every sidecar on one Redis. */
+export interface RedisCredentialCache {
+  /** Fresh copy (TTL = ttlSeconds); undefined on miss, on error, or when Redis is not ready. Never throws. */
+  getFresh(consumerId: string): Promise<SigningCredential | undefined>;
+  /** Stale copy (TTL = staleSeconds, written alongside the fresh one); undefined on miss/error. Never throws. */
+  getStale(consumerId: string): Promise<SigningCredential | undefined>;
+  /** Writes both copies (one MULTI). Never throws; errors are counted. */
+  put(credential: SigningCredential): Promise<void>;
+  /** Removes both copies (secret rotation). Never throws. */
+  evict(consumerId: string): Promise<void>;
+  /**
+   * Per layer. Every lookup is a hit or a miss; `errors` counts the calls Redis could not serve
+   * (not connected, command failed or timed out, value unreadable), writes and evictions included.
+   */
+  stats(): { fresh: LayerCounts; stale: LayerCounts };
+}
+
+export interface LayerCounts {
+  hits: number;
+  misses: number;
+  errors: number;
+}
+
+export interface RedisCredentialCacheOptions {
+  /** Prepended to every key, e.g. `kong-auth-sidecar:`. */
+  keyPrefix: string;
+  /** Lifetime of the fresh copy. */
+  ttlSeconds: number;
+  /** Lifetime of the stale copy, which stands in while the Admin API fails; 0 writes none. */
+  staleSeconds: number;
+}
+
+type Layer = 'fresh' | 'stale';
+type Decoded = { credential: SigningCredential } | { problem: string };
+
+export function createRedisCredentialCache(
+  deps: { connection: RedisConnection; cipher: SecretCipher; log: Logger },
+  opts: RedisCredentialCacheOptions,
+): RedisCredentialCache {
+  const { connection, cipher, log } = deps;
+  const counts: Record<Layer, LayerCounts> = {
+    fresh: { hits: 0, misses: 0, errors: 0 },
+    stale: { hits: 0, misses: 0, errors: 0 },
+  };
+  const keepsStale = opts.staleSeconds > 0;
+  const layersWritten: Layer[] = keepsStale ? ['fresh', 'stale'] : ['fresh'];
+  let reportedUnreadable = false;
+
+  const keyOf = (layer: Layer, consumerId: string) =>
+    `${opts.keyPrefix}${layer === 'fresh' ? 'cred' : 'cred-stale'}:${consumerId}`;
+
+  function failed(layers: Layer[], action: string, consumerId: string, err: unknown): void {
+    for (const layer of layers) counts[layer].errors++;
+    // Outages are logged once by the connection; per call, this is detail.
+    log.debug({ 'event.action': action, 'user.id': consumerId, error: err }, 'Redis credential cache call failed');
+  }
+
+  function decode(value: string, consumerId: string): Decoded {
+    let json: string;
+    try {
+      json = cipher.open(value);
+    } catch {
+      return { problem: 'not sealed with this CACHE_ENCRYPTION_KEY (or not at all)' };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      // The parser's message may quote the value; it never reaches a log.
+      return { problem: 'not JSON' };
+    }
+    if (!isStoredCredential(parsed)) return { problem: 'not a credential' };
+    // Sealing does not bind a value to its key; a value copied onto another consumer's key is refused here.
+    if (parsed.consumerId !== consumerId) return { problem: "another consumer's credential" };
+    return { credential: { consumerId: parsed.consumerId, key: parsed.key, secret: parsed.secret } };
+  }
+
+  function reportUnreadable(layer: Layer, consumerId: string, problem: string): void {
+    counts[layer].misses++;
+    counts[layer].errors++;
+    const fields = { 'event.action': 'redis-credential-unreadable', 'user.id': consumerId, reason: problem };
+    // After a CACHE_ENCRYPTION_KEY change every consumer hits this once, until its copy is overwritten.
+    if (reportedUnreadable) {
+      log.debug(fields, 'ignored an unreadable credential in Redis');
+    } else {
+      reportedUnreadable = true;
+      log.warn(fields, 'ignored an unreadable credential in Redis (was CACHE_ENCRYPTION_KEY changed?); such copies count as misses and are overwritten');
+    }
+  }
+
+  async function read(layer: Layer, consumerId: string): Promise<SigningCredential | undefined> {
+    if (!connection.isReady()) {
+      counts[layer].misses++;
+      counts[layer].errors++;
+      return undefined;
+    }
+    let value: string | null;
+    try {
+      value = await connection.client.get(keyOf(layer, consumerId));
+    } catch (err) {
+      counts[layer].misses++;
+      failed([layer], 'redis-credential-read-failed', consumerId, err);
+      return undefined;
+    }
+    if (value === null) {
+      counts[layer].misses++;
+      return undefined;
+    }
+    const decoded = decode(value, consumerId);
+    if ('problem' in decoded) {
+      reportUnreadable(layer, consumerId, decoded.problem);
+      return undefined;
+    }
+    counts[layer].hits++;
+    return decoded.credential;
+  }
+
+  return {
+    getFresh: (consumerId) => read('fresh', consumerId),
+
+    async getStale(consumerId) {
+      if (!keepsStale) {
+        counts.stale.misses++;
+        return undefined;
+      }
+      return read('stale', consumerId);
+    },
+
+    async put(credential) {
+      const { consumerId } = credential;
+      if (!connection.isReady()) {
+        for (const layer of layersWritten) counts[layer].errors++;
+        return;
+      }
+      try {
+        const value = cipher.seal(JSON.stringify({ consumerId, key: credential.key, secret: credential.secret }));
+        const transaction = connection.client.multi().set(keyOf('fresh', consumerId), value, 'PX', toMs(opts.ttlSeconds));
+        if (keepsStale) transaction.set(keyOf('stale', consumerId), value, 'PX', toMs(opts.staleSeconds));
+        const results = await transaction.exec();
+        const commandError = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
+        if (commandError) throw commandError;
+      } catch (err) {
+        failed(layersWritten, 'redis-credential-write-failed', consumerId, err);
+      }
+    },
+
+    async evict(consumerId) {
+      if (!connection.isReady()) {
+        failed(['fresh', 'stale'], 'redis-credential-evict-failed', consumerId, new Error('Redis is not connected'));
+        return;
+      }
+      try {
+        await connection.client.del(keyOf('fresh', consumerId), keyOf('stale', consumerId));
+      } catch (err) {
+        failed(['fresh', 'stale'], 'redis-credential-evict-failed', consumerId, err);
+      }
+    },
+
+    stats: () => ({ fresh: { ...counts.fresh }, stale: { ...counts.stale } }),
+  };
+}
+
+/** PX takes whole milliseconds ≥ 1; the stale tolerance may be a fraction of a second's worth of minutes. */
+function toMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+function isStoredCredential(value: unknown): value is SigningCredential {
+  if (typeof value !== 'object' || value === null) return false;
+  const { consumerId, key, secret } = value as Record<string, unknown>;
+  return typeof consumerId === 'string' && typeof key === 'string' && typeof secret === 'string' && secret !== '';
+}

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { RedisConfig } from '../../lib/config.js';
+import type { SigningCredential } from '../../lib/credentials.js';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { createRedisConnection, type RedisConnection } from '../../lib/redis-connection.js';
+import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/redis-credential-cache.js';
+import { createSecretCipher } from '../../lib/secret-cipher.js';
+import { startRedis, startSentinelSet, type RedisServer } from '../support/redis-server.js';
+
+type After = { after(fn: () => Promise<void> | void): void };
+
+const silent = pino({ level: 'silent' });
+const COMMAND_TIMEOUT_MS = 200;
+const ALICE: SigningCredential = { consumerId: '0b4a7a4e-8f0c-4d6e-9a43-5b8f3c1d2e01', key: 'alice-iss-key', secret: 'alice-secret-do-not-leak-0123456789' };
+const BOB: SigningCredential = { consumerId: 'bob', key: 'bob-iss-key', secret: 'bob-secret-do-not-leak-0123456789' };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` holds or the deadline passes; Redis reconnects on its own schedule. */
+async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(50);
+  }
+}
+
+async function redisFor(t: After, password?: string): Promise<RedisServer> {
+  const redis = await startRedis({ password });
+  t.after(() => redis.stop());
+  return redis;
+}
+
+function redisConfig(overrides: Partial<RedisConfig>): RedisConfig {
+  return {
+    url: undefined,
+    sentinels: [],
+    sentinelMaster: 'mymaster',
+    sentinelPassword: undefined,
+    tlsCaFile: undefined,
+    keyPrefix: 'test:',
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    ...overrides,
+  };
+}
+
+function connectionFor(t: After, config: RedisConfig, log: Logger = silent): RedisConnection {
+  const connection = createRedisConnection(config, { log });
+  t.after(() => connection.close());
+  return connection;
+}
+
+async function readyConnection(t: After, url: string, log?: Logger): Promise<RedisConnection> {
+  const connection = connectionFor(t, redisConfig({ url }), log);
+  await eventually(() => connection.isReady(), 'the connection is ready');
+  return connection;
+}
+
+function cacheOn(
+  connection: RedisConnection,
+  opts: { keyPrefix?: string; ttlSeconds?: number; staleSeconds?: number; encryptionKey?: Buffer } = {},
+): RedisCredentialCache {
+  return createRedisCredentialCache(
+    { connection, cipher: createSecretCipher(opts.encryptionKey), log: silent },
+    { keyPrefix: opts.keyPrefix ?? 'test:', ttlSeconds: opts.ttlSeconds ?? 60, staleSeconds: opts.staleSeconds ?? 1800 },
+  );
+}
+
+/** Every call of the interface, as a request path would make them while Redis is unavailable. */
+async function everyCall(cache: RedisCredentialCache): Promise<unknown[]> {
+  return Promise.all([cache.getFresh(ALICE.consumerId), cache.getStale(ALICE.consumerId), cache.put(BOB), cache.evict(BOB.consumerId)]);
+}
+
+/** A real logger at debug level whose lines stay in memory. */
+function capturedLog(): { log: Logger; text: () => string } {
+  const raw: string[] = [];
+  const log = createLogger({ level: 'debug', serviceVersion: 'test', destination: { write: (line: string) => void raw.push(line) } });
+  return { log, text: () => raw.join('') };
+}
+
+describe('Redis credential cache', () => {
+  test('a put is read back from the fresh and the stale copy', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url));
+    await cache.put(ALICE);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+    assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
+    assert.equal(await cache.getFresh(BOB.consumerId), undefined);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${ALICE.consumerId}`, `test:cred:${ALICE.consumerId}`]);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 1, errors: 0 }, stale: { hits: 1, misses: 0, errors: 0 } });
+  });
+
+  test('the fresh copy expires after ttlSeconds while the stale copy remains', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url), { ttlSeconds: 1, staleSeconds: 60 });
+    await cache.put(ALICE);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+    await eventually(async () => (await cache.getFresh(ALICE.consumerId)) === undefined, 'the fresh copy expires', 5000);
+    assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
+    const staleTtlSeconds = Number(await redis.command('TTL', `test:cred-stale:${ALICE.consumerId}`));
+    assert.ok(staleTtlSeconds > 50 && staleTtlSeconds <= 60, `stale TTL ${staleTtlSeconds}`);
+  });
+
+  test('a stale tolerance of 0 writes no stale copy', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url), { staleSeconds: 0 });
+    await cache.put(ALICE);
+    assert.deepEqual(await redis.keys('*'), [`test:cred:${ALICE.consumerId}`]);
+    assert.equal(await cache.getStale(ALICE.consumerId), undefined);
+  });
+
+  test('with an encryption key, no Redis value holds the secret or the key in plain text', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url), { encryptionKey: randomBytes(32) });
+    await cache.put(ALICE);
+    const keys = await redis.keys('*');
+    assert.equal(keys.length, 2);
+    for (const key of keys) {
+      const value = (await redis.get(key)) ?? '';
+      assert.match(value, /^aesgcm1:/);
+      assert.ok(!value.includes(ALICE.secret) && !value.includes(ALICE.key), `${key} holds no plain secret or key`);
+    }
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+
+  test('a value sealed under another key is a miss, counted as an error', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    await cacheOn(connection, { encryptionKey: randomBytes(32) }).put(ALICE);
+    const rotated = cacheOn(connection, { encryptionKey: randomBytes(32) });
+    assert.equal(await rotated.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await rotated.getStale(ALICE.consumerId), undefined);
+    assert.deepEqual(rotated.stats(), { fresh: { hits: 0, misses: 1, errors: 1 }, stale: { hits: 0, misses: 1, errors: 1 } });
+    await rotated.put(ALICE);
+    assert.deepEqual(await rotated.getFresh(ALICE.consumerId), ALICE, 'overwritten under the new key');
+  });
+
+  test('plain, tampered, foreign-format and swapped values are misses counted as errors, never returned', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const key = randomBytes(32);
+    const cache = cacheOn(connection, { encryptionKey: key });
+    await cacheOn(connection).put(ALICE); // written before CACHE_ENCRYPTION_KEY was set
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+
+    await cache.put(ALICE);
+    const sealed = (await redis.get(`test:cred:${ALICE.consumerId}`)) ?? '';
+    await redis.command('SET', `test:cred:${BOB.consumerId}`, sealed); // Alice's credential on Bob's key
+    assert.equal(await cache.getFresh(BOB.consumerId), undefined);
+    await redis.command('SET', `test:cred:${ALICE.consumerId}`, `${sealed.slice(0, -4)}AAA=`);
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+
+    const plain = cacheOn(connection);
+    await redis.command('SET', `test:cred:${BOB.consumerId}`, 'bob-secret-in-some-other-format');
+    assert.equal(await plain.getFresh(BOB.consumerId), undefined);
+    await redis.command('SET', `test:cred:${BOB.consumerId}`, JSON.stringify({ consumerId: BOB.consumerId, key: 'k' }));
+    assert.equal(await plain.getFresh(BOB.consumerId), undefined);
+
+    assert.deepEqual(cache.stats().fresh, { hits: 0, misses: 3, errors: 3 });
+    assert.deepEqual(plain.stats().fresh, { hits: 0, misses: 2, errors: 2 });
+  });
+
+  test('the key prefix is honoured', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const first = cacheOn(connection, { keyPrefix: 'first:' });
+    const second = cacheOn(connection, { keyPrefix: 'second:' });
+    await first.put(ALICE);
+    assert.deepEqual((await redis.keys('*')).sort(), [`first:cred-stale:${ALICE.consumerId}`, `first:cred:${ALICE.consumerId}`]);
+    assert.equal(await second.getFresh(ALICE.consumerId), undefined);
+    assert.deepEqual(await first.getFresh(ALICE.consumerId), ALICE);
+  });
+
+  test('evict removes both copies of one consumer only', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url));
+    await cache.put(ALICE);
+    await cache.put(BOB);
+    await cache.evict(ALICE.consumerId);
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getStale(ALICE.consumerId), undefined);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${BOB.consumerId}`, `test:cred:${BOB.consumerId}`]);
+  });
+});
+
+describe('Redis outages', () => {
+  test('Redis killed mid-run: every call returns without throwing; Redis back on the same port: the layer is used again by itself', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const cache = cacheOn(connection);
+    await cache.put(ALICE);
+
+    await redis.kill();
+    // The first calls race the socket's close: they are in flight when the connection drops.
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    await eventually(() => !connection.isReady(), 'the connection notices');
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+      await sleep(50);
+    }
+    const { fresh, stale } = cache.stats();
+    assert.ok(fresh.errors >= 6 && stale.errors >= 6, JSON.stringify(cache.stats()));
+    assert.equal(fresh.hits + stale.hits, 0);
+    assert.ok(connection.stats().reconnects > 0);
+
+    await redis.restart();
+    assert.deepEqual(await redis.keys('*'), [], 'a fresh Redis');
+    await eventually(() => connection.isReady(), 'the connection comes back by itself');
+    await cache.put(BOB);
+    assert.deepEqual((await redis.keys('*cred:*')).sort(), [`test:cred:${BOB.consumerId}`]);
+    assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
+  });
+
+  test('Redis down when the connection is created: calls return undefined at once; Redis up: used by itself', async (t) => {
+    const redis = await redisFor(t);
+    await redis.stop();
+    const connection = connectionFor(t, redisConfig({ url: redis.url }));
+    const cache = cacheOn(connection);
+    assert.equal(connection.isReady(), false);
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    await sleep(300); // a few failed connection attempts
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    assert.ok(connection.stats().errors > 0);
+
+    await redis.restart();
+    await eventually(() => connection.isReady(), 'the connection comes up by itself');
+    await cache.put(ALICE);
+    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+
+  test('a hung Redis: calls give up after the command timeout, the connection is dropped and comes back after', async (t) => {
+    const redis = await redisFor(t);
+    t.after(() => redis.resume());
+    const connection = await readyConnection(t, redis.url);
+    const cache = cacheOn(connection);
+    await cache.put(ALICE);
+
+    redis.pause();
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+    assert.equal(cache.stats().fresh.errors, 1);
+    // The socket stays open, so only the silence tells: the connection is dropped and calls stop waiting.
+    await cache.put(BOB);
+    await eventually(() => !connection.isReady(), 'the silent connection is dropped');
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+
+    redis.resume();
+    await eventually(() => connection.isReady(), 'the connection comes back');
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+
+  test('an outage is logged once, not per reconnect attempt, and no line carries the URL password', async (t) => {
+    const password = 'url-password-never-logged';
+    const redis = await redisFor(t, password);
+    const { log, text } = capturedLog();
+    const connection = await readyConnection(t, `redis://:${password}@127.0.0.1:${redis.port}/3`, log);
+    const cache = createRedisCredentialCache({ connection, cipher: createSecretCipher(undefined), log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 60 });
+    await cache.put(ALICE);
+    assert.match(String(await redis.command('INFO', 'keyspace')), /db3:keys=2,/, 'the database from the URL');
+
+    await redis.kill();
+    await eventually(() => connection.stats().reconnects >= 4, 'several reconnect attempts');
+    await redis.restart();
+    await eventually(() => connection.isReady(), 'the connection comes back');
+
+    const lines = text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const actions = lines.map((line) => line['event.action']).filter((action) => String(action).startsWith('redis-') && !String(action).startsWith('redis-credential'));
+    assert.deepEqual(actions, ['redis-connected', 'redis-unavailable', 'redis-restored']);
+    assert.equal(lines.find((line) => line['event.action'] === 'redis-unavailable')?.['server.address'], `127.0.0.1:${redis.port}`);
+    assert.ok(!text().includes(password));
+  });
+});
+
+describe('Redis over TLS', () => {
+  test('rediss:// with REDIS_TLS_CA_FILE connects over TLS; without the CA the server is not trusted', async (t) => {
+    const redis = await startRedis({ tls: true });
+    t.after(() => redis.stop());
+    const trusted = connectionFor(t, redisConfig({ url: redis.url, tlsCaFile: redis.caFile }));
+    const untrusted = connectionFor(t, redisConfig({ url: redis.url }));
+    await eventually(() => trusted.isReady(), 'the TLS connection is ready');
+    const cache = cacheOn(trusted);
+    await cache.put(ALICE);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+
+    await eventually(() => untrusted.stats().errors >= 2, 'the untrusted connection fails, and retries');
+    assert.equal(untrusted.isReady(), false);
+    assert.equal(await cacheOn(untrusted).getFresh(ALICE.consumerId), undefined);
+  });
+});
+
+describe('Redis Sentinel', () => {
+  test('put and get work through the master, and again through the promoted replica after a failover', async (t) => {
+    const set = await startSentinelSet();
+    const connection = connectionFor(t, redisConfig({ sentinels: [{ host: '127.0.0.1', port: set.sentinelPort }], sentinelMaster: set.masterName }));
+    t.after(() => set.stopAll()); // after the connection closed, or it would wait out a retry for the sentinel
+    await eventually(() => connection.isReady(), 'connected to the master through the sentinel');
+    const cache = cacheOn(connection);
+    await cache.put(ALICE);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+    assert.ok((await set.master.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'written through the master');
+    await eventually(async () => (await set.replica.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'replicated');
+
+    await set.master.kill();
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined], 'calls return during the failover');
+    await set.waitForFailover(20_000);
+    await eventually(async () => {
+      await cache.put(BOB);
+      return (await set.replica.keys('*')).includes(`test:cred:${BOB.consumerId}`);
+    }, 'the promoted replica takes the writes');
+    assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'replicated before the failover');
+  });
+});
