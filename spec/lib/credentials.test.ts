@@ -139,4 +139,17 @@ describe('credential store', () => {
     await credentials.forConsumer(ID, { provision: false });
     assert.equal(fake.gets(), 1);
   });
+
+  test('after a signature failure the credential is re-read once per interval, and returned only when it changed', async () => {
+    const fake = fakeAdmin({ list: [credential({ secret: 'old-secret' })] });
+    const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, refreshIntervalSeconds: 60 });
+    const seen = await credentials.forConsumer(ID, { provision: false });
+    assert.equal(await credentials.refreshAfterSignatureFailure(seen), undefined, 'unchanged secret');
+    const other = { ...seen, consumerId: '22222222-2222-4222-8222-222222222222' };
+    fake.admin.listJwtCredentials = async () => [credential({ secret: 'rotated-secret', consumer: { id: other.consumerId } })];
+    const rotated = await credentials.refreshAfterSignatureFailure(other);
+    assert.equal(rotated?.secret, 'rotated-secret');
+    assert.equal((await credentials.forConsumer(other.consumerId, { provision: false })).secret, 'rotated-secret', 'the cache holds the new secret');
+    assert.equal(await credentials.refreshAfterSignatureFailure(other), undefined, 'rate-limited per consumer');
+  });
 });
