@@ -55,6 +55,8 @@ export interface AdminClient {
   createJwtCredential(consumerId: string, body: { key: string; secret: string; algorithm: 'HS256' }): Promise<JwtCredential | undefined>;
   breakerState(): BreakerState;
   stats(): { calls: number; failures: number; rejectedByBreaker: number };
+  /** A health probe (one page of one consumer), outside the retry and breaker policies so it neither trips nor waits on them. */
+  probe(): Promise<{ healthy: boolean; responseTimeMs: number; error?: string }>;
 }
 
 export interface AdminClientOptions {
@@ -68,6 +70,8 @@ export interface AdminClientOptions {
   retryDelayMs: number;
   breaker: BreakerConfig;
   log: Logger;
+  /** Every attempt, retries included; 404 and 409 are answers, so successes. */
+  onAttempt?: (outcome: 'success' | 'failure', seconds: number) => void;
 }
 
 /** Kong pages lists; this bounds a misbehaving `next` chain. */
@@ -115,6 +119,18 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
 
   /** One try, body read included: cockatiel aborts `signal` once the policy returns. */
   async function attempt<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
+    const startedAt = performance.now();
+    try {
+      const answer = await attemptOnce<T>(method, path, body, signal);
+      opts.onAttempt?.('success', (performance.now() - startedAt) / 1000);
+      return answer;
+    } catch (err) {
+      opts.onAttempt?.(err instanceof AdminApiConflictError ? 'success' : 'failure', (performance.now() - startedAt) / 1000);
+      throw err;
+    }
+  }
+
+  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
     counters.calls++;
     let res: Response;
     try {
@@ -195,6 +211,18 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     },
 
     stats: () => ({ ...counters }),
+
+    async probe() {
+      const startedAt = performance.now();
+      const elapsed = () => Math.round(performance.now() - startedAt);
+      try {
+        const res = await fetch(`${opts.baseUrl}${entities}/consumers?size=1`, { headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+        await res.body?.cancel();
+        return res.ok ? { healthy: true, responseTimeMs: elapsed() } : { healthy: false, responseTimeMs: elapsed(), error: `answered ${res.status}` };
+      } catch (err) {
+        return { healthy: false, responseTimeMs: elapsed(), error: describeFetchError(err) };
+      }
+    },
   };
 }
 

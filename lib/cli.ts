@@ -1,13 +1,9 @@
 #!/usr/bin/env node
-import { join } from 'node:path';
-import { description as issuerDescription, tokenIssuer } from '../plugins/token-issuer.js';
-import { description as validatorDescription, tokenValidator } from '../plugins/token-validator.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createContext } from './context.js';
-import { createLogger } from './logger.js';
+import { description as issuerDescription } from '../plugins/token-issuer.js';
+import { description as validatorDescription } from '../plugins/token-validator.js';
+import { ConfigError } from './config.js';
 import { pluginInfo } from './plugin.js';
-import { createPluginServer } from './plugin-server.js';
-import { listenRpcSocket, SocketInUseError, type RpcSocketServer } from './rpc-socket.js';
+import { SocketInUseError } from './rpc-socket.js';
 import { VERSION } from './version.js';
 
 const DESCRIPTIONS = [issuerDescription, validatorDescription];
@@ -75,43 +71,6 @@ function dump(opts: CliOptions): number {
   return 0;
 }
 
-async function serve(opts: CliOptions): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger({ level: config.logLevel, serviceVersion: VERSION });
-  const ctx = createContext(config, log);
-  const server = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
-    log,
-    instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
-    eventTtlMs: config.eventTtlSeconds * 1000,
-  });
-
-  // Installed before listening: the kernel accepts connections (and a supervisor may signal us) as
-  // soon as the socket is bound, before the listen callback runs.
-  let socket: RpcSocketServer | undefined;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ 'event.action': 'stopping', signal }, 'draining plugin socket');
-    const deadline = setTimeout(() => {
-      log.error({ 'event.action': 'stop-timeout' }, `in-flight events did not finish within ${config.shutdownTimeoutMs} ms`);
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    void (socket?.close() ?? Promise.resolve()).then(async () => {
-      server.close();
-      await ctx.close();
-      log.info({ 'event.action': 'stopped' }, 'plugin server stopped');
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-
-  socket = await listenRpcSocket(join(opts.kongPrefix, opts.sockName), server.dispatch, log);
-  log.info({ 'event.action': 'started', 'kong.socket': socket.path }, `plugin server listening on ${socket.path}`);
-}
-
 async function main(argv: string[]): Promise<number | undefined> {
   let opts: CliOptions;
   try {
@@ -130,11 +89,17 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (opts.dumpAll || opts.dumpPlugin !== undefined) return dump(opts);
   try {
-    await serve(opts);
+    // Loaded only to serve: the dump flags must start nothing and print nothing else.
+    const { serve } = await import('./serve.js');
+    await serve(opts.kongPrefix, opts.sockName);
     return undefined;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof SocketInUseError) {
       process.stderr.write(`kong-auth-sidecar: ${err.message}\n`);
+      return 1;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(`kong-auth-sidecar: the status port is in use (${(err as Error).message}); set STATUS_PORT\n`);
       return 1;
     }
     throw err;

@@ -29,6 +29,11 @@ export interface Config {
   pluginInstanceTtlSeconds: number;
   /** An event Kong stopped stepping (client gone, Kong worker killed) is dropped after this long. */
   eventTtlSeconds: number;
+  statusHost: string;
+  /** 0 picks a free port (tests); the chosen one is logged. */
+  statusPort: number;
+  /** Dependency probes behind /health are reused this long, so a scrape storm never multiplies Admin API or Redis traffic. */
+  healthProbeCacheMs: number;
   /** How long SIGTERM waits for in-flight events before giving up with exit 1. */
   shutdownTimeoutMs: number;
   nodeEnv: string;
@@ -198,6 +203,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
     eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
+    statusHost: present(env, 'STATUS_HOST') ?? '0.0.0.0',
+    statusPort: integer(env, 'STATUS_PORT', 3000, 0, 65_535),
+    healthProbeCacheMs: integer(env, 'HEALTH_PROBE_CACHE_MS', 5000, 0, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     nodeEnv: present(env, 'NODE_ENV') ?? 'production',
   };
@@ -209,5 +217,6 @@ export const CONFIG_VARIABLES = [
   'CIRCUIT_BREAKER_FAILURE_RATIO', 'CIRCUIT_BREAKER_WINDOW_MS', 'CIRCUIT_BREAKER_MIN_CALLS', 'CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS',
   'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES', 'STALE_DATA_TOLERANCE_MINUTES', 'CACHE_ENCRYPTION_KEY',
   'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS',
-  'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV',
+  'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'STATUS_HOST', 'STATUS_PORT', 'HEALTH_PROBE_CACHE_MS',
+  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV',
 ] as const;

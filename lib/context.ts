@@ -2,6 +2,7 @@ import { createAdminClient, type AdminClient } from './admin-client.js';
 import type { Config } from './config.js';
 import { createCredentialStore, type CredentialStore } from './credentials.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from './rate-limiter.js';
 import { createRedisConnection, type RedisConnection } from './redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
@@ -12,6 +13,7 @@ import { createTokenService, type TokenService } from './tokens.js';
 export interface Context {
   config: Config;
   log: Logger;
+  metrics: Metrics;
   admin: AdminClient;
   credentials: CredentialStore;
   tokens: TokenService;
@@ -22,6 +24,7 @@ export interface Context {
 }
 
 export function createContext(config: Config, log: Logger): Context {
+  const metrics = createMetrics();
   const admin = createAdminClient({
     mode: config.kongMode,
     baseUrl: config.kongAdminUrl,
@@ -31,6 +34,7 @@ export function createContext(config: Config, log: Logger): Context {
     retryDelayMs: config.kongAdminRetryDelayMs,
     breaker: config.breaker,
     log,
+    onAttempt: (outcome, seconds) => metrics.adminApiAttempt(outcome, seconds),
   });
   const localLimiter = createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries });
   let redis: Context['redis'];
@@ -51,6 +55,7 @@ export function createContext(config: Config, log: Logger): Context {
   return {
     config,
     log,
+    metrics,
     admin,
     credentials,
     tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000) }),

@@ -54,8 +54,11 @@ const PROVISION_ATTEMPTS = 3;
 /** AUTH_004 happens before the breaker opens: the outage may be brief. */
 const OUTAGE_RETRY_AFTER_SECONDS = 5;
 
+/** The part of the Admin API client the store reads credentials with. */
+export type CredentialSource = Pick<AdminClient, 'listJwtCredentials' | 'createJwtCredential'>;
+
 export function createCredentialStore(
-  deps: { admin: AdminClient; redis?: RedisCredentialCache; log: Logger },
+  deps: { admin: CredentialSource; redis?: RedisCredentialCache; log: Logger },
   opts: CredentialStoreOptions,
 ): CredentialStore {
   const fresh = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: opts.ttlSeconds * 1000 });

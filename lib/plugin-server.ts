@@ -21,6 +21,8 @@ export interface PluginServer {
 
 export interface PluginServerOptions {
   log: Logger;
+  /** Called when a phase has answered: `status` is the exit's HTTP status, or "continue". */
+  onEventDone?: (plugin: string, phase: string, status: string, seconds: number) => void;
   instanceTtlMs: number;
   eventTtlMs: number;
   now?: () => number;
@@ -46,7 +48,13 @@ class PluginEvent implements PdkPipe {
   private onReply: ((data: unknown) => void) | undefined;
   private onResult: ((result: StepResult) => void) | undefined;
 
-  constructor(readonly id: number, public lastActivityAt: number) {}
+  constructor(
+    readonly id: number,
+    readonly plugin: string,
+    readonly phase: string,
+    readonly startedAt: number,
+    public lastActivityAt: number,
+  ) {}
 
   put(message: unknown): void {
     const reply = this.onReply;
@@ -131,7 +139,12 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
   async function reply(event: PluginEvent, pending: Promise<unknown>) {
     const data = await pending;
     event.lastActivityAt = now();
-    if (data === RET || CONVERSATION_ENDERS.has((data as { Method?: string } | null)?.Method ?? '')) events.delete(event.id);
+    const call = data as { Method?: string; Args?: unknown[] } | null;
+    const ended = data === RET ? 'continue' : CONVERSATION_ENDERS.has(call?.Method ?? '') ? String(call?.Args?.[0]) : undefined;
+    if (ended !== undefined) {
+      events.delete(event.id);
+      opts.onEventDone?.(event.plugin, event.phase, ended, (performance.now() - event.startedAt) / 1000);
+    }
     return { Data: data, EventId: event.id };
   }
 
@@ -190,7 +203,7 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       const { InstanceId, EventName } = (request ?? {}) as { InstanceId?: unknown; EventName?: unknown };
       const instance = instanceOf(InstanceId);
       instance.lastUsedAt = now();
-      const event = new PluginEvent(nextEventId++, instance.lastUsedAt);
+      const event = new PluginEvent(nextEventId++, instance.plugin.Name, String(EventName), performance.now(), instance.lastUsedAt);
       events.set(event.id, event);
       const pending = event.nextReply();
       void runPhase(instance, EventName as Phase, event);

@@ -1,6 +1,7 @@
 import type { Kong } from './plugin.js';
 import { toAuthError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import { problemBody, problemHeaders } from './problem.js';
 
 /**
@@ -15,8 +16,16 @@ export async function exitWith(kong: Kong, status: number, body: string, headers
 export const JSON_NO_STORE = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
-export async function exitWithProblem(kong: Kong, err: unknown, requestId: string, log: Logger, plugin: string): Promise<void> {
+export async function exitWithProblem(
+  kong: Kong,
+  err: unknown,
+  requestId: string,
+  ctx: { log: Logger; metrics: Metrics },
+  plugin: string,
+): Promise<void> {
   const authError = toAuthError(err);
+  const log = ctx.log;
+  ctx.metrics.authError(authError.code);
   const fields = { 'event.action': plugin, 'event.outcome': 'failure', 'error.code': authError.code, 'error.message': authError.detail };
   if (authError.code === 'AUTH_008') log.error({ ...fields, error: authError.cause }, 'unexpected failure');
   else if (authError.status >= 500) log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { decodeMultiStream, Encoder } from '@msgpack/msgpack';
 import type { Logger } from './logger.js';
 
@@ -14,7 +14,11 @@ export interface RpcSocketServer {
   readonly path: string;
   /** Connections currently open (Kong keeps a pool per worker). */
   connectionCount(): number;
-  /** Stops accepting; open connections finish their in-flight calls, idle ones are closed. */
+  /** Calls received and not yet answered, over all connections. */
+  inFlightCalls(): number;
+  /** No new connections; open ones keep working, since Kong sends an event's next Step on any pooled connection. */
+  stopAccepting(): void;
+  /** Stops accepting and ends every connection once its in-flight calls are answered. */
   close(): Promise<void>;
 }
 
@@ -33,6 +37,11 @@ export class SocketInUseError extends Error {
 export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger): Promise<RpcSocketServer> {
   await removeStaleSocket(path);
   const connections = new Set<Connection>();
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    return closed;
+  };
   const server = createServer((socket) => {
     const connection = serveConnection(socket, dispatch, log);
     connections.add(connection);
@@ -49,11 +58,18 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
   return {
     path,
     connectionCount: () => connections.size,
-    close: () => closeServer(server, connections),
+    inFlightCalls: () => [...connections].reduce((sum, connection) => sum + connection.inFlight(), 0),
+    stopAccepting: () => void stopAccepting(),
+    close: async () => {
+      const stopped = stopAccepting();
+      for (const connection of connections) connection.endWhenIdle();
+      await stopped;
+    },
   };
 }
 
 interface Connection {
+  inFlight(): number;
   /** Ends the connection once its in-flight calls have been answered. */
   endWhenIdle(): void;
 }
@@ -78,6 +94,7 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
     }
   })();
   return {
+    inFlight: () => inFlight,
     endWhenIdle() {
       ending = true;
       if (inFlight === 0) socket.end();
@@ -124,10 +141,4 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (live) throw new SocketInUseError(path);
   unlinkSync(path);
-}
-
-async function closeServer(server: Server, connections: Set<Connection>): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const connection of connections) connection.endWhenIdle();
-  await closed;
 }

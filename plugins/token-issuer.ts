@@ -91,11 +91,12 @@ export function tokenIssuer(ctx: Context): PluginModule {
         }
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials });
         const token = await ctx.tokens.issue(subject, credential, this.conf);
+        ctx.metrics.tokenIssued();
         ctx.log.info({ 'event.action': 'token-issued', 'event.outcome': 'success', 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }, 'token issued');
         const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
         await exitWith(kong, 200, body, { ...JSON_NO_STORE, ...limitHeaders, 'X-Request-Id': requestId });
       } catch (err) {
-        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx.log, 'token-issue');
+        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-issue');
       }
     }
   }

@@ -25,7 +25,7 @@ export function tokenValidator(ctx: Context): PluginModule {
         requestId = requestIdFrom(asHeaderMap(await kong.request.getHeaders()));
         throw new AuthError('AUTH_008', 'token-validator is not available in this version');
       } catch (err) {
-        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx.log, 'token-validate');
+        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-validate');
       }
     }
   }

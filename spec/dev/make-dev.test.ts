@@ -12,7 +12,7 @@ test('make dev runs the dev stack script', () => {
 
 test('the dev stack prints a working curl line, issues a token for it, and stops cleanly on Ctrl-C', async () => {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/spec/support/dev-stack.js')], {
-    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0' },
+    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -35,6 +35,10 @@ test('the dev stack prints a working curl line, issues a token for it, and stops
   const protectedUrl = url!.replace('/tokens', '/api/hello');
   const upstream = await fetch(protectedUrl, { headers: { authorization: `Bearer ${body.access_token}` } });
   assert.equal(upstream.status, 200, 'Kong\'s jwt plugin accepts the issued token');
+
+  const status = /status port\s+(http:\/\/\S+)/.exec(output)?.[1];
+  assert.ok(status, 'the status URL is printed');
+  assert.equal((await fetch(`${status}/health/ready`)).status, 200);
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGINT');

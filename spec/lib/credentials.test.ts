@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential } from '../../lib/admin-client.js';
-import { createCredentialStore } from '../../lib/credentials.js';
+import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type JwtCredential } from '../../lib/admin-client.js';
+import { createCredentialStore, type CredentialSource } from '../../lib/credentials.js';
 import { AuthError } from '../../lib/errors.js';
 
 const log = pino({ level: 'silent' });
@@ -12,11 +12,11 @@ function credential(overrides: Partial<JwtCredential>): JwtCredential {
   return { id: 'c1', key: 'k1', secret: 's1', algorithm: 'HS256', created_at: 100, consumer: { id: ID }, ...overrides };
 }
 
-/** An in-process AdminClient: this file tests the credential module alone. */
+/** An in-process CredentialSource: this file tests the credential module alone. */
 function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: Array<JwtCredential | undefined | Error> }) {
   const posts: Array<{ key: string; secret: string; algorithm: string }> = [];
   let gets = 0;
-  const admin: AdminClient = {
+  const admin: CredentialSource = {
     async listJwtCredentials() {
       gets++;
       if (opts.list instanceof Error) throw opts.list;
@@ -28,13 +28,11 @@ function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: 
       if (next instanceof Error) throw next;
       return next;
     },
-    breakerState: () => 'closed',
-    stats: () => ({ calls: 0, failures: 0, rejectedByBreaker: 0 }),
   };
   return { admin, posts, gets: () => gets };
 }
 
-const store = (admin: AdminClient) => createCredentialStore({ admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10 });
+const store = (admin: CredentialSource) => createCredentialStore({ admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10 });
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AuthError> {
   const err = await promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
@@ -80,14 +78,12 @@ describe('credential store', () => {
 
   test('a stale copy stands in while the Admin API fails, and AUTH_002 from Kong is never covered by it', async () => {
     let list: JwtCredential[] | undefined | Error = [credential({})];
-    const admin: AdminClient = {
+    const admin: CredentialSource = {
       listJwtCredentials: async () => {
         if (list instanceof Error) throw list;
         return list;
       },
       createJwtCredential: async () => undefined,
-      breakerState: () => 'closed',
-      stats: () => ({ calls: 0, failures: 0, rejectedByBreaker: 0 }),
     };
     const credentials = createCredentialStore({ admin, log }, { ttlSeconds: 0.05, staleSeconds: 60, maxEntries: 10, staleRetrySeconds: 0.05 });
     assert.equal((await credentials.forConsumer(ID, { provision: false })).key, 'k1');

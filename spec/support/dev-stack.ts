@@ -10,7 +10,11 @@ import { PROJECT_ROOT } from './plugin-server-process.js';
  */
 async function main(): Promise<void> {
   const port = Number(process.env.DEV_PORT ?? 8000);
-  const kong = await KongHarness.start({ kongYml: join(PROJECT_ROOT, 'kong.yml'), env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
+  const kong = await KongHarness.start({
+    kongYml: join(PROJECT_ROOT, 'kong.yml'),
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', STATUS_PORT: process.env.STATUS_PORT ?? '3000' },
+  });
+  const status = await kong.server.statusUrl();
   kong.server.onOutput = (text) => process.stdout.write(text);
 
   const http = createServer((req, res) => void proxy(kong, req, res));
@@ -26,12 +30,14 @@ async function main(): Promise<void> {
       `  plugin server   socket ${kong.server.socketPath} (pid ${kong.server.pid})`,
       `  dev Admin API   ${kong.adminApi.url} (seeded from kong.yml)`,
       `  dev gateway     ${base} (routes from kong.yml)`,
+      `  status port     ${status} (/health, /health/ready, /metrics)`,
       '',
       'Try:',
       `  curl -s -H 'apikey: ${apikey}' ${base}/tokens`,
       `  TOKEN=$(curl -s -H 'apikey: ${apikey}' ${base}/tokens | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
       `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/hello`,
       `  curl -s ${base}/tokens            # no apikey: 401 from key-auth`,
+      `  curl -s ${status}/health`,
       '',
       'Ctrl-C stops everything.',
       '',

@@ -288,6 +288,7 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
+  { pattern: ['consumers'], methods: { GET: listConsumers } },
   { pattern: ['consumers', ':'], methods: { GET: getConsumer } },
   { pattern: ['consumers', ':', 'jwt'], methods: { GET: listJwtCredentials, POST: createJwtCredential } },
   { pattern: ['consumers', ':', 'jwt', ':'], methods: { GET: getConsumersJwtCredential } },
@@ -344,6 +345,18 @@ function getConsumersJwtCredential(api: AdminApi, _request: ParsedRequest, [cons
   const consumer = api.store.consumerByIdOrUsername(decodeParam(consumerParam));
   const credential = consumer && api.store.jwtCredentialByKeyOrId(decodeParam(credentialParam));
   return credential && credential.consumerId === consumer?.id ? ok(jwtCredentialJson(credential)) : notFound();
+}
+
+/** The first page of consumers, ordered by id; what a health probe asks for with size=1. */
+function listConsumers(api: AdminApi, request: ParsedRequest): Reply {
+  const size = pageSize(api, request.query.get('size'));
+  if (typeof size !== 'number') return size;
+  const all = api.store.consumers().sort((a, b) => compare(a.id, b.id));
+  const data = all.slice(0, size).map(consumerJson);
+  const last = data.length < all.length ? all[size - 1] : undefined;
+  if (!last) return ok(api.mode === 'KONNECT' ? { data } : { data, next: null });
+  const offset = encodeOffset(last.id);
+  return ok(api.mode === 'KONNECT' ? { data, offset } : { data, offset, next: `/consumers?offset=${encodeURIComponent(offset)}` });
 }
 
 function listJwtCredentials(api: AdminApi, request: ParsedRequest, [consumerParam = '']: string[]): Reply {

@@ -23,7 +23,8 @@ export class MsgpackRpcClient {
   /** The most connections open at once, as Kong's per-worker pool would have had. */
   peakConnections = 0;
 
-  constructor(readonly socketPath: string, private readonly poolSize = 30) {}
+  // Kong sets lua_socket_pool_size = 256 (kong_defaults.lua).
+  constructor(readonly socketPath: string, private readonly poolSize = 256) {}
 
   async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     const socket = this.idle.pop() ?? (await this.open());

@@ -34,7 +34,8 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 
 /** PATH and nothing from the developer's shell that could change behaviour. */
 function baseEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'test' };
+  // A free status port each: test files run in parallel.
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'test', STATUS_PORT: '0', STATUS_HOST: '127.0.0.1' };
 }
 
 /** The real plugin server, spawned the way Kong's process manager or a sidecar container starts it. */
@@ -89,6 +90,22 @@ export class PluginServerProcess {
         throw new Error(`plugin server exited with ${code} before listening:\n${this.output}`);
       }),
     ]);
+  }
+
+  /** The status port's base URL, from the start-up log line (needs LOG_LEVEL info or lower). */
+  async statusUrl(timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const started = this.logLines().filter((line) => line['event.action'] === 'started').pop();
+      if (typeof started?.['url.full'] === 'string') return started['url.full'];
+      if (Date.now() > deadline) throw new Error(`no status URL in the log within ${timeoutMs} ms:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Waits for the exit code of a process that is stopping by itself. */
+  exitCode(): Promise<number | null> {
+    return this.exited ?? Promise.resolve(null);
   }
 
   /** Sends a signal and waits for the exit code. */

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../support/kong-harness.js';
 import { validatePluginConfig, validatePluginInfo } from '../support/kong-schema.js';
 import { loadKongYml } from '../support/kong-yml.js';
-import { PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
+import { PluginServerProcess, PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
 
 describe('plugin info for Kong\'s query_cmd and the config schema', () => {
   test('--dump-all-plugins prints both plugins as one JSON array, nothing else, and starts nothing', async () => {
@@ -48,9 +48,18 @@ describe('plugin info for Kong\'s query_cmd and the config schema', () => {
   });
 
   test('the query command and the server never load ts-node or TypeScript (kong-pdk 0.6.0 does at require time)', async () => {
-    const { stderr } = await runCli(['--dump-all-plugins'], { NODE_DEBUG: 'module' });
-    assert.match(stderr, /kong-pdk/, 'module tracing is on and kong-pdk was loaded');
-    assert.doesNotMatch(stderr, /ts-node|typescript/);
+    const dump = await runCli(['--dump-all-plugins'], { NODE_DEBUG: 'module' });
+    assert.match(dump.stderr, /MODULE \d+:/, 'module tracing is on');
+    assert.doesNotMatch(dump.stderr, /ts-node|typescript|kong-pdk/, 'the query command loads no PDK at all');
+    const server = new PluginServerProcess({ NODE_DEBUG: 'module' });
+    try {
+      await server.start();
+      assert.match(server.capturedOutput, /kong-pdk\/pdk\.js/, 'the server loads kong-pdk\'s PDK');
+      assert.doesNotMatch(server.capturedOutput, /ts-node|typescript/);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      server.removePrefix();
+    }
   });
 
   test('every plugin config in kong.yml validates against the dumped schema', async () => {

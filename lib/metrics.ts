@@ -1,0 +1,198 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState } from './admin-client.js';
+import type { CredentialStats } from './credentials.js';
+import type { AuthCode } from './errors.js';
+import type { LayerCounts } from './redis-credential-cache.js';
+
+/** Live numbers other modules own, read at scrape time. */
+export interface MetricSources {
+  credentials(): CredentialStats;
+  redisLayers(): { fresh: LayerCounts; stale: LayerCounts } | undefined;
+  redisConnection(): { connected: boolean; errors: number; reconnects: number } | undefined;
+  breakerState(): BreakerState;
+  pluginServer(): { events: number; instances: number; connections: number };
+}
+
+export type ValidationResult = 'valid' | 'invalid' | 'expired';
+
+/**
+ * Prometheus metrics (prom-client, own registry, `kong_auth_` prefix). No label carries a consumer,
+ * a key or a secret: labels are plugin names, phases, HTTP statuses, AUTH codes and cache layers.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One plugin phase answered: `status` is the HTTP status of its exit, or "continue". */
+  event(plugin: string, phase: string, status: string, seconds: number): void;
+  tokenIssued(): void;
+  tokenValidated(result: ValidationResult): void;
+  authError(code: AuthCode): void;
+  adminApiAttempt(outcome: 'success' | 'failure', seconds: number): void;
+  unhandled(kind: 'rejection' | 'exception'): void;
+  watch(sources: MetricSources): void;
+  /** Plain numbers for the JSON views. */
+  counts(): MetricCounts;
+}
+
+export interface MetricCounts {
+  tokensIssued: number;
+  tokensValidated: Record<ValidationResult, number>;
+  errorsByCode: Record<string, number>;
+  eventsByStatus: Record<string, number>;
+  unhandled: { rejection: number; exception: number };
+  eventLatency: { count: number; avgMs: number; p95Ms: number | undefined };
+}
+
+const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, 'half-open': 2 };
+// Events are sub-millisecond when cached, seconds when the Admin API is slow.
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kong_auth_' });
+  const counts: MetricCounts = {
+    tokensIssued: 0,
+    tokensValidated: { valid: 0, invalid: 0, expired: 0 },
+    errorsByCode: {},
+    eventsByStatus: {},
+    unhandled: { rejection: 0, exception: 0 },
+    eventLatency: { count: 0, avgMs: 0, p95Ms: undefined },
+  };
+  const latencies: number[] = [];
+  let latencySumMs = 0;
+
+  const events = new Counter({ name: 'kong_auth_events_total', help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).', labelNames: ['plugin', 'phase', 'status'], registers: [registry] });
+  const eventSeconds = new Histogram({ name: 'kong_auth_event_duration_seconds', help: 'Time from HandleEvent to the answer, by plugin and phase.', labelNames: ['plugin', 'phase'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const issued = new Counter({ name: 'kong_auth_tokens_issued_total', help: 'Tokens issued.', registers: [registry] });
+  const validated = new Counter({ name: 'kong_auth_tokens_validated_total', help: 'Tokens checked, by result.', labelNames: ['result'], registers: [registry] });
+  const errors = new Counter({ name: 'kong_auth_errors_total', help: 'Error answers, by AUTH code.', labelNames: ['code'], registers: [registry] });
+  const adminAttempts = new Counter({ name: 'kong_auth_admin_api_requests_total', help: 'Kong Admin API attempts, retries included, by outcome.', labelNames: ['outcome'], registers: [registry] });
+  const adminSeconds = new Histogram({ name: 'kong_auth_admin_api_request_duration_seconds', help: 'Kong Admin API attempt latency.', buckets: LATENCY_BUCKETS, registers: [registry] });
+  const unhandled = new Counter({ name: 'kong_auth_unhandled_errors_total', help: 'Unhandled promise rejections and uncaught exceptions.', labelNames: ['kind'], registers: [registry] });
+
+  const watch = (sources: MetricSources) => {
+    new Counter({
+      name: 'kong_auth_cache_requests_total',
+      help: 'Credential cache look-ups by layer (memory, redis, redis_stale, memory_stale) and result (hit, miss, error).',
+      labelNames: ['layer', 'result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const credentials = sources.credentials();
+        const add = (layer: string, layerCounts: { hits: number; misses: number; errors?: number }) => {
+          this.inc({ layer, result: 'hit' }, layerCounts.hits);
+          this.inc({ layer, result: 'miss' }, layerCounts.misses);
+          if (layerCounts.errors !== undefined) this.inc({ layer, result: 'error' }, layerCounts.errors);
+        };
+        add('memory', credentials.memory);
+        add('memory_stale', credentials.memoryStale);
+        const redisLayers = sources.redisLayers();
+        if (redisLayers) {
+          add('redis', redisLayers.fresh);
+          add('redis_stale', redisLayers.stale);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_cache_entries', help: 'Credentials held in process memory, by layer.', labelNames: ['layer'], registers: [registry],
+      collect() {
+        const { entries } = sources.credentials();
+        this.set({ layer: 'memory' }, entries.memory);
+        this.set({ layer: 'memory_stale' }, entries.memoryStale);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_circuit_breaker_state', help: 'Admin API circuit breaker: 0 closed, 1 open, 2 half-open.', registers: [registry],
+      collect() {
+        this.set(BREAKER_STATE_VALUE[sources.breakerState()]);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_redis_connected', help: '1 while the Redis connection is ready (absent without Redis).', registers: [registry],
+      collect() {
+        const redis = sources.redisConnection();
+        if (redis) this.set(redis.connected ? 1 : 0);
+      },
+    });
+    for (const [name, help, key] of [
+      ['kong_auth_redis_errors_total', 'Redis connection and command errors.', 'errors'],
+      ['kong_auth_redis_reconnects_total', 'Redis reconnections.', 'reconnects'],
+    ] as const) {
+      new Counter({
+        name, help, registers: [registry],
+        collect() {
+          const redis = sources.redisConnection();
+          this.reset();
+          if (redis) this.inc(redis[key]);
+        },
+      });
+    }
+    new Gauge({
+      name: 'kong_auth_in_flight_events', help: 'Events waiting on Kong or on us right now.', registers: [registry],
+      collect() {
+        this.set(sources.pluginServer().events);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_plugin_instances', help: 'Plugin instances Kong has started and not closed.', registers: [registry],
+      collect() {
+        this.set(sources.pluginServer().instances);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_plugin_socket_connections', help: 'Open connections from Kong on the plugin socket.', registers: [registry],
+      collect() {
+        this.set(sources.pluginServer().connections);
+      },
+    });
+  };
+
+  return {
+    registry,
+    event(plugin, phase, status, seconds) {
+      events.inc({ plugin, phase, status });
+      eventSeconds.observe({ plugin, phase }, seconds);
+      counts.eventsByStatus[status] = (counts.eventsByStatus[status] ?? 0) + 1;
+      const ms = seconds * 1000;
+      latencySumMs += ms;
+      counts.eventLatency.count++;
+      // A ring of the last 1,000 latencies for the JSON views' p95.
+      latencies[(counts.eventLatency.count - 1) % 1000] = ms;
+    },
+    tokenIssued() {
+      issued.inc();
+      counts.tokensIssued++;
+    },
+    tokenValidated(result) {
+      validated.inc({ result });
+      counts.tokensValidated[result]++;
+    },
+    authError(code) {
+      errors.inc({ code });
+      counts.errorsByCode[code] = (counts.errorsByCode[code] ?? 0) + 1;
+    },
+    adminApiAttempt(outcome, seconds) {
+      adminAttempts.inc({ outcome });
+      adminSeconds.observe(seconds);
+    },
+    unhandled(kind) {
+      unhandled.inc({ kind });
+      counts.unhandled[kind]++;
+    },
+    watch,
+    counts() {
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return {
+        ...structuredClone(counts),
+        eventLatency: {
+          count: counts.eventLatency.count,
+          avgMs: counts.eventLatency.count ? round(latencySumMs / counts.eventLatency.count) : 0,
+          p95Ms: sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] as number) : undefined,
+        },
+      };
+    },
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
