@@ -46,11 +46,22 @@ export class AdminApiCircuitOpenError extends Error {
   }
 }
 
+/** A consumer as the Admin API returns it. */
+export interface KongConsumer {
+  id: string;
+  username?: string | null;
+  custom_id?: string | null;
+}
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface AdminClient {
   /** All of a consumer's jwt credentials (every page), or undefined when Kong does not know the consumer. */
   listJwtCredentials(consumerId: string): Promise<JwtCredential[] | undefined>;
+  /** The jwt credential with this key (`GET /jwts/{key}`), or undefined. */
+  jwtCredentialByKey(key: string): Promise<JwtCredential | undefined>;
+  /** The consumer with this id, or undefined. */
+  consumerById(consumerId: string): Promise<KongConsumer | undefined>;
   /** Creates a credential; undefined when the consumer does not exist. Not retried: a POST is not idempotent. */
   createJwtCredential(consumerId: string, body: { key: string; secret: string; algorithm: 'HS256' }): Promise<JwtCredential | undefined>;
   breakerState(): BreakerState;
@@ -200,6 +211,14 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
         path = nextPath(first, body);
       }
       return all;
+    },
+
+    jwtCredentialByKey(key) {
+      return call<JwtCredential>('GET', `${entities}/jwts/${encodeURIComponent(key)}`);
+    },
+
+    consumerById(consumerId) {
+      return call<KongConsumer>('GET', `${entities}/consumers/${encodeURIComponent(consumerId)}`);
     },
 
     async createJwtCredential(consumerId, body) {

@@ -7,6 +7,7 @@ import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from
 import { createRedisConnection, type RedisConnection } from './redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
 import { createSecretCipher } from './secret-cipher.js';
+import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 import { createTokenService, type TokenService } from './tokens.js';
 
 /** The composition root: everything the plugins share, built once per process from the config. */
@@ -17,6 +18,7 @@ export interface Context {
   admin: AdminClient;
   credentials: CredentialStore;
   tokens: TokenService;
+  verifier: TokenVerifier;
   rateLimiter: RateLimiter;
   redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
   /** Releases what the context opened (Redis). */
@@ -59,6 +61,7 @@ export function createContext(config: Config, log: Logger): Context {
     admin,
     credentials,
     tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000) }),
+    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000) }),
     rateLimiter,
     redis,
     close: async () => {

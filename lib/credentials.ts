@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import {
-  AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential,
+  AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential, type KongConsumer,
 } from './admin-client.js';
 import { AuthError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -12,6 +12,8 @@ export interface SigningCredential {
   consumerId: string;
   key: string;
   secret: string;
+  /** Kong's credential id, when the copy came from the Admin API (Redis copies do not keep it). */
+  credentialId?: string;
 }
 
 export interface LayerStats {
@@ -34,10 +36,17 @@ export interface CredentialStore {
    */
   forConsumer(consumerId: string, opts: { provision: boolean }): Promise<SigningCredential>;
   /**
+   * The HS256 credential whose key is `key` (a token's key claim), through memory and stale copies;
+   * AUTH_011 key_mismatch when Kong has none, AUTH_004/AUTH_005 as above.
+   */
+  forKey(key: string): Promise<SigningCredential>;
+  /** The consumer entity (for upstream headers and kong.client.authenticate), cached like credentials. */
+  consumer(consumerId: string): Promise<KongConsumer>;
+  /**
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
    * per `refreshIntervalSeconds` and returns it when its secret differs, else undefined. Never throws.
    */
-  refreshAfterSignatureFailure(seen: SigningCredential): Promise<SigningCredential | undefined>;
+  refreshAfterSignatureFailure(seen: SigningCredential, foundBy: 'consumer' | 'key'): Promise<SigningCredential | undefined>;
   stats(): CredentialStats;
 }
 
@@ -50,20 +59,23 @@ export interface CredentialStoreOptions {
   refreshIntervalSeconds?: number;
 }
 
+type Cached = SigningCredential | KongConsumer;
+
 const PROVISION_ATTEMPTS = 3;
 /** AUTH_004 happens before the breaker opens: the outage may be brief. */
 const OUTAGE_RETRY_AFTER_SECONDS = 5;
 
 /** The part of the Admin API client the store reads credentials with. */
-export type CredentialSource = Pick<AdminClient, 'listJwtCredentials' | 'createJwtCredential'>;
+export type CredentialSource = Pick<AdminClient, 'listJwtCredentials' | 'createJwtCredential' | 'jwtCredentialByKey' | 'consumerById'>;
 
 export function createCredentialStore(
   deps: { admin: CredentialSource; redis?: RedisCredentialCache; log: Logger },
   opts: CredentialStoreOptions,
 ): CredentialStore {
-  const fresh = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: opts.ttlSeconds * 1000 });
-  const stale = new LRUCache<string, SigningCredential>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
-  const inFlight = new Map<string, Promise<SigningCredential>>();
+  // Keys are namespaced: `c:<consumer id>` and `k:<credential key>` hold credentials, `u:<consumer id>` consumers.
+  const fresh = new LRUCache<string, Cached>({ max: opts.maxEntries, ttl: opts.ttlSeconds * 1000 });
+  const stale = new LRUCache<string, Cached>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
+  const inFlight = new Map<string, Promise<Cached>>();
   const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
   const stats = {
     memory: { hits: 0, misses: 0 },
@@ -99,22 +111,22 @@ export function createCredentialStore(
     throw new AdminApiUnavailableError(`credential key collided ${PROVISION_ATTEMPTS} times`);
   }
 
-  function remember(credential: SigningCredential, ttlMs?: number): void {
-    fresh.set(credential.consumerId, credential, ttlMs === undefined ? undefined : { ttl: ttlMs });
-    if (opts.staleSeconds > 0) stale.set(credential.consumerId, credential);
+  function remember(cacheKey: string, value: Cached): void {
+    fresh.set(cacheKey, value);
+    if (opts.staleSeconds > 0) stale.set(cacheKey, value);
   }
 
   /** The Admin API failed: a stale copy stands in, briefly remembered so every request does not wait on the outage again. */
-  async function staleOrOutage(consumerId: string, err: AdminApiUnavailableError | AdminApiCircuitOpenError): Promise<SigningCredential> {
+  async function staleOrOutage(cacheKey: string, redisId: string | undefined, err: AdminApiUnavailableError | AdminApiCircuitOpenError): Promise<Cached> {
     stats.admin.outages++;
-    const shared = await deps.redis?.getStale(consumerId);
-    const copy = opts.staleSeconds > 0 ? shared ?? stale.get(consumerId) : undefined;
+    const shared = redisId === undefined ? undefined : await deps.redis?.getStale(redisId);
+    const copy = opts.staleSeconds > 0 ? shared ?? stale.get(cacheKey) : undefined;
     if (!shared) stats.memoryStale[copy ? 'hits' : 'misses']++;
     if (copy) {
       // Never past the stale copy's own end, so the tolerance is what operators configured.
-      const staleLeftMs = stale.has(consumerId) ? stale.getRemainingTTL(consumerId) : Infinity;
-      fresh.set(consumerId, copy, { ttl: Math.max(1, Math.min((opts.staleRetrySeconds ?? 5) * 1000, staleLeftMs)) });
-      deps.log.warn({ 'event.action': 'stale-credential-served', 'user.id': consumerId, error: err }, 'Admin API unavailable; serving a stale credential');
+      const staleLeftMs = stale.has(cacheKey) ? stale.getRemainingTTL(cacheKey) : Infinity;
+      fresh.set(cacheKey, copy, { ttl: Math.max(1, Math.min((opts.staleRetrySeconds ?? 5) * 1000, staleLeftMs)) });
+      deps.log.warn({ 'event.action': 'stale-copy-served', 'kong.cache_key': cacheKey.slice(0, 2), error: err }, 'Admin API unavailable; serving a stale copy');
       return copy;
     }
     if (err instanceof AdminApiCircuitOpenError) {
@@ -123,54 +135,81 @@ export function createCredentialStore(
     throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS, cause: err });
   }
 
-  async function load(consumerId: string, provision: boolean): Promise<SigningCredential> {
-    const shared = await deps.redis?.getFresh(consumerId);
+  /** memory → Redis (for consumer-keyed credentials) → Admin API → stale copies → AUTH_004/AUTH_005. */
+  async function load(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
+    const shared = redisId === undefined ? undefined : await deps.redis?.getFresh(redisId);
     if (shared) {
-      remember(shared);
+      remember(cacheKey, shared);
       return shared;
     }
-    let credential: SigningCredential;
+    let value: Cached;
     try {
-      credential = await fromAdminApi(consumerId, provision);
+      value = await fetch();
     } catch (err) {
-      if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) return staleOrOutage(consumerId, err);
-      if (err instanceof AuthError && err.code === 'AUTH_002') stats.admin.notFound++;
+      if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) return staleOrOutage(cacheKey, redisId, err);
+      if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
       throw err;
     }
-    remember(credential);
-    await deps.redis?.put(credential);
-    return credential;
+    remember(cacheKey, value);
+    if (redisId !== undefined) await deps.redis?.put(value as SigningCredential);
+    return value;
   }
 
-  /** Concurrent misses for one consumer share one lookup. */
-  function loadOnce(consumerId: string, provision: boolean): Promise<SigningCredential> {
-    let pending = inFlight.get(consumerId);
+  /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
+  function cached(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
+    const hit = fresh.get(cacheKey);
+    if (hit) {
+      stats.memory.hits++;
+      return Promise.resolve(hit);
+    }
+    stats.memory.misses++;
+    let pending = inFlight.get(cacheKey);
     if (!pending) {
-      pending = load(consumerId, provision).finally(() => inFlight.delete(consumerId));
-      inFlight.set(consumerId, pending);
+      pending = load(cacheKey, fetch, redisId).finally(() => inFlight.delete(cacheKey));
+      inFlight.set(cacheKey, pending);
     }
     return pending;
   }
 
+  async function fromAdminApiByKey(key: string): Promise<SigningCredential> {
+    stats.admin.lookups++;
+    const found = await deps.admin.jwtCredentialByKey(key);
+    // Kong reads a UUID-shaped value as an id: the answer must carry exactly this key.
+    if (!found || found.key !== key || !found.consumer?.id || !oldestHs256([found])) {
+      throw new AuthError('AUTH_011', 'The token names no HS256 credential known to Kong', { extensions: { reason: 'key_mismatch' } });
+    }
+    return toSigning(found);
+  }
+
+  async function consumerFromAdminApi(consumerId: string): Promise<KongConsumer> {
+    stats.admin.lookups++;
+    const found = await deps.admin.consumerById(consumerId);
+    if (!found || found.id !== consumerId) throw notFound(consumerId, 'unknown consumer');
+    return { id: found.id, username: found.username ?? null, custom_id: found.custom_id ?? null };
+  }
+
   return {
-    async forConsumer(consumerId, { provision }) {
-      const cached = fresh.get(consumerId);
-      if (cached) {
-        stats.memory.hits++;
-        return cached;
-      }
-      stats.memory.misses++;
-      return loadOnce(consumerId, provision);
+    forConsumer(consumerId, { provision }) {
+      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), consumerId) as Promise<SigningCredential>;
     },
 
-    async refreshAfterSignatureFailure(seen) {
+    forKey(key) {
+      return cached(`k:${key}`, () => fromAdminApiByKey(key)) as Promise<SigningCredential>;
+    },
+
+    consumer(consumerId) {
+      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId)) as Promise<KongConsumer>;
+    },
+
+    async refreshAfterSignatureFailure(seen, foundBy) {
       if (lastRefresh.has(seen.consumerId)) return undefined;
       lastRefresh.set(seen.consumerId, Date.now());
       try {
-        const current = await fromAdminApi(seen.consumerId, false);
+        const byKey = foundBy === 'key';
+        const current = byKey ? await fromAdminApiByKey(seen.key) : await fromAdminApi(seen.consumerId, false);
         if (current.secret === seen.secret && current.key === seen.key) return undefined;
-        remember(current);
-        await deps.redis?.put(current);
+        remember(byKey ? `k:${seen.key}` : `c:${seen.consumerId}`, current);
+        if (!byKey) await deps.redis?.put(current);
         deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
         return current;
       } catch (err) {
@@ -200,5 +239,5 @@ export function oldestHs256(credentials: JwtCredential[]): JwtCredential | undef
 }
 
 function toSigning(cred: JwtCredential): SigningCredential {
-  return { consumerId: cred.consumer?.id ?? '', key: cred.key, secret: cred.secret };
+  return { consumerId: cred.consumer?.id ?? '', key: cred.key, secret: cred.secret, credentialId: cred.id };
 }

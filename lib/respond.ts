@@ -1,5 +1,5 @@
 import type { Kong } from './plugin.js';
-import { toAuthError } from './errors.js';
+import { toAuthError, type AuthError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { problemBody, problemHeaders } from './problem.js';
@@ -22,6 +22,7 @@ export async function exitWithProblem(
   requestId: string,
   ctx: { log: Logger; metrics: Metrics },
   plugin: string,
+  extraHeaders?: (err: AuthError) => Record<string, string>,
 ): Promise<void> {
   const authError = toAuthError(err);
   const log = ctx.log;
@@ -31,7 +32,8 @@ export async function exitWithProblem(
   else if (authError.status >= 500) log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
   else log.info(fields, 'request refused');
   const instance = await requestPath(kong);
-  await exitWith(kong, authError.status, problemBody(authError, { instance, requestId, now: new Date() }), problemHeaders(authError, requestId));
+  const headers = { ...problemHeaders(authError, requestId), ...extraHeaders?.(authError) };
+  await exitWith(kong, authError.status, problemBody(authError, { instance, requestId, now: new Date() }), headers);
 }
 
 /** One extra round trip, paid only on the error path. */

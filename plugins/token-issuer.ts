@@ -2,7 +2,7 @@ import type { Context } from '../lib/context.js';
 import { AuthError } from '../lib/errors.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
 import { rateLimitHeaders } from '../lib/rate-limiter.js';
-import { asHeaderMap, readConsumerHeaders, requestIdFrom, type ConsumerHeaders, type HeaderMap } from '../lib/request-headers.js';
+import { asHeaderMap, consumerName, readConsumerHeaders, requestIdFrom, type ConsumerHeaders, type HeaderMap } from '../lib/request-headers.js';
 import { exitWith, exitWithProblem, JSON_NO_STORE } from '../lib/respond.js';
 import { VERSION } from '../lib/version.js';
 
@@ -53,8 +53,7 @@ async function authenticatedName(kong: Kong, claimed: ConsumerHeaders): Promise<
   if (!consumer || consumer.id !== claimed.consumerId) {
     throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
   }
-  const name = [consumer.username, consumer.custom_id, consumer.id].find((v) => typeof v === 'string' && v !== '');
-  return name as string;
+  return consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id });
 }
 
 async function requestIdOf(kong: Kong, headers: HeaderMap, source: IssuerConfig['requestIdSource']): Promise<string> {

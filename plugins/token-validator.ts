@@ -1,31 +1,126 @@
+import type { JWTPayload } from 'jose';
+import { findToken } from '../lib/bearer-token.js';
 import type { Context } from '../lib/context.js';
+import type { SigningCredential } from '../lib/credentials.js';
 import { AuthError } from '../lib/errors.js';
-import type { Kong, PluginDescription, PluginModule, SchemaField } from '../lib/plugin.js';
-import { asHeaderMap, requestIdFrom } from '../lib/request-headers.js';
-import { exitWithProblem } from '../lib/respond.js';
+import { bearerChallenge, GATE_MARK, gateHeaders } from '../lib/gate.js';
+import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
+import { asHeaderMap, readConsumerHeaders, requestIdFrom, type HeaderMap } from '../lib/request-headers.js';
+import { exitWith, exitWithProblem, JSON_NO_STORE } from '../lib/respond.js';
+import { keyClaim, peekToken, type VerifyOptions } from '../lib/token-verifier.js';
 import { VERSION } from '../lib/version.js';
 
-// Placeholder until validation lands: the schema is final enough for kong.yml, and every request is
-// refused with AUTH_008 rather than waved through, so a route that enables it early fails closed.
+const strings = (description: string, fallback: string[]) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description });
+
 export const Schema: SchemaField[] = [
   { mode: { type: 'string', default: 'endpoint', one_of: ['endpoint', 'gate'], required: true, description: 'endpoint answers itself; gate protects an upstream.' } },
   { issuer: { type: 'string', description: 'Required iss claim when set.' } },
-  { audience: { type: 'array', elements: { type: 'string' }, default: [], required: true, description: 'Accepted aud values when non-empty.' } },
+  { audience: strings('Accepted aud values when non-empty.', []) },
   { key_claim_name: { type: 'string', default: 'key', required: true, description: 'Claim carrying the credential key.' } },
   { clock_skew_seconds: { type: 'integer', default: 0, between: [0, 300], required: true, description: 'Leeway for exp and nbf, in seconds.' } },
+  { max_token_age_seconds: { type: 'integer', between: [1, 604800], description: 'Refuse tokens whose iat is older than this.' } },
+  { header_names: strings('Headers carrying "Bearer <token>".', ['authorization']) },
+  { uri_param_names: strings('Query parameters carrying the token (for WebSocket clients).', []) },
+  { cookie_names: strings('Cookies carrying the token.', []) },
+  { run_on_preflight: { type: 'boolean', default: true, required: true, description: 'Also check OPTIONS requests (gate mode).' } },
+  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: X-Consumer-ID must name the consumer Kong authenticated.' } },
 ];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
 
+interface ValidatorConfig extends VerifyOptions {
+  mode: 'endpoint' | 'gate';
+  headerNames: string[];
+  uriParamNames: string[];
+  cookieNames: string[];
+  runOnPreflight: boolean;
+  verifyConsumer: boolean;
+}
+
+function toValidatorConfig(raw: Record<string, unknown>): ValidatorConfig {
+  const conf = withDefaults(Schema, raw);
+  return {
+    mode: conf.mode === 'gate' ? 'gate' : 'endpoint',
+    issuer: conf.issuer as string | undefined,
+    audience: conf.audience as string[],
+    keyClaimName: conf.key_claim_name as string,
+    clockSkewSeconds: conf.clock_skew_seconds as number,
+    maxTokenAgeSeconds: conf.max_token_age_seconds as number | undefined,
+    headerNames: conf.header_names as string[],
+    uriParamNames: conf.uri_param_names as string[],
+    cookieNames: conf.cookie_names as string[],
+    runOnPreflight: conf.run_on_preflight !== false,
+    verifyConsumer: conf.verify_consumer !== false,
+  };
+}
+
+const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null);
+
 export function tokenValidator(ctx: Context): PluginModule {
+  /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
+  async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key'): Promise<JWTPayload> {
+    try {
+      return await ctx.verifier.verify(token, credential, conf);
+    } catch (err) {
+      if (!(err instanceof AuthError && err.extensions?.reason === 'signature')) throw err;
+      const rotated = await ctx.credentials.refreshAfterSignatureFailure(credential, foundBy);
+      if (!rotated) throw err;
+      return ctx.verifier.verify(token, rotated, conf);
+    }
+  }
+
+  /** Endpoint mode keeps the anchor's contract: Bearer token + Kong's consumer headers for the same consumer. */
+  async function answer(kong: Kong, conf: ValidatorConfig, headers: HeaderMap, token: string, requestId: string): Promise<void> {
+    const claimed = readConsumerHeaders(headers);
+    if (conf.verifyConsumer) {
+      const consumer = (await kong.client.getConsumer()) as { id?: unknown } | null;
+      if (!consumer || consumer.id !== claimed.consumerId) throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
+    }
+    const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false });
+    const claims = await verify(token, credential, conf, 'consumer');
+    const body = {
+      valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
+      issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
+    };
+    await exitWith(kong, 200, JSON.stringify(body), { ...JSON_NO_STORE, 'X-Request-Id': requestId });
+  }
+
+  /** Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with its jwt plugin. */
+  async function admit(kong: Kong, conf: ValidatorConfig, headers: HeaderMap, token: string, requestId: string): Promise<void> {
+    const credential = await ctx.credentials.forKey(keyClaim(peekToken(token).claims, conf.keyClaimName));
+    const claims = await verify(token, credential, conf, 'key');
+    const consumer = await ctx.credentials.consumer(credential.consumerId);
+    await kong.client.authenticate(consumer, { id: credential.credentialId, key: credential.key, consumer: { id: consumer.id } });
+    const upstream = gateHeaders(headers, consumer, claims, requestId);
+    await kong.service.request.setHeaders(upstream.set);
+    for (const name of upstream.clear) await kong.service.request.clearHeader(name);
+    await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, true);
+  }
+
   class Plugin {
+    private readonly conf: ValidatorConfig;
+
+    constructor(config: Record<string, unknown>) {
+      this.conf = toValidatorConfig(config);
+    }
+
     async access(kong: Kong): Promise<void> {
       let requestId = '';
       try {
-        requestId = requestIdFrom(asHeaderMap(await kong.request.getHeaders()));
-        throw new AuthError('AUTH_008', 'token-validator is not available in this version');
+        const headers = asHeaderMap(await kong.request.getHeaders());
+        requestId = requestIdFrom(headers);
+        if (this.conf.mode === 'gate' && !this.conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') {
+          await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, 'preflight');
+          return;
+        }
+        const query = this.conf.uriParamNames.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
+        const token = findToken(headers, query ?? {}, this.conf);
+        if (this.conf.mode === 'gate') await admit(kong, this.conf, headers, token, requestId);
+        else await answer(kong, this.conf, headers, token, requestId);
+        ctx.metrics.tokenValidated('valid');
       } catch (err) {
-        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-validate');
+        if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
+        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-validate', bearerChallenge);
       }
     }
   }

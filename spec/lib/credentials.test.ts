@@ -22,6 +22,8 @@ function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: 
       if (opts.list instanceof Error) throw opts.list;
       return opts.list;
     },
+    jwtCredentialByKey: async () => undefined,
+    consumerById: async () => undefined,
     async createJwtCredential(_id, body) {
       posts.push(body);
       const next = opts.create?.shift();
@@ -84,6 +86,8 @@ describe('credential store', () => {
         return list;
       },
       createJwtCredential: async () => undefined,
+      jwtCredentialByKey: async () => undefined,
+      consumerById: async () => undefined,
     };
     const credentials = createCredentialStore({ admin, log }, { ttlSeconds: 0.05, staleSeconds: 60, maxEntries: 10, staleRetrySeconds: 0.05 });
     assert.equal((await credentials.forConsumer(ID, { provision: false })).key, 'k1');
@@ -140,12 +144,12 @@ describe('credential store', () => {
     const fake = fakeAdmin({ list: [credential({ secret: 'old-secret' })] });
     const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, refreshIntervalSeconds: 60 });
     const seen = await credentials.forConsumer(ID, { provision: false });
-    assert.equal(await credentials.refreshAfterSignatureFailure(seen), undefined, 'unchanged secret');
+    assert.equal(await credentials.refreshAfterSignatureFailure(seen, 'consumer'), undefined, 'unchanged secret');
     const other = { ...seen, consumerId: '22222222-2222-4222-8222-222222222222' };
     fake.admin.listJwtCredentials = async () => [credential({ secret: 'rotated-secret', consumer: { id: other.consumerId } })];
-    const rotated = await credentials.refreshAfterSignatureFailure(other);
+    const rotated = await credentials.refreshAfterSignatureFailure(other, 'consumer');
     assert.equal(rotated?.secret, 'rotated-secret');
     assert.equal((await credentials.forConsumer(other.consumerId, { provision: false })).secret, 'rotated-secret', 'the cache holds the new secret');
-    assert.equal(await credentials.refreshAfterSignatureFailure(other), undefined, 'rate-limited per consumer');
+    assert.equal(await credentials.refreshAfterSignatureFailure(other, 'consumer'), undefined, 'rate-limited per consumer');
   });
 });

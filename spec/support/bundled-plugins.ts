@@ -133,6 +133,24 @@ function findToken(req: KongRequest, config: Record<string, unknown>): string | 
   return undefined;
 }
 
+// The one Lua form the harness runs: kong.yml's fail-closed backstop behind a gate.
+const BACKSTOP = /^\s*if not kong\.ctx\.shared\.(\w+) then return kong\.response\.exit\((\d{3}), \{ message = "([^"]*)" \}\) end\s*$/;
+
+/** post-function (priority -1000): only the backstop form above; any other Lua is refused rather than guessed at. */
+function postFunction(): BundledPlugin {
+  return {
+    priority: -1000,
+    access(req, config) {
+      for (const code of (config.access as string[] | undefined) ?? []) {
+        const backstop = BACKSTOP.exec(code);
+        if (!backstop) throw new Error(`the harness only emulates the backstop post-function, not: ${code}`);
+        const [, flag, status, message] = backstop;
+        if (!req.ctxShared.get(flag as string)) return exit(req, [Number(status), { message }]);
+      }
+    },
+  };
+}
+
 export function bundledPlugins(store: KongStore): Record<string, BundledPlugin> {
-  return { 'key-auth': keyAuth(store), 'request-termination': requestTermination(), jwt: jwt(store) };
+  return { 'key-auth': keyAuth(store), 'request-termination': requestTermination(), jwt: jwt(store), 'post-function': postFunction() };
 }

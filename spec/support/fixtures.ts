@@ -67,3 +67,79 @@ consumers:
     jwt_secrets: [{ key: carol-jwt-key, secret: ${CAROL_SECRET} }]
   - username: anonymous
 `;
+
+export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
+
+const BACKSTOP = `if not kong.ctx.shared.kong_auth_sidecar_gate then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
+
+export const VALIDATOR_KONG_YML = `
+_format_version: "3.0"
+services:
+  - name: token-service
+    url: http://127.0.0.1:9
+    plugins:
+      - name: request-termination
+        config: { status_code: 503, message: token service unavailable }
+    routes:
+      - name: tokens
+        paths: [/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }
+      - name: validate
+        paths: [/tokens/validate]
+        plugins:
+          - name: key-auth
+          - name: token-validator
+            config: { issuer: https://issuer.test, audience: [api-a] }
+      - name: validate-lenient
+        paths: [/lenient/validate]
+        plugins:
+          - name: key-auth
+          - name: token-validator
+            config: { clock_skew_seconds: 30, max_token_age_seconds: 120 }
+      - name: validate-no-auth
+        paths: [/open/validate]
+        plugins:
+          - name: token-validator
+  - name: orders
+    url: http://orders-upstream:8080
+    plugins:
+      - name: post-function
+        config:
+          access:
+            - '${BACKSTOP}'
+    routes:
+      - name: orders
+        paths: [/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, issuer: https://issuer.test, audience: [api-a] }
+      - name: orders-websocket
+        paths: [/ws]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, uri_param_names: [jwt], cookie_names: [session_token], header_names: [x-token] }
+      - name: orders-preflight
+        paths: [/cors]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, run_on_preflight: false }
+  - name: kong-jwt-protected
+    url: http://api-upstream:8080
+    routes:
+      - name: api
+        paths: [/api]
+        plugins:
+          - name: jwt
+            config: { key_claim_name: key, claims_to_verify: [exp] }
+consumers:
+  - username: alice
+    keyauth_credentials: [{ key: alice-key }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+  - username: bob
+    custom_id: bob-custom
+    keyauth_credentials: [{ key: bob-key }]
+    jwt_secrets: [{ key: bob-jwt-key, secret: ${BOB_SECRET} }]
+`;

@@ -28,6 +28,10 @@ export interface GatewayResult extends KongResponse {
   upstreamHeaders?: Record<string, string[]>;
   /** Kong's error log for the request (fail-open errors land here). */
   kongLog: KongRequest['log'];
+  /** The consumer in Kong's context after the access phase (kong.client.authenticate / auth plugins). */
+  authenticatedConsumer: KongRequest['consumer'];
+  /** kong.ctx.shared after the access phase. */
+  ctxShared: KongRequest['ctxShared'];
   json<T = Record<string, unknown>>(): T;
 }
 
@@ -126,6 +130,8 @@ function result(req: KongRequest, response: KongResponse): GatewayResult {
     ...response,
     headers,
     kongLog: req.log,
+    authenticatedConsumer: req.consumer,
+    ctxShared: req.ctxShared,
     json<T>() {
       return JSON.parse(response.body) as T;
     },

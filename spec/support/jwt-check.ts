@@ -17,3 +17,13 @@ export function verifyHs256(token: string, secret: string): DecodedJwt {
     claims: JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>,
   };
 }
+
+/** A compact JWS built by hand with node:crypto, to forge exactly the tokens a test needs. */
+export function forgeJwt(header: Record<string, unknown>, claims: Record<string, unknown>, secret: string): string {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const input = `${encode(header)}.${encode(claims)}`;
+  const alg = String(header.alg);
+  if (alg === 'none') return `${input}.`;
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512', RS256: 'sha256' }[alg] ?? 'sha256';
+  return `${input}.${createHmac(hash, Buffer.from(secret, 'utf8')).update(input).digest('base64url')}`;
+}

@@ -54,6 +54,8 @@ export interface HarnessOptions {
 export class KongHarness {
   /** Every access_token a response carried; none may ever appear in the process output. */
   readonly issuedTokens: string[] = [];
+  /** Secrets a test introduced after the start (a rotation), checked like the seeded ones. */
+  readonly secretsAlsoToHide: string[] = [];
   private rpc: MsgpackRpcClient;
   private bridge: PluginBridge;
   private gateway: Gateway;
@@ -123,7 +125,7 @@ export class KongHarness {
 
   /** Every string that must never leave the process: credential secrets, the admin token, issued tokens. */
   secrets(): string[] {
-    const secrets = [this.adminToken, ...this.issuedTokens];
+    const secrets = [this.adminToken, ...this.issuedTokens, ...this.secretsAlsoToHide];
     for (const consumer of this.store.consumers()) for (const cred of this.store.jwtCredentialsOf(consumer.id)) secrets.push(cred.secret);
     return secrets.filter((s) => s.length >= 8);
   }

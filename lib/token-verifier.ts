@@ -1,0 +1,97 @@
+import { webcrypto } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { SigningCredential } from './credentials.js';
+import { AuthError } from './errors.js';
+
+/** AUTH_011's fixed `extensions.reason` values. */
+export type InvalidReason = 'malformed' | 'signature' | 'algorithm' | 'not_yet_valid' | 'issuer' | 'audience' | 'key_mismatch' | 'too_old';
+
+export interface VerifyOptions {
+  issuer?: string;
+  audience: string[];
+  keyClaimName: string;
+  clockSkewSeconds: number;
+  maxTokenAgeSeconds?: number;
+}
+
+export function invalidToken(reason: InvalidReason, detail: string): AuthError {
+  return new AuthError('AUTH_011', detail, { extensions: { reason } });
+}
+
+/** Header and claims read without verifying anything: only to find the credential, never to trust. */
+export function peekToken(token: string): { alg: unknown; claims: JWTPayload } {
+  try {
+    return { alg: decodeProtectedHeader(token).alg, claims: decodeJwt(token) };
+  } catch {
+    throw invalidToken('malformed', 'The token is not a well-formed JWT');
+  }
+}
+
+/** The key claim, which names the credential (Kong jwt plugin's key_claim_name). */
+export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
+  const key = claims[keyClaimName];
+  if (typeof key !== 'string' || key === '') throw invalidToken('key_mismatch', `The token has no "${keyClaimName}" claim`);
+  return key;
+}
+
+export interface TokenVerifier {
+  /** Verifies signature and claims (SPEC §4); AUTH_010 when expired, AUTH_011 with a reason otherwise. */
+  verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload>;
+}
+
+export function createTokenVerifier(deps: { nowSeconds: () => number }): TokenVerifier {
+  // One imported HMAC key per credential object, as for signing.
+  const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
+  const keyOf = (credential: SigningCredential) => {
+    let key = keys.get(credential);
+    if (!key) {
+      key = webcrypto.subtle.importKey('raw', Buffer.from(credential.secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      keys.set(credential, key);
+    }
+    return key;
+  };
+
+  return {
+    async verify(token, credential, opts) {
+      // Checked before jose sees the token: only HS256, so `none`, RS/ES/PS and HS384/512 never reach a verifier.
+      const { alg } = peekToken(token);
+      if (alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} is not accepted; HS256 is required`);
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, await keyOf(credential), {
+          algorithms: ['HS256'],
+          // Stricter than jose's default: a token without exp never expires, which we do not accept.
+          requiredClaims: ['exp'],
+          issuer: opts.issuer,
+          audience: opts.audience.length > 0 ? opts.audience : undefined,
+          clockTolerance: opts.clockSkewSeconds,
+          maxTokenAge: opts.maxTokenAgeSeconds,
+          currentDate: new Date(deps.nowSeconds() * 1000),
+        }));
+      } catch (err) {
+        throw translate(err);
+      }
+      if (payload[opts.keyClaimName] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.keyClaimName}" claim does not name this credential`);
+      return payload;
+    },
+  };
+}
+
+/** jose's errors by code, never by message. */
+function translate(err: unknown): AuthError {
+  if (err instanceof errors.JWTExpired) {
+    if (err.claim === 'iat') return invalidToken('too_old', 'The token is older than the accepted maximum age');
+    const exp = err.payload.exp;
+    return new AuthError('AUTH_010', undefined, { extensions: { expiredAt: typeof exp === 'number' ? new Date(exp * 1000).toISOString() : null, reason: 'Token has expired' }, cause: err });
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature', 'The token signature does not verify');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return invalidToken('not_yet_valid', 'The token is not valid yet');
+    if (err.claim === 'iss') return invalidToken('issuer', 'The token issuer is not accepted');
+    if (err.claim === 'aud') return invalidToken('audience', 'The token audience is not accepted');
+    if (err.claim === 'iat') return invalidToken('too_old', 'The token has no usable issued-at time');
+    return invalidToken('malformed', `The token claim "${err.claim}" is invalid`);
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('algorithm', 'The token algorithm is not accepted');
+  return invalidToken('malformed', 'The token is not a well-formed JWT');
+}
