@@ -2,7 +2,9 @@
 export const ALICE_SECRET = 'alice-test-secret-0123456789abcdef';
 export const CAROL_SECRET = 'carol-test-secret-0123456789abcdef';
 
-export const ISSUER_KONG_YML = `
+/** The start every spec file shares: a dead-end token service whose /tokens route issues with `issuerConfig`. */
+function tokenService(issuerConfig: string): string {
+  return `
 _format_version: "3.0"
 services:
   - name: token-service
@@ -16,7 +18,10 @@ services:
         plugins:
           - name: key-auth
           - name: token-issuer
-            config: { issuer: https://issuer.test, audience: [api-a], unique_name_prefix: "corp#" }
+            config: ${issuerConfig}`;
+}
+
+export const ISSUER_KONG_YML = `${tokenService('{ issuer: https://issuer.test, audience: [api-a], unique_name_prefix: "corp#" }')}
       - name: multi-audience
         paths: [/multi/tokens]
         plugins:
@@ -72,21 +77,7 @@ export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
 
 const BACKSTOP = `if not kong.ctx.shared.kong_auth_sidecar_gate then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
 
-export const VALIDATOR_KONG_YML = `
-_format_version: "3.0"
-services:
-  - name: token-service
-    url: http://127.0.0.1:9
-    plugins:
-      - name: request-termination
-        config: { status_code: 503, message: token service unavailable }
-    routes:
-      - name: tokens
-        paths: [/tokens]
-        plugins:
-          - name: key-auth
-          - name: token-issuer
-            config: { ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }
+export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }')}
       - name: validate
         paths: [/tokens/validate]
         plugins:
