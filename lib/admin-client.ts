@@ -2,8 +2,10 @@ import {
   BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry, SamplingBreaker,
   TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
 } from 'cockatiel';
+import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import type { BreakerConfig, KongMode } from './config.js';
 import type { Logger } from './logger.js';
+import { inSpan } from './telemetry.js';
 
 /** A Kong `jwt_secrets` credential as the Admin API returns it. */
 export interface JwtCredential {
@@ -83,6 +85,8 @@ export interface AdminClientOptions {
   log: Logger;
   /** Every attempt, retries included; 404 and 409 are answers, so successes. */
   onAttempt?: (outcome: 'success' | 'failure', seconds: number) => void;
+  /** Each attempt is a CLIENT span, and its traceparent goes to the Admin API. */
+  tracer?: Tracer;
 }
 
 /** Kong pages lists; this bounds a misbehaving `next` chain. */
@@ -128,11 +132,17 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
   const forGet: IPolicy = wrap(retries, breaker, perAttempt);
   const forPost: IPolicy = wrap(breaker, perAttempt);
 
+  const server = new URL(opts.baseUrl);
+  const tracer = opts.tracer ?? trace.getTracer('kong-auth-sidecar');
+
   /** One try, body read included: cockatiel aborts `signal` once the policy returns. */
-  async function attempt<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
+  async function attempt<T>(method: 'GET' | 'POST', path: string, template: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
     const startedAt = performance.now();
     try {
-      const answer = await attemptOnce<T>(method, path, body, signal);
+      const answer = await inSpan(tracer, `${method} ${template}`, SpanKind.CLIENT, (span) => {
+        span.setAttributes({ 'http.request.method': method, 'url.template': template, 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) });
+        return attemptOnce<T>(method, path, body, signal, (status) => span.setAttribute('http.response.status_code', status));
+      });
       opts.onAttempt?.('success', (performance.now() - startedAt) / 1000);
       return answer;
     } catch (err) {
@@ -141,20 +151,18 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
+  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, onStatus: (status: number) => void): Promise<T | undefined> {
     counters.calls++;
+    const sent: Record<string, string> = body === undefined ? { ...headers } : { ...headers, 'content-type': 'application/json' };
+    propagation.inject(context.active(), sent);
     let res: Response;
     try {
-      res = await fetch(opts.baseUrl + path, {
-        method,
-        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
+      res = await fetch(opts.baseUrl + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (err) {
       counters.failures++;
       throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} failed: ${describeFetchError(err)}`, undefined, { cause: err });
     }
+    onStatus(res.status);
     if (res.status === 404 || res.status === 409) {
       await res.body?.cancel();
       if (res.status === 409) throw new AdminApiConflictError();
@@ -173,9 +181,9 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T | undefined> {
+  async function call<T>(method: 'GET' | 'POST', path: string, template: string, body?: unknown): Promise<T | undefined> {
     try {
-      return await (method === 'GET' ? forGet : forPost).execute(({ signal }) => attempt<T>(method, path, body, signal));
+      return await (method === 'GET' ? forGet : forPost).execute(({ signal }) => attempt<T>(method, path, template, body, signal));
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
         counters.rejectedByBreaker++;
@@ -204,7 +212,7 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       let path: string | null = first;
       for (let page = 0; path !== null; page++) {
         if (page === MAX_PAGES) throw new AdminApiUnavailableError(`jwt credential list exceeds ${MAX_PAGES} pages`);
-        const body = await call<Page<JwtCredential>>('GET', path);
+        const body = await call<Page<JwtCredential>>('GET', path, `${entities}/consumers/{consumer}/jwt`);
         if (body === undefined) return undefined;
         if (!Array.isArray(body.data)) throw new AdminApiUnavailableError('jwt credential list has no data array');
         all.push(...body.data);
@@ -214,15 +222,15 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     },
 
     jwtCredentialByKey(key) {
-      return call<JwtCredential>('GET', `${entities}/jwts/${encodeURIComponent(key)}`);
+      return call<JwtCredential>('GET', `${entities}/jwts/${encodeURIComponent(key)}`, `${entities}/jwts/{key}`);
     },
 
     consumerById(consumerId) {
-      return call<KongConsumer>('GET', `${entities}/consumers/${encodeURIComponent(consumerId)}`);
+      return call<KongConsumer>('GET', `${entities}/consumers/${encodeURIComponent(consumerId)}`, `${entities}/consumers/{consumer}`);
     },
 
     async createJwtCredential(consumerId, body) {
-      return call<JwtCredential>('POST', `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`, body);
+      return call<JwtCredential>('POST', `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`, `${entities}/consumers/{consumer}/jwt`, body);
     },
 
     breakerState() {

@@ -25,6 +25,9 @@ export interface Config {
   /** AES-256-GCM key for secrets stored in Redis. */
   cacheEncryptionKey: Buffer | undefined;
   logLevel: LogLevel;
+  /** Level of the one line per issued / validated / refused event. */
+  eventLogLevel: LogLevel;
+  telemetry: TelemetryConfig;
   /** Instances Kong has not used for this long are forgotten; Kong restarts them on "no plugin instance". */
   pluginInstanceTtlSeconds: number;
   /** An event Kong stopped stepping (client gone, Kong worker killed) is dropped after this long. */
@@ -57,6 +60,22 @@ export interface RedisConfig {
   tlsCaFile: string | undefined;
   keyPrefix: string;
   commandTimeoutMs: number;
+}
+
+export const TELEMETRY_MODES = ['off', 'console', 'otlp', 'both'] as const;
+export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+/** Tracing settings, from TELEMETRY_MODE and the standard OTEL_* variables. */
+export interface TelemetryConfig {
+  mode: (typeof TELEMETRY_MODES)[number];
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  tracesEndpoint: string;
+  exportTimeoutMs: number;
+  maxQueueSize: number;
+  scheduleDelayMs: number;
+  sampler: (typeof SAMPLERS)[number];
+  samplerArg: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -162,6 +181,47 @@ function encryptionKey(env: Env, name: string): Buffer | undefined {
   }
 }
 
+/** OTEL_RESOURCE_ATTRIBUTES: comma-separated key=value, values percent-encoded. */
+function keyValues(env: Env, name: string): Record<string, string> {
+  const raw = present(env, name);
+  if (raw === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',')) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new ConfigError(name, 'comma-separated key=value pairs', raw);
+    out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return out;
+}
+
+function loadTelemetryConfig(env: Env): TelemetryConfig {
+  const endpoint = present(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const base = endpoint === undefined ? undefined : httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', endpoint);
+  const tracesEndpoint = present(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+    ? httpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '')
+    : `${base ?? 'http://localhost:4318'}/v1/traces`;
+  const sampler = oneOf(env, 'OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+  return {
+    mode: oneOf(env, 'TELEMETRY_MODE', TELEMETRY_MODES, 'off'),
+    serviceName: present(env, 'OTEL_SERVICE_NAME') ?? 'kong-auth-sidecar',
+    resourceAttributes: keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES'),
+    tracesEndpoint,
+    exportTimeoutMs: integer(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 100, 120_000),
+    maxQueueSize: integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 100_000),
+    scheduleDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 10, 600_000),
+    sampler,
+    samplerArg: sampler.endsWith('traceidratio') ? ratioOrOne(env, 'OTEL_TRACES_SAMPLER_ARG') : 1,
+  };
+}
+
+function ratioOrOne(env: Env, name: string): number {
+  const raw = present(env, name);
+  if (raw === undefined) return 1;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(name, 'a number from 0 to 1', raw);
+  return value;
+}
+
 function loadRedisConfig(env: Env): RedisConfig | undefined {
   const url = redisUrl(env, 'REDIS_URL');
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
@@ -201,6 +261,8 @@ export function loadConfig(env: Env = process.env): Config {
     redis: loadRedisConfig(env),
     cacheEncryptionKey: encryptionKey(env, 'CACHE_ENCRYPTION_KEY'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    eventLogLevel: oneOf(env, 'EVENT_LOG_LEVEL', LOG_LEVELS, 'info'),
+    telemetry: loadTelemetryConfig(env),
     pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
     eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
     statusHost: present(env, 'STATUS_HOST') ?? '0.0.0.0',
@@ -218,5 +280,7 @@ export const CONFIG_VARIABLES = [
   'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES', 'STALE_DATA_TOLERANCE_MINUTES', 'CACHE_ENCRYPTION_KEY',
   'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS',
   'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'STATUS_HOST', 'STATUS_PORT', 'HEALTH_PROBE_CACHE_MS',
-  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV',
+  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'EVENT_LOG_LEVEL', 'TELEMETRY_MODE', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG',
 ] as const;

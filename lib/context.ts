@@ -7,6 +7,7 @@ import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from
 import { createRedisConnection, type RedisConnection } from './redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
 import { createSecretCipher } from './secret-cipher.js';
+import { createTelemetry, type Telemetry } from './telemetry.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 import { createTokenService, type TokenService } from './tokens.js';
 
@@ -15,6 +16,7 @@ export interface Context {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  telemetry: Telemetry;
   admin: AdminClient;
   credentials: CredentialStore;
   tokens: TokenService;
@@ -27,6 +29,8 @@ export interface Context {
 
 export function createContext(config: Config, log: Logger): Context {
   const metrics = createMetrics();
+  const telemetry = createTelemetry(config.telemetry, log);
+  const tracer = telemetry.tracer;
   const admin = createAdminClient({
     mode: config.kongMode,
     baseUrl: config.kongAdminUrl,
@@ -37,6 +41,7 @@ export function createContext(config: Config, log: Logger): Context {
     breaker: config.breaker,
     log,
     onAttempt: (outcome, seconds) => metrics.adminApiAttempt(outcome, seconds),
+    tracer,
   });
   const localLimiter = createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries });
   let redis: Context['redis'];
@@ -51,20 +56,22 @@ export function createContext(config: Config, log: Logger): Context {
     rateLimiter = createRedisRateLimiter({ connection, fallback: localLimiter, log, nowMs: Date.now }, { keyPrefix: config.redis.keyPrefix });
   }
   const credentials = createCredentialStore(
-    { admin, redis: redis?.cache, log },
+    { admin, redis: redis?.cache, log, tracer },
     { ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds, maxEntries: config.cacheMaxMemoryEntries },
   );
   return {
     config,
     log,
     metrics,
+    telemetry,
     admin,
     credentials,
-    tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000) }),
-    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000) }),
+    tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
+    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
     rateLimiter,
     redis,
     close: async () => {
+      await telemetry.flush();
       await redis?.connection.close();
     },
   };

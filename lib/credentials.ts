@@ -3,7 +3,9 @@ import { LRUCache } from 'lru-cache';
 import {
   AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential, type KongConsumer,
 } from './admin-client.js';
+import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { AuthError } from './errors.js';
+import { inSpan } from './telemetry.js';
 import type { Logger } from './logger.js';
 import type { RedisCredentialCache } from './redis-credential-cache.js';
 
@@ -69,7 +71,7 @@ const OUTAGE_RETRY_AFTER_SECONDS = 5;
 export type CredentialSource = Pick<AdminClient, 'listJwtCredentials' | 'createJwtCredential' | 'jwtCredentialByKey' | 'consumerById'>;
 
 export function createCredentialStore(
-  deps: { admin: CredentialSource; redis?: RedisCredentialCache; log: Logger },
+  deps: { admin: CredentialSource; redis?: RedisCredentialCache; log: Logger; tracer?: Tracer },
   opts: CredentialStoreOptions,
 ): CredentialStore {
   // Keys are namespaced: `c:<consumer id>` and `k:<credential key>` hold credentials, `u:<consumer id>` consumers.
@@ -135,24 +137,40 @@ export function createCredentialStore(
     throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS, cause: err });
   }
 
+  const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
+  const redis = deps.redis;
+  const inRedis = <T>(operation: string, fn: () => Promise<T>) =>
+    inSpan(tracer, `redis ${operation}`, SpanKind.CLIENT, (span) => {
+      span.setAttribute('db.system.name', 'redis');
+      return fn();
+    });
+
   /** memory → Redis (for consumer-keyed credentials) → Admin API → stale copies → AUTH_004/AUTH_005. */
-  async function load(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
-    const shared = redisId === undefined ? undefined : await deps.redis?.getFresh(redisId);
-    if (shared) {
-      remember(cacheKey, shared);
-      return shared;
-    }
-    let value: Cached;
-    try {
-      value = await fetch();
-    } catch (err) {
-      if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) return staleOrOutage(cacheKey, redisId, err);
-      if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
-      throw err;
-    }
-    remember(cacheKey, value);
-    if (redisId !== undefined) await deps.redis?.put(value as SigningCredential);
-    return value;
+  function load(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
+    return inSpan(tracer, 'credential lookup', SpanKind.INTERNAL, async (span) => {
+      const source = (layer: string) => span.setAttribute('kong_auth.cache.source', layer);
+      const shared = redisId === undefined || !redis ? undefined : await inRedis('GET', () => redis.getFresh(redisId));
+      if (shared) {
+        source('redis');
+        remember(cacheKey, shared);
+        return shared;
+      }
+      let value: Cached;
+      try {
+        value = await fetch();
+      } catch (err) {
+        if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) {
+          source('stale');
+          return staleOrOutage(cacheKey, redisId, err);
+        }
+        if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
+        throw err;
+      }
+      source('admin_api');
+      remember(cacheKey, value);
+      if (redisId !== undefined && redis) await inRedis('SET', () => redis.put(value as SigningCredential));
+      return value;
+    });
   }
 
   /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -21,10 +22,18 @@ export function createLogger(opts: { level: LogLevel; serviceVersion: string; de
       timestamp: () => `,"@timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ 'log.level': label }) },
       serializers: { error: serializeError },
+      // Every line logged inside a traced event carries its trace and span ids (ECS trace.id, span.id).
+      mixin: traceFields,
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
     },
     opts.destination ?? pino.destination({ dest: 1, sync: true }),
   );
+}
+
+function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  const context = span?.spanContext();
+  return context && isSpanContextValid(context) ? { 'trace.id': context.traceId, 'span.id': context.spanId } : {};
 }
 
 /** ECS error fields; the stack stays, but messages of dependency errors are ours to control. */

@@ -1,7 +1,10 @@
+import type { Span } from '@opentelemetry/api';
+import type { LogLevel } from './config.js';
 import type { Kong } from './plugin.js';
 import { toAuthError, type AuthError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { recordFailure } from './telemetry.js';
 import { problemBody, problemHeaders } from './problem.js';
 
 /**
@@ -15,22 +18,29 @@ export async function exitWith(kong: Kong, status: number, body: string, headers
 
 export const JSON_NO_STORE = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
+/** ECS event fields for the one log line of an event: event.duration in nanoseconds. */
+export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number): Record<string, unknown> {
+  return { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6) };
+}
+
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
 export async function exitWithProblem(
   kong: Kong,
   err: unknown,
   requestId: string,
-  ctx: { log: Logger; metrics: Metrics },
-  plugin: string,
+  ctx: { log: Logger; metrics: Metrics; config: { eventLogLevel: LogLevel } },
+  action: string,
+  startedAt: number,
   extraHeaders?: (err: AuthError) => Record<string, string>,
+  span?: Span,
 ): Promise<void> {
   const authError = toAuthError(err);
-  const log = ctx.log;
   ctx.metrics.authError(authError.code);
-  const fields = { 'event.action': plugin, 'event.outcome': 'failure', 'error.code': authError.code, 'error.message': authError.detail };
-  if (authError.code === 'AUTH_008') log.error({ ...fields, error: authError.cause }, 'unexpected failure');
-  else if (authError.status >= 500) log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
-  else log.info(fields, 'request refused');
+  if (span) recordFailure(span, authError);
+  const fields = { ...eventFields(action, 'failure', startedAt), 'error.code': authError.code, 'error.message': authError.detail };
+  if (authError.code === 'AUTH_008') ctx.log.error({ ...fields, error: authError.cause }, 'unexpected failure');
+  else if (authError.status >= 500) ctx.log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
+  else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');
   const instance = await requestPath(kong);
   const headers = { ...problemHeaders(authError, requestId), ...extraHeaders?.(authError) };
   await exitWith(kong, authError.status, problemBody(authError, { instance, requestId, now: new Date() }), headers);

@@ -82,7 +82,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     isServing: () => socket !== undefined && !draining,
     isDraining: () => draining,
     pluginServer: pluginServerState,
-    telemetry: () => ({ mode: 'off', initialized: false, healthy: true, exporter: null, exports: {} }),
+    telemetry: () => ctx.telemetry.status(),
   });
   status = await startStatusServer({ host: config.statusHost, port: config.statusPort, views, registry: ctx.metrics.registry, exposeDebug: config.nodeEnv !== 'production', log });
   log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'url.full': status.url }, `plugin server listening on ${socket.path}; status on ${status.url}`);

@@ -17,7 +17,7 @@ export interface TelemetryStatus {
   initialized: boolean;
   healthy: boolean;
   exporter: string | null;
-  exports: Record<string, number>;
+  exports: Record<string, number | string | boolean | null>;
 }
 
 export const VIEWS = ['operational', 'infrastructure', 'telemetry', 'exports', 'config', 'full'] as const;

@@ -1,7 +1,9 @@
 import { webcrypto } from 'node:crypto';
+import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
+import { inSpan } from './telemetry.js';
 
 /** AUTH_011's fixed `extensions.reason` values. */
 export type InvalidReason = 'malformed' | 'signature' | 'algorithm' | 'not_yet_valid' | 'issuer' | 'audience' | 'key_mismatch' | 'too_old';
@@ -39,7 +41,8 @@ export interface TokenVerifier {
   verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload>;
 }
 
-export function createTokenVerifier(deps: { nowSeconds: () => number }): TokenVerifier {
+export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
+  const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
   // One imported HMAC key per credential object, as for signing.
   const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
   const keyOf = (credential: SigningCredential) => {
@@ -52,29 +55,33 @@ export function createTokenVerifier(deps: { nowSeconds: () => number }): TokenVe
   };
 
   return {
-    async verify(token, credential, opts) {
-      // Checked before jose sees the token: only HS256, so `none`, RS/ES/PS and HS384/512 never reach a verifier.
-      const { alg } = peekToken(token);
-      if (alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} is not accepted; HS256 is required`);
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, await keyOf(credential), {
-          algorithms: ['HS256'],
-          // Stricter than jose's default: a token without exp never expires, which we do not accept.
-          requiredClaims: ['exp'],
-          issuer: opts.issuer,
-          audience: opts.audience.length > 0 ? opts.audience : undefined,
-          clockTolerance: opts.clockSkewSeconds,
-          maxTokenAge: opts.maxTokenAgeSeconds,
-          currentDate: new Date(deps.nowSeconds() * 1000),
-        }));
-      } catch (err) {
-        throw translate(err);
-      }
-      if (payload[opts.keyClaimName] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.keyClaimName}" claim does not name this credential`);
-      return payload;
+    verify(token, credential, opts) {
+      return inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, () => verify(token, credential, opts));
     },
   };
+
+  async function verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload> {
+    // Checked before jose sees the token: only HS256, so `none`, RS/ES/PS and HS384/512 never reach a verifier.
+    const { alg } = peekToken(token);
+    if (alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} is not accepted; HS256 is required`);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, await keyOf(credential), {
+        algorithms: ['HS256'],
+        // Stricter than jose's default: a token without exp never expires, which we do not accept.
+        requiredClaims: ['exp'],
+        issuer: opts.issuer,
+        audience: opts.audience.length > 0 ? opts.audience : undefined,
+        clockTolerance: opts.clockSkewSeconds,
+        maxTokenAge: opts.maxTokenAgeSeconds,
+        currentDate: new Date(deps.nowSeconds() * 1000),
+      }));
+    } catch (err) {
+      throw translate(err);
+    }
+    if (payload[opts.keyClaimName] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.keyClaimName}" claim does not name this credential`);
+    return payload;
+  }
 }
 
 /** jose's errors by code, never by message. */

@@ -1,5 +1,7 @@
 import { randomUUID, webcrypto } from 'node:crypto';
+import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { SignJWT } from 'jose';
+import { inSpan } from './telemetry.js';
 import { AuthError } from './errors.js';
 import type { SigningCredential } from './credentials.js';
 
@@ -22,7 +24,8 @@ export interface TokenService {
   issue(subject: string, credential: SigningCredential, opts: IssueOptions): Promise<IssuedToken>;
 }
 
-export function createTokenService(deps: { nowSeconds: () => number }): TokenService {
+export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenService {
+  const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
   // Importing the HMAC key once per credential object saves jose a WebCrypto import on every token.
   const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
 
@@ -36,20 +39,24 @@ export function createTokenService(deps: { nowSeconds: () => number }): TokenSer
   }
 
   return {
-    async issue(subject, credential, opts) {
-      const iat = deps.nowSeconds();
-      const jti = randomUUID();
-      const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.keyClaimName]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttlSeconds };
-      if (opts.issuer !== undefined) claims.iss = opts.issuer;
-      if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
-      if (opts.uniqueNamePrefix !== undefined) claims.unique_name = opts.uniqueNamePrefix + subject;
-      try {
-        const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await signingKey(credential));
-        return { accessToken, jti, expiresIn: opts.ttlSeconds };
-      } catch (err) {
-        keys.delete(credential);
-        throw new AuthError('AUTH_003', undefined, { cause: err });
-      }
+    issue(subject, credential, opts) {
+      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, () => sign(subject, credential, opts));
     },
   };
+
+  async function sign(subject: string, credential: SigningCredential, opts: IssueOptions): Promise<IssuedToken> {
+    const iat = deps.nowSeconds();
+    const jti = randomUUID();
+    const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.keyClaimName]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttlSeconds };
+    if (opts.issuer !== undefined) claims.iss = opts.issuer;
+    if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
+    if (opts.uniqueNamePrefix !== undefined) claims.unique_name = opts.uniqueNamePrefix + subject;
+    try {
+      const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await signingKey(credential));
+      return { accessToken, jti, expiresIn: opts.ttlSeconds };
+    } catch (err) {
+      keys.delete(credential);
+      throw new AuthError('AUTH_003', undefined, { cause: err });
+    }
+  }
 }

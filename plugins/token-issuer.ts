@@ -2,8 +2,9 @@ import type { Context } from '../lib/context.js';
 import { AuthError } from '../lib/errors.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
 import { rateLimitHeaders } from '../lib/rate-limiter.js';
-import { asHeaderMap, consumerName, readConsumerHeaders, requestIdFrom, type ConsumerHeaders, type HeaderMap } from '../lib/request-headers.js';
-import { exitWith, exitWithProblem, JSON_NO_STORE } from '../lib/respond.js';
+import { consumerName, readConsumerHeaders, type ConsumerHeaders } from '../lib/request-headers.js';
+import { runAccessPhase } from '../lib/phase.js';
+import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
 import { VERSION } from '../lib/version.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'];
@@ -56,13 +57,11 @@ async function authenticatedName(kong: Kong, claimed: ConsumerHeaders): Promise<
   return consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id });
 }
 
-async function requestIdOf(kong: Kong, headers: HeaderMap, source: IssuerConfig['requestIdSource']): Promise<string> {
-  if (source === 'kong') {
-    // kong-pdk types getVar without its argument.
-    const id = await (kong.nginx.getVar as (name: string) => Promise<unknown>)('kong_request_id');
-    if (typeof id === 'string' && id !== '') return id;
-  }
-  return requestIdFrom(headers);
+/** Kong's own request id (Kong 3.5+ returns it as X-Kong-Request-Id): one extra round trip, only when configured. */
+async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
+  // kong-pdk types getVar without its argument.
+  const id = await (kong.nginx.getVar as (name: string) => Promise<unknown>)('kong_request_id');
+  return typeof id === 'string' && id !== '' ? id : fallback;
 }
 
 export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -75,12 +74,11 @@ export function tokenIssuer(ctx: Context): PluginModule {
       this.conf = toIssuerConfig(config);
     }
 
-    async access(kong: Kong): Promise<void> {
-      let requestId = '';
-      try {
-        const headers = asHeaderMap(await kong.request.getHeaders());
-        requestId = await requestIdOf(kong, headers, this.conf.requestIdSource);
-        const claimed = readConsumerHeaders(headers);
+    access(kong: Kong): Promise<void> {
+      return runAccessPhase(kong, ctx, { plugin: 'token-issuer', action: 'token-issue' }, async (state) => {
+        if (this.conf.requestIdSource === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
+        const claimed = readConsumerHeaders(state.headers);
+        state.span.setAttribute('user.id', claimed.consumerId);
         const subject = this.conf.verifyConsumer ? await authenticatedName(kong, claimed) : claimed.consumerName;
         let limitHeaders: Record<string, string> = {};
         if (this.conf.rateLimitPerMinute > 0) {
@@ -91,12 +89,10 @@ export function tokenIssuer(ctx: Context): PluginModule {
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials });
         const token = await ctx.tokens.issue(subject, credential, this.conf);
         ctx.metrics.tokenIssued();
-        ctx.log.info({ 'event.action': 'token-issued', 'event.outcome': 'success', 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }, 'token issued');
+        ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-issue', 'success', state.startedAt), 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }, 'token issued');
         const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
-        await exitWith(kong, 200, body, { ...JSON_NO_STORE, ...limitHeaders, 'X-Request-Id': requestId });
-      } catch (err) {
-        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-issue');
-      }
+        await exitWith(kong, 200, body, { ...JSON_NO_STORE, ...limitHeaders, 'X-Request-Id': state.requestId });
+      });
     }
   }
   return { ...description, Plugin };

@@ -5,8 +5,9 @@ import type { SigningCredential } from '../lib/credentials.js';
 import { AuthError } from '../lib/errors.js';
 import { bearerChallenge, GATE_MARK, gateHeaders } from '../lib/gate.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
-import { asHeaderMap, readConsumerHeaders, requestIdFrom, type HeaderMap } from '../lib/request-headers.js';
-import { exitWith, exitWithProblem, JSON_NO_STORE } from '../lib/respond.js';
+import { readConsumerHeaders } from '../lib/request-headers.js';
+import { runAccessPhase, type PhaseState } from '../lib/phase.js';
+import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
 import { keyClaim, peekToken, type VerifyOptions } from '../lib/token-verifier.js';
 import { VERSION } from '../lib/version.js';
 
@@ -70,8 +71,8 @@ export function tokenValidator(ctx: Context): PluginModule {
   }
 
   /** Endpoint mode keeps the anchor's contract: Bearer token + Kong's consumer headers for the same consumer. */
-  async function answer(kong: Kong, conf: ValidatorConfig, headers: HeaderMap, token: string, requestId: string): Promise<void> {
-    const claimed = readConsumerHeaders(headers);
+  async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
+    const claimed = readConsumerHeaders(state.headers);
     if (conf.verifyConsumer) {
       const consumer = (await kong.client.getConsumer()) as { id?: unknown } | null;
       if (!consumer || consumer.id !== claimed.consumerId) throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
@@ -82,19 +83,21 @@ export function tokenValidator(ctx: Context): PluginModule {
       valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
       issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
     };
-    await exitWith(kong, 200, JSON.stringify(body), { ...JSON_NO_STORE, 'X-Request-Id': requestId });
+    await exitWith(kong, 200, JSON.stringify(body), { ...JSON_NO_STORE, 'X-Request-Id': state.requestId });
+    return claimed.consumerId;
   }
 
   /** Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with its jwt plugin. */
-  async function admit(kong: Kong, conf: ValidatorConfig, headers: HeaderMap, token: string, requestId: string): Promise<void> {
+  async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const credential = await ctx.credentials.forKey(keyClaim(peekToken(token).claims, conf.keyClaimName));
     const claims = await verify(token, credential, conf, 'key');
     const consumer = await ctx.credentials.consumer(credential.consumerId);
     await kong.client.authenticate(consumer, { id: credential.credentialId, key: credential.key, consumer: { id: consumer.id } });
-    const upstream = gateHeaders(headers, consumer, claims, requestId);
+    const upstream = gateHeaders(state.headers, consumer, claims, state.requestId);
     await kong.service.request.setHeaders(upstream.set);
     for (const name of upstream.clear) await kong.service.request.clearHeader(name);
     await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, true);
+    return consumer.id;
   }
 
   class Plugin {
@@ -104,24 +107,24 @@ export function tokenValidator(ctx: Context): PluginModule {
       this.conf = toValidatorConfig(config);
     }
 
-    async access(kong: Kong): Promise<void> {
-      let requestId = '';
-      try {
-        const headers = asHeaderMap(await kong.request.getHeaders());
-        requestId = requestIdFrom(headers);
-        if (this.conf.mode === 'gate' && !this.conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') {
+    access(kong: Kong): Promise<void> {
+      return runAccessPhase(kong, ctx, { plugin: 'token-validator', action: 'token-validate', challenge: bearerChallenge }, async (state) => {
+        const conf = this.conf;
+        if (conf.mode === 'gate' && !conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') {
           await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, 'preflight');
           return;
         }
-        const query = this.conf.uriParamNames.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
-        const token = findToken(headers, query ?? {}, this.conf);
-        if (this.conf.mode === 'gate') await admit(kong, this.conf, headers, token, requestId);
-        else await answer(kong, this.conf, headers, token, requestId);
-        ctx.metrics.tokenValidated('valid');
-      } catch (err) {
-        if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
-        await exitWithProblem(kong, err, requestId || requestIdFrom({}), ctx, 'token-validate', bearerChallenge);
-      }
+        const query = conf.uriParamNames.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
+        try {
+          const token = findToken(state.headers, query ?? {}, conf);
+          const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
+          ctx.metrics.tokenValidated('valid');
+          ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-validate', 'success', state.startedAt), 'user.id': consumerId }, 'token valid');
+        } catch (err) {
+          if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
+          throw err;
+        }
+      });
     }
   }
   return { ...description, Plugin };

@@ -1,0 +1,46 @@
+import type { Span } from '@opentelemetry/api';
+import type { Context } from './context.js';
+import type { AuthError } from './errors.js';
+import type { Kong } from './plugin.js';
+import { asHeaderMap, requestIdFrom, type HeaderMap } from './request-headers.js';
+import { exitWithProblem } from './respond.js';
+
+export interface PhaseState {
+  /** kong.request.get_headers, read once. */
+  headers: HeaderMap;
+  /** Echoed in every answer; a handler may replace it (request_id_source: kong). */
+  requestId: string;
+  startedAt: number;
+  span: Span;
+}
+
+export interface PhaseOptions {
+  plugin: string;
+  /** ECS event.action of the refusal log lines. */
+  action: string;
+  /** Extra headers for refusals (the validator's WWW-Authenticate). */
+  challenge?: (err: AuthError) => Record<string, string>;
+}
+
+/**
+ * The access phase every plugin shares: ONE get_headers round trip, a span continuing the request's
+ * traceparent, and a single exit for failures — no error escapes, since Kong lets a request through
+ * when a plugin call fails.
+ */
+export async function runAccessPhase(kong: Kong, ctx: Context, opts: PhaseOptions, handle: (state: PhaseState) => Promise<void>): Promise<void> {
+  const startedAt = performance.now();
+  let headers: HeaderMap;
+  try {
+    headers = asHeaderMap(await kong.request.getHeaders());
+  } catch (err) {
+    return exitWithProblem(kong, err, requestIdFrom({}), ctx, opts.action, startedAt, opts.challenge);
+  }
+  await ctx.telemetry.inPhase(opts.plugin, 'access', headers, async (span) => {
+    const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span };
+    try {
+      await handle(state);
+    } catch (err) {
+      await exitWithProblem(kong, err, state.requestId, ctx, opts.action, startedAt, opts.challenge, span);
+    }
+  });
+}

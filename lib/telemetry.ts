@@ -1,0 +1,182 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler,
+  type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor,
+} from '@opentelemetry/sdk-trace-node';
+import type { TelemetryConfig } from './config.js';
+import { AuthError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { HeaderMap } from './request-headers.js';
+import type { TelemetryStatus } from './status-views.js';
+import { VERSION } from './version.js';
+
+export interface Telemetry {
+  readonly tracer: Tracer;
+  /** Runs one plugin phase inside a span that continues the request's W3C traceparent (from headers already read). */
+  inPhase<T>(plugin: string, phase: string, headers: HeaderMap, fn: (span: Span) => Promise<T>): Promise<T>;
+  status(): TelemetryStatus;
+  /** Exports what is queued; called on shutdown. */
+  flush(): Promise<void>;
+}
+
+const propagator = new W3CTraceContextPropagator();
+const headerGetter = {
+  keys: (carrier: HeaderMap) => Object.keys(carrier),
+  get: (carrier: HeaderMap, key: string) => carrier[key],
+};
+
+/** Runs `fn` in a child span of the active one; an error sets error.type (the AUTH code, else the error's name). */
+export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { kind }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** 5xx AUTH codes and unknown errors are span errors; a 4xx refusal is the service working (OTel HTTP semantics). */
+export function recordFailure(span: Span, err: unknown): void {
+  const code = err instanceof AuthError ? err.code : err instanceof Error ? err.name : 'Error';
+  span.setAttribute('error.type', code);
+  if (!(err instanceof AuthError) || err.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+}
+
+function samplerFrom(config: TelemetryConfig): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(config.samplerArg);
+  switch (config.sampler) {
+    case 'always_on': return new AlwaysOnSampler();
+    case 'always_off': return new AlwaysOffSampler();
+    case 'traceidratio': return ratio;
+    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio });
+    default: return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+interface ExportCounters {
+  exportedSpans: number;
+  droppedSpans: number;
+  exports: number;
+  failedExports: number;
+  queued: number;
+  lastError: string | null;
+  lastExportOk: boolean | null;
+}
+
+/**
+ * Bounds the spans waiting for export (an unreachable collector never grows memory or slows a request)
+ * and counts what was exported and what was dropped, for /health/telemetry and ?view=exports.
+ */
+function countingPipeline(exporter: SpanExporter, maxQueueSize: number, scheduledDelayMillis: number, counters: ExportCounters): SpanProcessor {
+  const counted: SpanExporter = {
+    export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
+      exporter.export(spans, (result) => {
+        counters.queued -= spans.length;
+        counters.exports++;
+        counters.lastExportOk = result.code === ExportResultCode.SUCCESS;
+        if (result.code === ExportResultCode.SUCCESS) counters.exportedSpans += spans.length;
+        else {
+          counters.failedExports++;
+          counters.droppedSpans += spans.length;
+          counters.lastError = result.error?.message ?? 'export failed';
+        }
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
+  const batch = new BatchSpanProcessor(counted, { maxQueueSize, scheduledDelayMillis, maxExportBatchSize: Math.min(512, maxQueueSize) });
+  return {
+    onStart: (span, parent) => batch.onStart(span, parent),
+    onEnd(span) {
+      if (counters.queued >= maxQueueSize) {
+        counters.droppedSpans++;
+        return;
+      }
+      counters.queued++;
+      batch.onEnd(span);
+    },
+    forceFlush: () => batch.forceFlush(),
+    shutdown: () => batch.shutdown(),
+  };
+}
+
+/** TELEMETRY_MODE=console: each span as one JSON log line, so stdout stays NDJSON. */
+function logExporter(log: Logger): SpanExporter {
+  return {
+    export(spans, done) {
+      for (const span of spans) {
+        const context = span.spanContext();
+        log.info({
+          'event.action': 'trace-span', 'trace.id': context.traceId, 'span.id': context.spanId, 'span.name': span.name,
+          'parent.id': span.parentSpanContext?.spanId, 'event.duration': span.duration[0] * 1e9 + span.duration[1], attributes: span.attributes,
+        }, `span ${span.name}`);
+      }
+      done({ code: ExportResultCode.SUCCESS });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry {
+  const counters: ExportCounters = { exportedSpans: 0, droppedSpans: 0, exports: 0, failedExports: 0, queued: 0, lastError: null, lastExportOk: null };
+  const exporters: string[] = [];
+  let provider: NodeTracerProvider | undefined;
+  if (config.mode !== 'off') {
+    const processors: SpanProcessor[] = [];
+    if (config.mode === 'otlp' || config.mode === 'both') {
+      const exporter = new OTLPTraceExporter({ url: config.tracesEndpoint, timeoutMillis: config.exportTimeoutMs });
+      processors.push(countingPipeline(exporter, config.maxQueueSize, config.scheduleDelayMs, counters));
+      exporters.push(`otlp ${config.tracesEndpoint}`);
+    }
+    if (config.mode === 'console' || config.mode === 'both') {
+      processors.push(countingPipeline(logExporter(log), config.maxQueueSize, config.scheduleDelayMs, counters));
+      exporters.push('console');
+    }
+    provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName, 'service.version': VERSION }),
+      sampler: samplerFrom(config),
+      spanProcessors: processors,
+    });
+    provider.register({ propagator });
+  }
+  const tracer = trace.getTracer('kong-auth-sidecar', VERSION);
+
+  return {
+    tracer,
+    inPhase(plugin, phase, headers, fn) {
+      const parent = provider ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
+      return context.with(parent, () =>
+        tracer.startActiveSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, async (span) => {
+          try {
+            return await fn(span);
+          } finally {
+            span.end();
+          }
+        }),
+      );
+    },
+    status() {
+      return {
+        mode: config.mode,
+        initialized: provider !== undefined,
+        healthy: counters.lastExportOk !== false,
+        exporter: exporters.length > 0 ? exporters.join(', ') : null,
+        exports: { ...counters },
+      };
+    },
+    async flush() {
+      await provider?.forceFlush();
+      await provider?.shutdown();
+    },
+  };
+}
