@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', STATUS_PORT: process.env.STATUS_PORT ?? '3000' },
   });
   const status = await kong.server.statusUrl();
-  kong.server.onOutput = (text) => process.stdout.write(text);
+  kong.server.onOutput = (text) => process.stdout.write(text.split('\n').filter(Boolean).map(pretty).join(''));
 
   const http = createServer((req, res) => void proxy(kong, req, res));
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
@@ -61,6 +61,22 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+}
+
+/** make dev's readable log: time, level, action, message and the fields on-call reads first. The service itself only writes JSON. */
+function pretty(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return `${line}\n`;
+  }
+  const time = String(entry['@timestamp'] ?? '').slice(11, 23);
+  const extras = ['user.name', 'error.code', 'event.outcome', 'trace.id']
+    .filter((key) => entry[key] !== undefined)
+    .map((key) => `${key}=${String(entry[key])}`);
+  const ms = typeof entry['event.duration'] === 'number' ? ` ${(entry['event.duration'] / 1e6).toFixed(2)}ms` : '';
+  return `${time} ${String(entry['log.level']).toUpperCase().padEnd(5)} ${String(entry['event.action'] ?? '').padEnd(16)} ${String(entry.message)}${ms} ${extras.join(' ')}\n`;
 }
 
 async function proxy(kong: KongHarness, req: IncomingMessage, res: ServerResponse): Promise<void> {

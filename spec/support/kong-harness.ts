@@ -130,7 +130,10 @@ export class KongHarness {
     return secrets.filter((s) => s.length >= 8);
   }
 
-  /** Stops everything, then fails if any secret appeared in the process's stdout/stderr. */
+  /**
+   * Stops everything, then fails if any secret appeared in the process's stdout/stderr, or if any line
+   * it printed is not an ECS JSON log line.
+   */
   async stop(): Promise<void> {
     this.rpc.close();
     await this.server.stop();
@@ -139,7 +142,26 @@ export class KongHarness {
     const output = this.server.capturedOutput;
     const leaked = this.secrets().filter((secret) => output.includes(secret));
     if (leaked.length > 0) throw new Error(`the plugin server printed ${leaked.length} secret value(s)`);
+    const problems = output.split('\n').filter((line) => line !== '').map(ecsProblem).filter((p) => p !== undefined);
+    if (problems.length > 0) throw new Error(`the plugin server printed lines that are not ECS JSON: ${problems.slice(0, 3).join('; ')}`);
   }
+}
+
+const ECS_FIELDS = ['@timestamp', 'log.level', 'message', 'service.name', 'service.version'];
+const EVENT_ACTIONS = new Set(['token-issue', 'token-validate']);
+
+function ecsProblem(line: string): string | undefined {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return `not JSON: ${line.slice(0, 80)}`;
+  }
+  const missing = ECS_FIELDS.filter((field) => !(field in entry));
+  if (EVENT_ACTIONS.has(String(entry['event.action']))) {
+    for (const field of ['event.outcome', 'event.duration']) if (!(field in entry)) missing.push(field);
+  }
+  return missing.length > 0 ? `missing ${missing.join(', ')}: ${line.slice(0, 80)}` : undefined;
 }
 
 function tokenIn(body: string): string | undefined {
