@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev clean redis
+.PHONY: all install build test dev clean redis validate-config up down
 
 all: build
 
@@ -18,7 +18,21 @@ build: install
 	rm -rf dist
 	npx tsc -p .
 	mkdir -p dist/plugin-info
-	for plugin in $(PLUGINS); do $(NODE) dist/lib/cli.js --dump-plugin-info $$plugin > dist/plugin-info/$$plugin.json; done
+	for plugin in $(PLUGINS); do \
+	  $(NODE) dist/lib/cli.js --dump-plugin-info $$plugin > dist/plugin-info/$$plugin.json; \
+	  mkdir -p kong/schemas/$$plugin && $(NODE) dist/lib/cli.js --dump-lua-schema $$plugin > kong/schemas/$$plugin/schema.lua; \
+	done
+
+# Checks a declarative file's token-issuer / token-validator configs as Kong would (decK does not): for users' CI.
+validate-config: build
+	$(NODE) dist/spec/support/validate-config.js $(or $(FILE),kong.yml)
+
+# Kong 3.x, Redis and the sidecar in Docker (needs a Docker engine).
+up:
+	docker compose -f docker/compose.yml up -d --build
+
+down:
+	docker compose -f docker/compose.yml down -v
 
 # The tests start their own redis-server / redis-sentinel processes on free ports.
 redis:

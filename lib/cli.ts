@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-import { description as issuerDescription } from '../plugins/token-issuer.js';
-import { description as validatorDescription } from '../plugins/token-validator.js';
 import { ConfigError } from './config.js';
+import { luaSchema } from './lua-schema.js';
 import { pluginInfo } from './plugin.js';
+import { PLUGIN_DESCRIPTIONS, pluginInfoFile } from './plugin-catalog.js';
 import { SocketInUseError } from './rpc-socket.js';
 import { VERSION } from './version.js';
 
-const DESCRIPTIONS = [issuerDescription, validatorDescription];
+const DESCRIPTIONS = PLUGIN_DESCRIPTIONS;
 
 const USAGE = `Usage: kong-auth-sidecar [options]
-  -p, --kong-prefix <dir>       directory of the plugin socket (default /usr/local/kong)
+  -p, --kong-prefix <dir>       directory of the plugin socket (default $KONG_PREFIX, else /usr/local/kong)
       --sock-name <name>        socket file name (default js_pluginserver.sock)
       --dump-all-plugins        print every plugin's info as one JSON array and exit
       --dump-plugin-info <name> print one plugin's info as a one-element JSON array and exit
+      --dump-lua-schema <name>  print one plugin's Kong schema.lua (for Konnect) and exit
   -v, --version                 print the version and exit
 Settings come from the environment; see README.md.`;
 
@@ -21,13 +22,15 @@ export interface CliOptions {
   sockName: string;
   dumpAll: boolean;
   dumpPlugin?: string;
+  dumpLuaSchema?: string;
   version: boolean;
   help: boolean;
 }
 
 /** kong-js-pluginserver's flags, including its single-dash long forms (-kong-prefix) that Kong's docs use. */
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { kongPrefix: '/usr/local/kong', sockName: 'js_pluginserver.sock', dumpAll: false, version: false, help: false };
+  // KONG_PREFIX is what Kong passes to a plugin server it starts, and what a container sets.
+  const opts: CliOptions = { kongPrefix: process.env.KONG_PREFIX || '/usr/local/kong', sockName: 'js_pluginserver.sock', dumpAll: false, version: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i] as string);
     const value = () => {
@@ -41,6 +44,7 @@ export function parseArgs(argv: string[]): CliOptions {
       case 'd': case 'plugins-directory': value(); break; // kong-js-pluginserver's; our plugins are built in
       case 'dump-all-plugins': opts.dumpAll = true; break;
       case 'dump-plugin-info': opts.dumpPlugin = value(); break;
+      case 'dump-lua-schema': opts.dumpLuaSchema = value(); break;
       case 'v': case 'version': opts.version = true; break;
       case 'h': case 'help': opts.help = true; break;
       default: throw new Error(`unknown option ${argv[i]}`);
@@ -61,13 +65,18 @@ function dump(opts: CliOptions): number {
     process.stdout.write(JSON.stringify(DESCRIPTIONS.map(pluginInfo)) + '\n');
     return 0;
   }
-  const description = DESCRIPTIONS.find((d) => d.Name === opts.dumpPlugin);
+  const name = opts.dumpPlugin ?? opts.dumpLuaSchema;
+  const description = DESCRIPTIONS.find((d) => d.Name === name);
   if (!description) {
-    process.stderr.write(`kong-auth-sidecar: no plugin named ${JSON.stringify(opts.dumpPlugin)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`);
+    process.stderr.write(`kong-auth-sidecar: no plugin named ${JSON.stringify(name)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`);
     return 1;
   }
+  if (opts.dumpLuaSchema !== undefined) {
+    process.stdout.write(luaSchema(description));
+    return 0;
+  }
   // Kong 3.9+ registers only the first entry of what query_cmd prints: one plugin per entry.
-  process.stdout.write(JSON.stringify([pluginInfo(description)]) + '\n');
+  process.stdout.write(pluginInfoFile(description));
   return 0;
 }
 
@@ -87,7 +96,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(VERSION + '\n');
     return 0;
   }
-  if (opts.dumpAll || opts.dumpPlugin !== undefined) return dump(opts);
+  if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined) return dump(opts);
   try {
     // Loaded only to serve: the dump flags must start nothing and print nothing else.
     const { serve } = await import('./serve.js');

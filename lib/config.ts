@@ -32,6 +32,8 @@ export interface Config {
   pluginInstanceTtlSeconds: number;
   /** An event Kong stopped stepping (client gone, Kong worker killed) is dropped after this long. */
   eventTtlSeconds: number;
+  /** When set, the plugin-info files for Kong's `cat` query_cmd are written here at start (a volume shared with Kong). */
+  pluginInfoDir: string | undefined;
   statusHost: string;
   /** 0 picks a free port (tests); the chosen one is logged. */
   statusPort: number;
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
     telemetry: loadTelemetryConfig(env),
     pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
     eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
+    pluginInfoDir: present(env, 'PLUGIN_INFO_DIR'),
     statusHost: present(env, 'STATUS_HOST') ?? '0.0.0.0',
     statusPort: integer(env, 'STATUS_PORT', 3000, 0, 65_535),
     healthProbeCacheMs: integer(env, 'HEALTH_PROBE_CACHE_MS', 5000, 0, 600_000),
@@ -280,7 +283,7 @@ export const CONFIG_VARIABLES = [
   'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES', 'STALE_DATA_TOLERANCE_MINUTES', 'CACHE_ENCRYPTION_KEY',
   'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS',
   'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'STATUS_HOST', 'STATUS_PORT', 'HEALTH_PROBE_CACHE_MS',
-  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'EVENT_LOG_LEVEL', 'TELEMETRY_MODE', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
+  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'PLUGIN_INFO_DIR', 'KONG_PREFIX', 'EVENT_LOG_LEVEL', 'TELEMETRY_MODE', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
   'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE',
   'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG',
 ] as const;

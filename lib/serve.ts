@@ -4,6 +4,7 @@ import { tokenValidator } from '../plugins/token-validator.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
 import { createLogger } from './logger.js';
+import { publishPluginInfo } from './plugin-catalog.js';
 import { createPluginServer } from './plugin-server.js';
 import { listenRpcSocket, type RpcSocketServer } from './rpc-socket.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
@@ -76,6 +77,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     void stop('uncaughtException', 1);
   });
 
+  if (config.pluginInfoDir) publishPluginInfo(config.pluginInfoDir);
   socket = await listenRpcSocket(join(socketDir, socketName), pluginServer.dispatch, log);
   const views = createStatusViews(ctx, {
     startedAt,

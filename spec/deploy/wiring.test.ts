@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { Service } from 'kubernetes-models/v1/Service';
+import { Pod } from 'kubernetes-models/v1/Pod';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CONFIG_VARIABLES } from '../../lib/config.js';
+import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../support/kong-harness.js';
+import { loadKongYml } from '../support/kong-yml.js';
+import { parseLuaReturn } from '../support/lua-table.js';
+import { PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface EnvVar { name: string; value?: string }
+
+const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
+const yamlDocs = (path: string): Doc[] => parseAllDocuments(read(path)).map((d) => {
+  if (d.errors.length > 0) throw new Error(`${path}: ${d.errors[0]?.message}`);
+  return d.toJS() as Doc;
+});
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(join(PROJECT_ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(join(PROJECT_ROOT, path)).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+const envOf = (container: Doc): Record<string, string | undefined> => Object.fromEntries((container.env as EnvVar[]).map((e) => [e.name, e.value]));
+const SOCKET_NAME = 'js_pluginserver.sock';
+
+/** What Kong is told, per plugin: socket and the file its `cat` query_cmd reads. */
+function kongPluginServers(env: Record<string, string | undefined>, prefix = 'KONG_PLUGINSERVER_'): Record<string, { socket?: string; queryFile?: string }> {
+  const names = String(env[`${prefix}NAMES`] ?? env.pluginserver_names).split(',');
+  return Object.fromEntries(names.map((name) => {
+    const key = name.replace(/-/g, '_');
+    const get = (suffix: string) => env[`${prefix}${key.toUpperCase()}_${suffix.toUpperCase()}`] ?? env[`pluginserver_${key}_${suffix}`];
+    return [name, { socket: get('socket'), queryFile: get('query_cmd')?.replace(/^cat /, '') }];
+  }));
+}
+
+async function dumpedPluginNames(): Promise<string[]> {
+  return (JSON.parse((await runCli(['--dump-all-plugins'])).stdout) as PluginInfo[]).map((p) => p.Name);
+}
+
+function checkSidecarWiring(where: string, kongEnv: Record<string, string | undefined>, sidecar: Doc, names: string[]): void {
+  const ours = envOf(sidecar);
+  const socket = `${ours.KONG_PREFIX}/${SOCKET_NAME}`;
+  const servers = kongPluginServers(kongEnv);
+  assert.deepEqual(Object.keys(servers), names, `${where}: one pluginserver entry per plugin`);
+  for (const [name, server] of Object.entries(servers)) {
+    assert.equal(server.socket, socket, `${where}: ${name} socket is where we listen`);
+    assert.equal(server.queryFile, `${ours.PLUGIN_INFO_DIR}/${name}.json`, `${where}: ${name} query_cmd reads the file we publish`);
+  }
+  const plugins = String(kongEnv.KONG_PLUGINS ?? kongEnv.plugins).split(',');
+  assert.deepEqual(plugins, ['bundled', ...names], `${where}: KONG_PLUGINS`);
+  for (const name of Object.keys(ours)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${where}: ${name} is a variable our config reads`);
+}
+
+function checkProbes(where: string, sidecar: Doc): void {
+  const port = Number(envOf(sidecar).STATUS_PORT ?? 3000);
+  assert.equal(sidecar.livenessProbe.httpGet.path, '/health', where);
+  assert.equal(sidecar.readinessProbe.httpGet.path, '/health/ready', where);
+  assert.equal(sidecar.startupProbe.httpGet.path, '/health/ready', where);
+  for (const probe of [sidecar.livenessProbe, sidecar.readinessProbe, sidecar.startupProbe]) assert.equal(probe.httpGet.port, port, `${where}: probe port`);
+}
+
+describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
+  test('every YAML and JSON file in docker/ and kong/ parses', () => {
+    const files = [...filesUnder('docker'), ...filesUnder('kong')].filter((f) => /\.(ya?ml|json)$/.test(f));
+    assert.ok(files.length >= 3);
+    for (const file of files) assert.doesNotThrow(() => (file.endsWith('.json') ? JSON.parse(read(file)) : yamlDocs(file)), relative('.', file));
+  });
+
+  test('compose: Kong is told our socket and plugin-info files, waits for our readiness, loads our plugins', async () => {
+    const [compose] = yamlDocs('docker/compose.yml');
+    const kong = compose!.services.kong;
+    const sidecar = compose!.services['kong-auth-sidecar'];
+    const names = await dumpedPluginNames();
+    checkSidecarWiring('compose', kong.environment, { env: Object.entries(sidecar.environment).map(([name, value]) => ({ name, value: String(value) })) }, names);
+    assert.equal(kong.depends_on['kong-auth-sidecar'].condition, 'service_healthy');
+    const volume = (service: Doc) => (service.volumes as string[]).find((v) => v.startsWith('kong-socket:'));
+    assert.equal(volume(kong), volume(sidecar), 'the same volume at the same path');
+    assert.equal(volume(kong), `kong-socket:${sidecar.environment.KONG_PREFIX}`);
+    assert.match(read('docker/Dockerfile'), /\/health\/ready/, 'the image health check is our readiness');
+  });
+
+  test('Kubernetes: wiring, probes, grace period ≥ SHUTDOWN_TIMEOUT_MS + preStop, read-only root; valid against the Kubernetes schemas', async () => {
+    const [deployment, service] = yamlDocs('kong/kubernetes/deployment.yaml');
+    assert.doesNotThrow(() => new Deployment(deployment as never).validate());
+    assert.doesNotThrow(() => new Service(service as never).validate());
+    const pod = deployment!.spec.template.spec;
+    const sidecar = pod.initContainers.find((c: Doc) => c.name === 'kong-auth-sidecar');
+    const kong = pod.containers.find((c: Doc) => c.name === 'kong');
+    assert.equal(sidecar.restartPolicy, 'Always', 'a native sidecar: starts before Kong, stops after it');
+    checkSidecarWiring('deployment', envOf(kong), sidecar, await dumpedPluginNames());
+    checkProbes('deployment', sidecar);
+    const shutdownSeconds = Number(envOf(sidecar).SHUTDOWN_TIMEOUT_MS) / 1000;
+    assert.ok(pod.terminationGracePeriodSeconds >= shutdownSeconds + sidecar.lifecycle.preStop.sleep.seconds);
+    assert.equal(sidecar.securityContext.readOnlyRootFilesystem, true);
+    const mount = (c: Doc) => c.volumeMounts.find((m: Doc) => m.name === 'kong-socket').mountPath;
+    assert.equal(mount(sidecar), envOf(sidecar).KONG_PREFIX);
+    assert.equal(mount(kong), mount(sidecar));
+  });
+
+  test('Helm values for Kong\'s chart: the same wiring, and a valid native sidecar container', async () => {
+    const [values] = yamlDocs('kong/helm/values.yaml');
+    const sidecar = values!.deployment.initContainers.find((c: Doc) => c.name === 'kong-auth-sidecar');
+    checkSidecarWiring('helm', values!.env, sidecar, await dumpedPluginNames());
+    checkProbes('helm', sidecar);
+    assert.ok(values!.terminationGracePeriodSeconds >= Number(envOf(sidecar).SHUTDOWN_TIMEOUT_MS) / 1000);
+    assert.equal(values!.deployment.userDefinedVolumeMounts[0].mountPath, envOf(sidecar).KONG_PREFIX);
+    assert.doesNotThrow(() => new Pod({ metadata: { name: 'kong' }, spec: { containers: [{ name: 'kong', image: 'kong:3.9' }], initContainers: [sidecar], volumes: values!.deployment.userDefinedVolumes } } as never).validate());
+  });
+
+  test('VM: kong.conf sockets and query commands match the systemd unit and the files make build writes', async () => {
+    const conf = Object.fromEntries(read('kong/kong.conf').split('\n').filter((l) => /^\w/.test(l)).map((l) => l.split(/\s*=\s*/, 2) as [string, string]));
+    const unit = read('kong/systemd/kong-auth-sidecar.service');
+    const prefix = /--kong-prefix (\S+)/.exec(unit)?.[1];
+    const servers = kongPluginServers(conf);
+    const names = await dumpedPluginNames();
+    assert.deepEqual(Object.keys(servers), names);
+    for (const [name, server] of Object.entries(servers)) {
+      assert.equal(server.socket, `${prefix}/${SOCKET_NAME}`);
+      assert.equal(server.queryFile, `/opt/kong-auth-sidecar/dist/plugin-info/${name}.json`);
+    }
+    assert.match(unit, /ExecStart=\/usr\/bin\/node \/opt\/kong-auth-sidecar\/dist\/lib\/cli\.js /);
+    for (const [, name] of unit.matchAll(/Environment=(\w+)=/g)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name as string), name);
+  });
+
+  test('the Dockerfile builds with `make build` and starts the CLI package.json names', () => {
+    const dockerfile = read('docker/Dockerfile');
+    const bin = (JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin['kong-auth-sidecar'];
+    assert.match(dockerfile, /^RUN make build$/m);
+    assert.match(read('Makefile'), /^build: install\n/m);
+    assert.match(dockerfile, new RegExp(`^ENTRYPOINT \\["/nodejs/bin/node", "${bin}"\\]$`, 'm'));
+    assert.match(dockerfile, /^FROM gcr\.io\/distroless\/nodejs22-debian12:nonroot$/m);
+    assert.match(dockerfile, /^VOLUME \["\/kong-socket"\]$/m);
+  });
+
+  test('kong.yml validates against the dumped schemas, as `make validate-config` checks it', async () => {
+    const infos = Object.fromEntries(await Promise.all(OUR_PLUGINS.map(async (n) => [n, await queryPluginInfo(n)] as const)));
+    const validate = configValidator(infos);
+    const yml = loadKongYml(join(PROJECT_ROOT, 'kong.yml'));
+    const ours = yml.services.flatMap((s) => s.routes.flatMap((r) => r.plugins)).filter((p) => (OUR_PLUGINS as readonly string[]).includes(p.name));
+    assert.ok(ours.some((p) => p.config?.mode === 'gate'), 'kong.yml shows a gate route');
+    for (const plugin of ours) validate(plugin);
+  });
+
+  test('kong/schemas/<plugin>/schema.lua is what the build generates and matches the dumped schema field for field', async () => {
+    for (const name of OUR_PLUGINS) {
+      const committed = read(`kong/schemas/${name}/schema.lua`);
+      assert.equal(committed, (await runCli(['--dump-lua-schema', name])).stdout, `${name}: regenerate with make build`);
+      const lua = parseLuaReturn(committed) as Doc;
+      const info = await queryPluginInfo(name);
+      assert.equal(lua.name, name);
+      const config = lua.fields.find((f: Doc) => 'config' in f).config;
+      assert.equal(config.type, 'record');
+      const jsonFields = (info.Schema as Doc).fields[0].config.fields as Doc[];
+      assert.deepEqual(config.fields, jsonFields);
+    }
+  });
+});
