@@ -44,4 +44,19 @@ describe('kong-auth-sidecar command line', () => {
       server.removePrefix();
     }
   });
+
+  test('KONG_PREFIX is the default socket directory, and PLUGIN_INFO_DIR gets the files Kong\'s `cat` query_cmd reads', async () => {
+    const server = new PluginServerProcess({});
+    const infoDir = join(server.prefix, 'plugin-info');
+    const inPrefix = new PluginServerProcess({ KONG_PREFIX: server.prefix, PLUGIN_INFO_DIR: infoDir }, server.prefix);
+    try {
+      await inPrefix.start([]);
+      for (const name of ['token-issuer', 'token-validator']) {
+        assert.equal(readFileSync(join(infoDir, `${name}.json`), 'utf8'), (await runCli(['--dump-plugin-info', name])).stdout);
+      }
+      assert.equal(await inPrefix.stop(), 0);
+    } finally {
+      server.removePrefix();
+    }
+  });
 });

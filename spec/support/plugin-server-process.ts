@@ -72,7 +72,9 @@ export class PluginServerProcess {
   }
 
   async start(extraArgs: string[] = []): Promise<void> {
-    const child = spawn(process.execPath, [CLI_PATH, '--kong-prefix', this.prefix, '--sock-name', this.sockName, ...extraArgs], {
+    // With KONG_PREFIX in the environment the flag is left out, so the CLI's default is what is tested.
+    const prefixArgs = this.env.KONG_PREFIX === undefined ? ['--kong-prefix', this.prefix] : [];
+    const child = spawn(process.execPath, [CLI_PATH, ...prefixArgs, '--sock-name', this.sockName, ...extraArgs], {
       env: { ...baseEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
