@@ -1,8 +1,8 @@
-import { webcrypto } from 'node:crypto';
 import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
+import { createHmacKeys } from './hmac-keys.js';
 import { inSpan } from './telemetry.js';
 
 /** AUTH_011's fixed `extensions.reason` values. */
@@ -43,16 +43,7 @@ export interface TokenVerifier {
 
 export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
-  // One imported HMAC key per credential object, as for signing.
-  const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
-  const keyOf = (credential: SigningCredential) => {
-    let key = keys.get(credential);
-    if (!key) {
-      key = webcrypto.subtle.importKey('raw', Buffer.from(credential.secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
-      keys.set(credential, key);
-    }
-    return key;
-  };
+  const { keyOf } = createHmacKeys('verify');
 
   return {
     verify(token, credential, opts) {

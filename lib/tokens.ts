@@ -1,8 +1,9 @@
-import { randomUUID, webcrypto } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { SignJWT } from 'jose';
 import { inSpan } from './telemetry.js';
 import { AuthError } from './errors.js';
+import { createHmacKeys } from './hmac-keys.js';
 import type { SigningCredential } from './credentials.js';
 
 export interface IssueOptions {
@@ -26,17 +27,7 @@ export interface TokenService {
 
 export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenService {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
-  // Importing the HMAC key once per credential object saves jose a WebCrypto import on every token.
-  const keys = new WeakMap<SigningCredential, Promise<webcrypto.CryptoKey>>();
-
-  function signingKey(credential: SigningCredential): Promise<webcrypto.CryptoKey> {
-    let key = keys.get(credential);
-    if (!key) {
-      key = webcrypto.subtle.importKey('raw', Buffer.from(credential.secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-      keys.set(credential, key);
-    }
-    return key;
-  }
+  const keys = createHmacKeys('sign');
 
   return {
     issue(subject, credential, opts) {
@@ -52,10 +43,10 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
     if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
     if (opts.uniqueNamePrefix !== undefined) claims.unique_name = opts.uniqueNamePrefix + subject;
     try {
-      const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await signingKey(credential));
+      const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await keys.keyOf(credential));
       return { accessToken, jti, expiresIn: opts.ttlSeconds };
     } catch (err) {
-      keys.delete(credential);
+      keys.forget(credential);
       throw new AuthError('AUTH_003', undefined, { cause: err });
     }
   }
