@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev clean redis validate-config up down
+.PHONY: all install build test dev bench clean redis validate-config up down
 
 all: build
 
@@ -43,6 +43,10 @@ redis:
 
 test: build redis
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
+
+# Kong-like load on one core against the bare kong-pdk plugin, same run; table + bench/results/<date>.json.
+bench: build
+	$(NODE) dist/bench/run.js
 
 dev: build
 	$(NODE) dist/spec/support/dev-stack.js
