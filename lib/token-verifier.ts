@@ -2,7 +2,7 @@ import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
-import { createHmacKeys } from './hmac-keys.js';
+import { createHmacVerifyKeys } from './hmac-keys.js';
 import { inSpan } from './telemetry.js';
 
 /** AUTH_011's fixed `extensions.reason` values. */
@@ -43,7 +43,7 @@ export interface TokenVerifier {
 
 export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
-  const { keyOf } = createHmacKeys('verify');
+  const keyOf = createHmacVerifyKeys();
 
   return {
     verify(token, credential, opts) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AuthError } from '../../lib/errors.js';
-import { createTokenService } from '../../lib/tokens.js';
+import { SignJWT } from 'jose';
+import { createTokenService, type IssueOptions } from '../../lib/tokens.js';
 import { verifyHs256 } from '../support/jwt-check.js';
 
 const credential = { consumerId: 'c', key: 'the-key', secret: 'sécret-ünïcode-0123' };
@@ -14,7 +15,23 @@ describe('token service', () => {
     assert.deepEqual(claims, { sub: 'Zoë', name: 'Zoë', key: 'the-key', jti: claims.jti, iat: 1_700_000_000, nbf: 1_700_000_000, exp: 1_700_000_900 });
   });
 
-  test('AUTH_003 when signing fails (a zero-length HMAC key)', async () => {
+  test('tokens are byte-identical to jose\'s SignJWT for the same claims', async () => {
+    const cases: IssueOptions[] = [
+      { ttlSeconds: 900, audience: [], keyClaimName: 'key' },
+      { ttlSeconds: 60, issuer: 'https://issuer.test', audience: ['api-a'], keyClaimName: 'key', uniqueNamePrefix: 'corp#' },
+      { ttlSeconds: 86400, issuer: 'https://ü.test/ñ?a=b&c="d"', audience: ['a', 'b', 'c'], keyClaimName: 'kid_key' },
+    ];
+    for (const [index, opts] of cases.entries()) {
+      for (const subject of ['alice', 'Zoë Ågren 日本 🚀', 'quote"back\\slash/</script>']) {
+        const { accessToken } = await tokens.issue(subject, credential, opts);
+        const claims = JSON.parse(Buffer.from(accessToken.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+        const byJose = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(credential.secret));
+        assert.equal(accessToken, byJose, `case ${index}, ${subject}`);
+      }
+    }
+  });
+
+  test('AUTH_003 when the credential cannot sign (no secret)', async () => {
     const err = await tokens.issue('a', { ...credential, secret: '' }, { ttlSeconds: 900, audience: [], keyClaimName: 'key' }).catch((e: unknown) => e);
     assert.ok(err instanceof AuthError);
     assert.equal(err.code, 'AUTH_003');
