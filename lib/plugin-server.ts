@@ -15,6 +15,11 @@ export interface PluginServer {
   dispatch(method: string, params: unknown[]): Promise<unknown>;
   /** Events waiting on Kong right now; 0 between requests. */
   eventCount(): number;
+  /**
+   * Events still in motion: being worked on here, or answered within `idleMs` (Kong answers a PDK call
+   * in microseconds; an event idle longer was abandoned, e.g. after a PDK function raised in Kong).
+   */
+  liveEventCount(idleMs: number): number;
   instanceCount(): number;
   close(): void;
 }
@@ -224,6 +229,12 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       return handler(params);
     },
     eventCount: () => events.size,
+    liveEventCount(idleMs) {
+      const since = now() - idleMs;
+      let live = 0;
+      for (const event of events.values()) if (!event.isWaitingOnKong() || event.lastActivityAt > since) live++;
+      return live;
+    },
     instanceCount: () => instances.size,
     close: () => clearInterval(sweeper),
   };

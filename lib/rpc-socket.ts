@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { decodeMultiStream, Encoder } from '@msgpack/msgpack';
+import { DecodeError, decodeMultiStream, Encoder } from '@msgpack/msgpack';
 import type { Logger } from './logger.js';
 
 /**
@@ -89,8 +89,10 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
           if (ending && inFlight === 0) socket.end();
         });
       }
-    } catch {
-      dropConnection(socket, log, 'undecodable bytes');
+    } catch (err) {
+      // A reset by the peer ends the stream with its socket error: nothing to report.
+      if (err instanceof DecodeError || err instanceof RangeError) dropConnection(socket, log, 'undecodable bytes');
+      else socket.destroy();
     }
   })();
   return {

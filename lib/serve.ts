@@ -12,6 +12,8 @@ import { createStatusViews } from './status-views.js';
 import { VERSION } from './version.js';
 
 const DRAIN_POLL_MS = 20;
+/** An event Kong has not stepped for this long is abandoned and does not hold the drain. */
+const ABANDONED_EVENT_MS = 1000;
 
 /**
  * The main job: plugin socket + status port, and a lifecycle that drains. SIGTERM/SIGINT: readiness
@@ -55,7 +57,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     }, config.shutdownTimeoutMs);
     deadline.unref();
     socket?.stopAccepting();
-    while (pluginServer.eventCount() > 0 || (socket?.inFlightCalls() ?? 0) > 0) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    while (pluginServer.liveEventCount(ABANDONED_EVENT_MS) > 0 || (socket?.inFlightCalls() ?? 0) > 0) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     await socket?.close();
     pluginServer.close();
     await status?.close();

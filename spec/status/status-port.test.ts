@@ -171,4 +171,14 @@ describe('a lifecycle that drains', () => {
     const answer = await pending;
     assert.equal(answer.status, 503, 'Kong fails open to the dead-end service when our process is gone');
   });
+
+  test('an event Kong abandoned (no further Step) does not hold the drain', async (t) => {
+    const kong = await KongHarness.start({ kongYml: ISSUER_KONG_YML, env: { SHUTDOWN_TIMEOUT_MS: '5000' } });
+    t.after(() => kong.stop());
+    assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).status, 200);
+    const status = await kong.call<{ Plugins: Record<string, { Instances: Array<{ Id: number }> }> }>('plugin.GetStatus');
+    const [instance] = status.Plugins['token-issuer']!.Instances;
+    await kong.call('plugin.HandleEvent', { InstanceId: instance!.Id, EventName: 'access' });
+    assert.equal(await kong.server.stop('SIGTERM'), 0);
+  });
 });
