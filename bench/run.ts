@@ -12,7 +12,7 @@ import type { DriverResult } from './driver.js';
 
 /**
  * `make bench`: our token-issuer against the bare kong-pdk 0.6.0 plugin (one getHeaders, jose sign,
- * exit), same driver, same run; server pinned to core 0, driver to core 1. Prints a table with ratios
+ * exit) and the floor (a minimal server doing get_headers + get_consumer + HMAC + exit), same driver, same run; server pinned to core 0, driver to core 1. Prints a table with ratios
  * and writes bench/results/<date>.json. `--smoke`: one short level, to check the machinery in `make test`.
  */
 const smoke = argv.includes('--smoke');
@@ -66,6 +66,13 @@ async function main(): Promise<void> {
       start: (socket: string) => spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]),
     },
     {
+      name: 'floor (minimal server)',
+      plugin: 'floor',
+      config: {},
+      start: (socket: string) => spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]),
+      socketName: 'floor.sock',
+    },
+    {
       name: 'kong-auth-sidecar token-issuer',
       plugin: 'token-issuer',
       config: issuerConfig.config,
@@ -104,11 +111,14 @@ async function main(): Promise<void> {
 }
 
 function report(rows: Row[]): void {
-  const lines = ['| server | conc | events/s | p50 ms | p95 ms | p99 ms | server CPU µs/event | errors | ours / kong-pdk |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| server | conc | events/s | p50 ms | p95 ms | p99 ms | server CPU µs/event | errors | ours / kong-pdk | ours / floor |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const row of rows) {
-    const baseline = rows.find((r) => r.concurrency === row.concurrency && r.server.startsWith('kong-pdk'));
-    const ratio = row.server.startsWith('kong-pdk') || !baseline ? '' : (row.eventsPerSecond / baseline.eventsPerSecond).toFixed(2);
-    lines.push(`| ${row.server} | ${row.concurrency} | ${row.eventsPerSecond} | ${row.p50Ms} | ${row.p95Ms} | ${row.p99Ms} | ${row.serverCpuUsPerEvent} | ${row.errors} | ${ratio} |`);
+    const sameLevel = (prefix: string) => rows.find((r) => r.concurrency === row.concurrency && r.server.startsWith(prefix));
+    const ratio = (prefix: string) => {
+      const baseline = sameLevel(prefix);
+      return row.server.startsWith('kong-auth-sidecar') && baseline ? (row.eventsPerSecond / baseline.eventsPerSecond).toFixed(2) : '';
+    };
+    lines.push(`| ${row.server} | ${row.concurrency} | ${row.eventsPerSecond} | ${row.p50Ms} | ${row.p95Ms} | ${row.p99Ms} | ${row.serverCpuUsPerEvent} | ${row.errors} | ${ratio('kong-pdk')} | ${ratio('floor')} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const resultsDir = join(PROJECT_ROOT, 'bench', 'results');
