@@ -193,7 +193,7 @@ export function createCredentialStore(
     stats.admin.lookups++;
     const found = await deps.admin.jwtCredentialByKey(key);
     // Kong reads a UUID-shaped value as an id: the answer must carry exactly this key.
-    if (!found || found.key !== key || !found.consumer?.id || !oldestHs256([found])) {
+    if (!found || found.key !== key || !found.consumer?.id || !isUsableHs256(found)) {
       throw new AuthError('AUTH_011', 'The token names no HS256 credential known to Kong', { extensions: { reason: 'key_mismatch' } });
     }
     return toSigning(found);
@@ -249,10 +249,15 @@ function notFound(consumerId: string, reason: string): AuthError {
   return new AuthError('AUTH_002', undefined, { extensions: { consumerId }, cause: new Error(reason) });
 }
 
-/** Kong treats a missing algorithm as HS256. Several → the oldest, ties broken by id, so every node picks the same. */
+/** HS256 (Kong treats a missing algorithm as HS256) with a secret to sign and verify with. */
+function isUsableHs256(cred: JwtCredential): boolean {
+  return (cred.algorithm ?? 'HS256') === 'HS256' && typeof cred.secret === 'string' && cred.secret !== '';
+}
+
+/** Several usable credentials → the oldest, ties broken by id, so every node picks the same. */
 export function oldestHs256(credentials: JwtCredential[]): JwtCredential | undefined {
   return credentials
-    .filter((cred) => (cred.algorithm ?? 'HS256') === 'HS256' && typeof cred.secret === 'string' && cred.secret !== '')
+    .filter(isUsableHs256)
     .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
 }
 

@@ -66,10 +66,6 @@ export function requestIdFrom(headers: HeaderMap): string {
   return incoming !== undefined && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-export function firstHeader(headers: HeaderMap, name: string): string | undefined {
-  return values(headers, name)[0];
-}
-
 /** Kong's rule for naming a consumer: username, else custom_id, else id (SPEC §2). */
 export function consumerName(consumer: { id: string; username?: unknown; custom_id?: unknown }): string {
   const name = [consumer.username, consumer.custom_id].find((v) => typeof v === 'string' && v !== '');

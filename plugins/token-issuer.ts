@@ -2,7 +2,8 @@ import type { Context } from '../lib/context.js';
 import { AuthError } from '../lib/errors.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
 import { rateLimitHeaders } from '../lib/rate-limiter.js';
-import { consumerName, readConsumerHeaders, type ConsumerHeaders } from '../lib/request-headers.js';
+import { authenticatedConsumerName } from '../lib/kong-consumer.js';
+import { readConsumerHeaders } from '../lib/request-headers.js';
 import { runAccessPhase } from '../lib/phase.js';
 import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
 import { VERSION } from '../lib/version.js';
@@ -48,15 +49,6 @@ function toIssuerConfig(raw: Record<string, unknown>): IssuerConfig {
   };
 }
 
-/** Kong's consumer header values are only trusted when they name the consumer Kong authenticated. */
-async function authenticatedName(kong: Kong, claimed: ConsumerHeaders): Promise<string> {
-  const consumer = (await kong.client.getConsumer()) as { id?: unknown; username?: unknown; custom_id?: unknown } | null;
-  if (!consumer || consumer.id !== claimed.consumerId) {
-    throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
-  }
-  return consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id });
-}
-
 /** Kong's own request id (Kong 3.5+ returns it as X-Kong-Request-Id): one extra round trip, only when configured. */
 async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
   // kong-pdk types getVar without its argument.
@@ -79,7 +71,7 @@ export function tokenIssuer(ctx: Context): PluginModule {
         if (this.conf.requestIdSource === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
-        const subject = this.conf.verifyConsumer ? await authenticatedName(kong, claimed) : claimed.consumerName;
+        const subject = this.conf.verifyConsumer ? await authenticatedConsumerName(kong, claimed) : claimed.consumerName;
         let limitHeaders: Record<string, string> = {};
         if (this.conf.rateLimitPerMinute > 0) {
           const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rateLimitPerMinute);

@@ -5,6 +5,7 @@ import type { SigningCredential } from '../lib/credentials.js';
 import { AuthError } from '../lib/errors.js';
 import { bearerChallenge, GATE_MARK, gateHeaders } from '../lib/gate.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
+import { authenticatedConsumerName } from '../lib/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/request-headers.js';
 import { runAccessPhase, type PhaseState } from '../lib/phase.js';
 import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
@@ -73,10 +74,7 @@ export function tokenValidator(ctx: Context): PluginModule {
   /** Endpoint mode keeps the anchor's contract: Bearer token + Kong's consumer headers for the same consumer. */
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
-    if (conf.verifyConsumer) {
-      const consumer = (await kong.client.getConsumer()) as { id?: unknown } | null;
-      if (!consumer || consumer.id !== claimed.consumerId) throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
-    }
+    if (conf.verifyConsumer) await authenticatedConsumerName(kong, claimed);
     const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false });
     const claims = await verify(token, credential, conf, 'consumer');
     const body = {
