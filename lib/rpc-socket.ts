@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { DecodeError, decodeMultiStream, Encoder } from '@msgpack/msgpack';
+import { Packr, Unpackr } from 'msgpackr/pack';
 import type { Logger } from './logger.js';
 
 /**
@@ -22,8 +22,10 @@ export interface RpcSocketServer {
   close(): Promise<void>;
 }
 
-// undefined becomes nil, as Kong's Lua decoder expects for "no error" / "no result".
-const encoder = new Encoder({ ignoreUndefined: false });
+// Plain MessagePack both ways, as Kong's Lua codec speaks it: no msgpackr records or extensions,
+// undefined as nil ("no error" / "no result"), integers beyond 32 bits as numbers (Lua's are doubles).
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 /** A single RPC from Kong is a few KB; this bounds what one message may claim. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -77,24 +79,30 @@ interface Connection {
 function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Connection {
   let inFlight = 0;
   let ending = false;
+  /** The start of a message whose remaining bytes have not arrived yet. */
+  let partial: Buffer | undefined;
+  const answered = () => {
+    inFlight--;
+    if (ending && inFlight === 0) socket.end();
+  };
   socket.on('error', () => socket.destroy());
-  void (async () => {
+  socket.on('data', (chunk: Buffer) => {
+    const bytes = partial ? Buffer.concat([partial, chunk]) : chunk;
+    partial = undefined;
+    let decoded: Decoded;
     try {
-      // Copes with a message split across chunks and with several in one chunk.
-      for await (const message of decodeMultiStream<undefined>(socket, { maxBinLength: MAX_MESSAGE_BYTES, maxStrLength: MAX_MESSAGE_BYTES })) {
-        if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');
-        inFlight++;
-        void answer(socket, message, dispatch).finally(() => {
-          inFlight--;
-          if (ending && inFlight === 0) socket.end();
-        });
-      }
-    } catch (err) {
-      // A reset by the peer ends the stream with its socket error: nothing to report.
-      if (err instanceof DecodeError || err instanceof RangeError) dropConnection(socket, log, 'undecodable bytes');
-      else socket.destroy();
+      decoded = decodeComplete(bytes);
+    } catch {
+      return dropConnection(socket, log, 'undecodable bytes');
     }
-  })();
+    partial = decoded.rest;
+    if (partial && partial.length > MAX_MESSAGE_BYTES) return dropConnection(socket, log, 'message too large');
+    for (const message of decoded.messages) {
+      if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');
+      inFlight++;
+      void answer(socket, message, dispatch, answered);
+    }
+  });
   return {
     inFlight: () => inFlight,
     endWhenIdle() {
@@ -102,6 +110,28 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
       if (inFlight === 0) socket.end();
     },
   };
+}
+
+interface Decoded {
+  messages: unknown[];
+  /** Bytes of a message not yet complete. */
+  rest?: Buffer;
+}
+
+/** Every whole message in `bytes`: Kong sends one at a time, but a chunk may split or join them. */
+function decodeComplete(bytes: Buffer): Decoded {
+  const messages: unknown[] = [];
+  let end = 0;
+  try {
+    unpackr.unpackMultiple(bytes, (message: unknown, _start: number, next: number) => {
+      messages.push(message);
+      end = next;
+    });
+  } catch (err) {
+    if (!(err as { incomplete?: boolean }).incomplete) throw err;
+    return { messages, rest: bytes.subarray(end) };
+  }
+  return { messages };
 }
 
 type Request = [0, number, string, unknown[]];
@@ -113,14 +143,15 @@ function isRequest(message: unknown): message is Request {
   );
 }
 
-async function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Dispatch): Promise<void> {
-  let reply: Uint8Array;
+async function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Dispatch, answered: () => void): Promise<void> {
+  let reply: Buffer;
   try {
-    reply = encoder.encode([1, msgid, null, (await dispatch(method, params)) ?? null]);
+    reply = packr.pack([1, msgid, null, (await dispatch(method, params)) ?? null]);
   } catch (err) {
-    reply = encoder.encode([1, msgid, err instanceof Error ? err.message : String(err), null]);
+    reply = packr.pack([1, msgid, err instanceof Error ? err.message : String(err), null]);
   }
   if (!socket.destroyed) socket.write(reply);
+  answered();
 }
 
 /** Garbage on one connection costs that connection only, never the process. */

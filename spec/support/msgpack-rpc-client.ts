@@ -15,10 +15,24 @@ export class RpcError extends Error {
 }
 
 const encoder = new Encoder({ ignoreUndefined: false });
+const decoder = new Decoder();
+
+interface Waiter {
+  msgid: number;
+  resolve(response: unknown[]): void;
+  reject(err: Error): void;
+}
+
+/** One pooled connection: bytes of a response still arriving, and the call waiting for it. */
+interface Connection {
+  socket: Socket;
+  buffered?: Buffer;
+  waiter?: Waiter;
+}
 
 export class MsgpackRpcClient {
-  private readonly idle: Socket[] = [];
-  private readonly all = new Set<Socket>();
+  private readonly idle: Connection[] = [];
+  private readonly all = new Set<Connection>();
   private msgid = 0;
   /** The most connections open at once, as Kong's per-worker pool would have had. */
   peakConnections = 0;
@@ -27,11 +41,11 @@ export class MsgpackRpcClient {
   constructor(readonly socketPath: string, private readonly poolSize = 256) {}
 
   async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
-    const socket = this.idle.pop() ?? (await this.open());
+    const connection = this.idle.pop() ?? (await this.connect());
     const msgid = ++this.msgid;
-    const response = await this.exchange(socket, encoder.encode([0, msgid, method, params]), msgid);
-    if (this.idle.length < this.poolSize && !socket.destroyed) this.idle.push(socket);
-    else socket.destroy();
+    const response = await this.exchange(connection, encoder.encode([0, msgid, method, params]), msgid);
+    if (this.idle.length < this.poolSize && !connection.socket.destroyed) this.idle.push(connection);
+    else connection.socket.destroy();
     const [, , error, result] = response;
     if (error !== null && error !== undefined) throw new RpcError(String(error));
     return result as T;
@@ -54,66 +68,84 @@ export class MsgpackRpcClient {
   }
 
   close(): void {
-    for (const socket of this.all) socket.destroy();
+    for (const connection of this.all) connection.socket.destroy();
     this.all.clear();
     this.idle.length = 0;
   }
 
   /** A raw connection of the pool's kind, for tests that write bytes themselves. */
-  open(): Promise<Socket> {
+  async open(): Promise<Socket> {
+    return (await this.connect()).socket;
+  }
+
+  private connect(): Promise<Connection> {
     return new Promise((resolve, reject) => {
       const socket = connect(this.socketPath);
+      const connection: Connection = { socket };
       socket.once('connect', () => {
         socket.off('error', reject);
         socket.on('error', () => socket.destroy());
+        socket.on('data', (chunk: Buffer) => this.received(connection, chunk));
         socket.on('close', () => {
-          this.all.delete(socket);
-          const at = this.idle.indexOf(socket);
+          this.all.delete(connection);
+          const at = this.idle.indexOf(connection);
           if (at !== -1) this.idle.splice(at, 1);
+          const waiter = connection.waiter;
+          connection.waiter = undefined;
+          waiter?.reject(new RpcError('connection closed before the response'));
         });
-        this.all.add(socket);
+        this.all.add(connection);
         this.peakConnections = Math.max(this.peakConnections, this.all.size);
-        resolve(socket);
+        resolve(connection);
       });
       socket.once('error', (err) => reject(new RpcError(`could not connect to ${this.socketPath}: ${err.message}`)));
     });
   }
 
-  private exchange(socket: Socket, request: Uint8Array, msgid: number): Promise<unknown[]> {
+  private exchange(connection: Connection, request: Uint8Array, msgid: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const decoder = new Decoder();
-      let buffered = Buffer.alloc(0);
-      const cleanup = () => {
-        socket.off('data', onData);
-        socket.off('close', onClose);
-      };
-      const onClose = () => {
-        cleanup();
-        reject(new RpcError('connection closed before the response'));
-      };
-      const onData = (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        let messages: unknown[];
-        try {
-          messages = [...decoder.decodeMulti(buffered)];
-        } catch (err) {
-          if (err instanceof RangeError) return; // incomplete: wait for more bytes
-          cleanup();
-          reject(new RpcError(`undecodable response: ${(err as Error).message}`));
-          return;
-        }
-        for (const message of messages) {
-          if (Array.isArray(message) && message[0] === 1 && message[1] === msgid) {
-            cleanup();
-            resolve(message);
-            return;
-          }
-        }
-        buffered = Buffer.alloc(0);
-      };
-      socket.on('data', onData);
-      socket.once('close', onClose);
-      socket.write(request);
+      connection.buffered = undefined;
+      connection.waiter = { msgid, resolve, reject };
+      connection.socket.write(request);
     });
+  }
+
+  private received(connection: Connection, chunk: Buffer): void {
+    const waiter = connection.waiter;
+    if (!waiter) return; // bytes nobody asked for (tests writing raw bytes read them themselves)
+    const bytes = connection.buffered ? Buffer.concat([connection.buffered, chunk]) : chunk;
+    let messages: unknown[];
+    try {
+      messages = completeMessages(bytes);
+    } catch (err) {
+      connection.waiter = undefined;
+      waiter.reject(new RpcError(`undecodable response: ${(err as Error).message}`));
+      return;
+    }
+    if (messages.length === 0) {
+      connection.buffered = bytes; // incomplete: wait for more bytes
+      return;
+    }
+    connection.buffered = undefined;
+    const response = messages.find((m) => Array.isArray(m) && m[0] === 1 && m[1] === waiter.msgid);
+    if (response) {
+      connection.waiter = undefined;
+      waiter.resolve(response as unknown[]);
+    }
+  }
+}
+
+/** The messages in `bytes`, or none while the last one is incomplete. One response per call is the rule, so one decode is the fast path. */
+function completeMessages(bytes: Buffer): unknown[] {
+  try {
+    return [decoder.decode(bytes)];
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+  }
+  try {
+    return [...decoder.decodeMulti(bytes)];
+  } catch (err) {
+    if (err instanceof RangeError) return [];
+    throw err;
   }
 }
