@@ -4,12 +4,31 @@ import type { LogLevel } from './config.js';
 
 export type { Logger };
 
-/** Paths whose values must never reach a log line, wherever they appear in a logged object. */
-const REDACTED_PATHS = [
-  'secret', '*.secret', 'token', '*.token', 'access_token', '*.access_token',
-  'authorization', '*.authorization', 'headers.authorization', 'headers["kong-admin-token"]',
-  'adminToken', '*.adminToken', 'kongAdminToken', '*.kongAdminToken',
-];
+/**
+ * Fields whose values must never reach a log line. Every object we log is flat ECS fields built in
+ * place (errors go through serializeError), so exact paths suffice; wildcard paths cost ~5 µs per line.
+ */
+const REDACTED_PATHS = ['secret', 'token', 'access_token', 'authorization', 'headers.authorization', 'headers["kong-admin-token"]', 'adminToken', 'kongAdminToken'];
+
+/** A stalled stdout holds at most this much before lines are dropped (and counted). */
+const MAX_BUFFERED_LOG_BYTES = 16 * 1024 * 1024;
+
+export interface LogOutput {
+  stream: DestinationStream;
+  /** Lines dropped because stdout did not keep up. */
+  dropped(): number;
+}
+
+/**
+ * stdout written asynchronously, so a slow log collector never blocks a request; pino flushes what is
+ * buffered when the process exits.
+ */
+export function stdoutLogOutput(): LogOutput {
+  const stream = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES });
+  let dropped = 0;
+  stream.on('drop', () => dropped++);
+  return { stream, dropped: () => dropped };
+}
 
 /** pino writing NDJSON with ECS field names (SPEC §7), flat dotted keys as @elastic/ecs-pino-format does. */
 export function createLogger(opts: { level: LogLevel; serviceVersion: string; destination?: DestinationStream }): Logger {

@@ -9,6 +9,7 @@ export interface MetricSources {
   credentials(): CredentialStats;
   redisLayers(): { fresh: LayerCounts; stale: LayerCounts } | undefined;
   redisConnection(): { connected: boolean; errors: number; reconnects: number } | undefined;
+  droppedLogLines(): number;
   breakerState(): BreakerState;
   pluginServer(): { events: number; instances: number; connections: number };
 }
@@ -126,6 +127,13 @@ export function createMetrics(): Metrics {
         },
       });
     }
+    new Counter({
+      name: 'kong_auth_log_lines_dropped_total', help: 'Log lines dropped because stdout did not keep up.', registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.droppedLogLines());
+      },
+    });
     new Gauge({
       name: 'kong_auth_in_flight_events', help: 'Events waiting on Kong or on us right now.', registers: [registry],
       collect() {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import PDK, { type PdkPipe } from 'kong-pdk/pdk.js';
 import { AuthError } from './errors.js';
 import type { Logger } from './logger.js';
+import { pdkFor, PdkError, type PdkChannel } from './pdk.js';
 import { pluginInfo, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
 import { problemBody, problemHeaders } from './problem.js';
 
@@ -9,7 +9,7 @@ import { problemBody, problemHeaders } from './problem.js';
  * Kong's plugin-server RPC methods (StartInstance, HandleEvent, Step…), implemented here rather than
  * with kong-pdk 0.6.0's Server, which keeps every event that ends in kong.response.exit, expires
  * instances on a timer given seconds as milliseconds, and reports no instances in GetStatus.
- * Plugin code still receives kong-pdk's own PDK object.
+ * Plugin code receives kong-pdk's PDK API (lib/pdk.ts).
  */
 export interface PluginServer {
   dispatch(method: string, params: unknown[]): Promise<unknown>;
@@ -48,8 +48,8 @@ const RET = 'ret';
 // kong-pdk's NON_RETURN_METHODS: Kong yields the request's coroutine inside these and never resumes it.
 const CONVERSATION_ENDERS = new Set(['kong.response.exit', 'kong.response.error']);
 
-/** One phase of one request: the plugin's PDK calls go out through put, Kong's answers come back through resume. */
-class PluginEvent implements PdkPipe {
+/** One phase of one request: the plugin's PDK calls go out through send, Kong's answers come back through resume. */
+class PluginEvent implements PdkChannel {
   private onReply: ((data: unknown) => void) | undefined;
   private onResult: ((result: StepResult) => void) | undefined;
 
@@ -61,14 +61,20 @@ class PluginEvent implements PdkPipe {
     public lastActivityAt: number,
   ) {}
 
-  put(message: unknown): void {
+  async call(method: string, args: unknown[]): Promise<unknown> {
+    this.send({ Method: method, Args: args });
+    // As kong-pdk: the conversation is over (Kong never answers), the handler just carries on.
+    if (CONVERSATION_ENDERS.has(method)) return undefined;
+    const [result, error] = await new Promise<StepResult>((resolve) => (this.onResult = resolve));
+    if (error) throw new PdkError(method, error);
+    return result;
+  }
+
+  /** The next thing Kong is told: a PDK call, "ret", or the safety net's exit. */
+  send(message: unknown): void {
     const reply = this.onReply;
     this.onReply = undefined;
     reply?.(message);
-  }
-
-  get(): Promise<StepResult> {
-    return new Promise((resolve) => (this.onResult = resolve));
   }
 
   nextReply(): Promise<unknown> {
@@ -127,14 +133,14 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
   async function runPhase(instance: Instance, phase: Phase, event: PluginEvent): Promise<void> {
     const handler = instance.handler[phase];
     try {
-      if (handler) await handler.call(instance.handler, new PDK(event).kong);
-      event.put(RET);
+      if (handler) await handler.call(instance.handler, pdkFor(event));
+      event.send(RET);
     } catch (err) {
       // Kong would let the request through if we answered "ret": fail closed with AUTH_008 instead.
       opts.log.error({ 'event.action': `${instance.plugin.Name}.${phase}`, error: err }, 'plugin phase threw');
       const problem = new AuthError('AUTH_008');
       const requestId = randomUUID();
-      event.put({
+      event.send({
         Method: 'kong.response.exit',
         Args: [problem.status, problemBody(problem, { instance: '/', requestId, now: new Date() }), problemHeaders(problem, requestId)],
       });
@@ -219,14 +225,17 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     StepError: (params) => step(params, true),
   };
 
+  const byMethod = new Map(Object.entries(methods).map(([name, handler]) => [`plugin.${name}`, handler]));
+
   return {
     dispatch(method, params) {
+      const handler = byMethod.get(method);
+      if (handler) return handler(params);
       const [namespace, name] = method.split('.', 2);
       if (namespace !== 'plugin') return Promise.reject(new Error(`RPC for ${namespace} is not supported`));
       // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.
-      const handler = methods[name ?? ''] ?? (name?.startsWith('Step') ? methods.Step : undefined);
-      if (!handler) return Promise.reject(new Error(`method ${name} not implemented`));
-      return handler(params);
+      if (name?.startsWith('Step')) return step(params, false);
+      return Promise.reject(new Error(`method ${name} not implemented`));
     },
     eventCount: () => events.size,
     liveEventCount(idleMs) {

@@ -24,8 +24,8 @@ export interface RpcSocketServer {
 
 // Plain MessagePack both ways, as Kong's Lua codec speaks it: no msgpackr records or extensions,
 // undefined as nil ("no error" / "no result"), integers beyond 32 bits as numbers (Lua's are doubles).
-const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+export const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 /** A single RPC from Kong is a few KB; this bounds what one message may claim. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 

@@ -3,7 +3,7 @@ import { tokenIssuer } from '../plugins/token-issuer.js';
 import { tokenValidator } from '../plugins/token-validator.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
-import { createLogger } from './logger.js';
+import { createLogger, stdoutLogOutput } from './logger.js';
 import { publishPluginInfo } from './plugin-catalog.js';
 import { createPluginServer } from './plugin-server.js';
 import { listenRpcSocket, type RpcSocketServer } from './rpc-socket.js';
@@ -23,7 +23,8 @@ const ABANDONED_EVENT_MS = 1000;
 export async function serve(socketDir: string, socketName: string): Promise<void> {
   const startedAt = Date.now();
   const config = loadConfig();
-  const log = createLogger({ level: config.logLevel, serviceVersion: VERSION });
+  const logOutput = stdoutLogOutput();
+  const log = createLogger({ level: config.logLevel, serviceVersion: VERSION, destination: logOutput.stream });
   const ctx = createContext(config, log);
   const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
     log,
@@ -42,6 +43,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     redisConnection: () => (ctx.redis ? { connected: ctx.redis.connection.isReady(), ...ctx.redis.connection.stats() } : undefined),
     breakerState: () => ctx.admin.breakerState(),
     pluginServer: pluginServerState,
+    droppedLogLines: logOutput.dropped,
   });
 
   const stop = async (reason: string, exitCode: 0 | 1): Promise<void> => {

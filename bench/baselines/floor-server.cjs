@@ -1,11 +1,12 @@
 'use strict';
-// The floor: the least a plugin server can do for an issued token — a minimal, hand-written server for
-// Kong's protocol (MessagePack-RPC over the socket, StartInstance / HandleEvent / Step) whose one plugin
-// does get_headers + get_consumer + a node:crypto HS256 token + exit, with no bookkeeping beyond the
+// The floor: the least a plugin server can do for an issued or checked token — a minimal, hand-written
+// server for Kong's protocol (MessagePack-RPC over the socket, StartInstance / HandleEvent / Step) with two
+// plugins: 'floor' does get_headers + get_consumer + a node:crypto HS256 token + exit; 'floor-gate' does
+// get_headers + a node:crypto HS256 check + set_header (exit 401 on a bad token). No bookkeeping beyond the
 // live events. A yardstick for bench/run.ts, not production code. Usage: node floor-server.cjs <socket>
 const net = require('node:net');
 const fs = require('node:fs');
-const { createHmac, randomUUID } = require('node:crypto');
+const { createHmac, randomUUID, timingSafeEqual } = require('node:crypto');
 const { Decoder, Encoder } = require('@msgpack/msgpack');
 
 const encoder = new Encoder();
@@ -21,20 +22,56 @@ function token(name) {
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
-// Each event is a small state machine: headers → consumer → exit.
+// The subject of a valid Bearer token (our fixed HS256 header, signature, exp), else undefined.
+function verified(authorization) {
+  const match = /^Bearer (.+)$/i.exec(authorization ?? '');
+  const parts = match ? match[1].split('.') : [];
+  if (parts.length !== 3 || parts[0] !== header) return undefined;
+  const expected = createHmac('sha256', secret).update(`${parts[0]}.${parts[1]}`).digest();
+  const signature = Buffer.from(parts[2], 'base64url');
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return typeof claims.sub === 'string' && claims.exp > Date.now() / 1000 ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// The gate's event: headers → set_header → "ret", or headers → exit 401.
+function gate(EventId, Data, event) {
+  if (event.step === 1) {
+    events.delete(EventId);
+    return { EventId, Data: 'ret' };
+  }
+  const sub = verified(Data.authorization?.[0]);
+  if (sub === undefined) {
+    events.delete(EventId);
+    const body = JSON.stringify({ message: 'Unauthorized' });
+    return { EventId, Data: { Method: 'kong.response.exit', Args: [401, body, { 'Content-Type': 'application/json' }] } };
+  }
+  event.step = 1;
+  return { EventId, Data: { Method: 'kong.service.request.set_header', Args: ['X-Consumer-Username', sub] } };
+}
+
+// Each event is a small state machine; the issuer's: headers → consumer → exit. Instance 1 is 'floor',
+// instance 2 'floor-gate'.
 function handle(method, params) {
   switch (method) {
-    case 'plugin.StartInstance':
-      return { Name: params[0].Name, Id: 1, Config: {}, StartTime: Date.now() / 1000 };
+    case 'plugin.StartInstance': {
+      const { Name } = params[0];
+      return { Name, Id: Name === 'floor-gate' ? 2 : 1, Config: {}, StartTime: Date.now() / 1000 };
+    }
     case 'plugin.HandleEvent': {
       const id = nextEvent++;
-      events.set(id, { step: 0 });
+      events.set(id, { step: 0, gate: params[0].InstanceId === 2 });
       return { EventId: id, Data: { Method: 'kong.request.get_headers', Args: [] } };
     }
     default: {
       const { EventId, Data } = params[0];
       const event = events.get(EventId);
       if (!event) throw new Error(`event id ${EventId} not found`);
+      if (event.gate) return gate(EventId, Data, event);
       if (event.step === 0) {
         event.name = Data['x-consumer-username'][0];
         event.id = Data['x-consumer-id'][0];
