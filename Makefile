@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev bench clean redis validate-config up down
+.PHONY: all install build test dev bench soak clean redis validate-config up down
 
 all: build
 
@@ -44,9 +44,14 @@ redis:
 test: build redis
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
-# Kong-like load on one core against the bare kong-pdk plugin, same run; table + bench/results/<date>.json.
-bench: build
+# Kong-like load on one core against the bare kong-pdk plugins and the floor, interleaved in one run;
+# scenarios, fixed-rate latency, status port, memory after 1 M tokens; "the bar" + bench/results/<date>.json.
+bench: build redis
 	$(NODE) dist/bench/run.js
+
+# RSS over a 10-minute soak at 2,000 tokens/s (SOAK_SECONDS to change); make bench prints the latest.
+soak: build
+	$(NODE) dist/bench/run.js --soak
 
 dev: build
 	$(NODE) dist/spec/support/dev-stack.js

@@ -1,14 +1,38 @@
+import { readFileSync } from 'node:fs';
 import { argv } from 'node:process';
+import { forgeJwt } from '../spec/support/jwt-check.js';
 import { KongRequest } from '../spec/support/kong-request.js';
 import { MsgpackRpcClient } from '../spec/support/msgpack-rpc-client.js';
 import { PluginBridge, type PluginEntity } from '../spec/support/plugin-bridge.js';
 
 /**
- * A Kong-like load driver: the harness's own protocol code (MessagePack-RPC client, Kong's bridge
- * loop: no Step after kong.response.exit), C connections' worth of concurrent events, one RPC in
- * flight each. Prints one JSON line: events/s, latency percentiles, driver CPU. Bounded in time.
- * Usage: driver.js <socket> <plugin> <concurrency> <seconds> [config JSON] [rate/s]
+ * A Kong-like load driver: the harness's own protocol code (MessagePack-RPC client with Kong's pool,
+ * Kong's bridge loop: no Step after kong.response.exit), C concurrent events, one RPC in flight each.
+ * Closed loop, or open loop at a fixed rate (latency counted from the scheduled time). Statistics cover
+ * the window after the warm-up; the server's CPU and RSS are read from /proc over the same window.
+ * Usage: driver.js '<DriverOptions as JSON>'; prints one JSON line.
  */
+export type RequestKind = 'issue' | 'issue-cold' | 'validate' | 'gate';
+
+export interface DriverOptions {
+  socket: string;
+  plugin: string;
+  config: Record<string, unknown>;
+  request: RequestKind;
+  concurrency: number;
+  seconds: number;
+  warmupSeconds: number;
+  /** Open loop: events per second in total. */
+  rate?: number;
+  /** Stop after this many events in the window (the memory run). */
+  maxEvents?: number;
+  serverPid?: number;
+  /** Share of requests whose traceparent says "sampled", as Kong's tracing_sampling_rate would. */
+  sampledShare?: number;
+  /** Sample the server's RSS every second (the memory run). */
+  rssEverySecond?: boolean;
+}
+
 export interface DriverResult {
   events: number;
   errors: number;
@@ -16,61 +40,129 @@ export interface DriverResult {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
-  driverCpuShare: number;
+  /** Share of one core the driver used: near 1 means the driver, not the server, set the pace. */
+  driverUtil: number;
+  serverUtil: number;
+  serverCpuUsPerEvent: number;
+  serverRssMb: number;
+  rssSamplesMb: number[];
 }
 
-/** A request as Kong's key-auth leaves it: 17 realistic headers, the consumer in context. */
-function kongRequest(): KongRequest {
-  const req = new KongRequest('GET', '/tokens', '', {
-    host: 'api.example.com', 'user-agent': 'bench/1.0', accept: 'application/json', 'accept-encoding': 'gzip, deflate',
-    'accept-language': 'en-US,en;q=0.9', connection: 'keep-alive', 'x-forwarded-for': '10.0.0.1', 'x-forwarded-proto': 'https',
-    'x-real-ip': '10.0.0.1', 'x-request-id': 'bench-request-id', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    'x-consumer-id': '11111111-1111-4111-8111-111111111111', 'x-consumer-username': 'bench-consumer', 'x-consumer-custom-id': 'bench-custom',
-    'x-credential-identifier': 'cred-1', 'cache-control': 'no-cache', cookie: 'session=abc',
+export const BENCH_CONSUMER = { id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' };
+export const BENCH_CREDENTIAL = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef0123456789' };
+/** Consumers the cold scenario walks through, one new one per request. */
+export const coldConsumer = (n: number): { id: string; username: string; custom_id?: string } => ({ id: `22222222-2222-4222-8222-${String(n).padStart(12, '0')}`, username: `cold-${n}` });
+
+const COMMON_HEADERS: Record<string, string> = {
+  host: 'api.example.com', 'user-agent': 'bench/1.0', accept: 'application/json', 'accept-encoding': 'gzip, deflate',
+  'accept-language': 'en-US,en;q=0.9', connection: 'keep-alive', 'x-forwarded-for': '10.0.0.1', 'x-forwarded-proto': 'https',
+  'x-real-ip': '10.0.0.1', 'x-request-id': 'bench-request-id', 'cache-control': 'no-cache', cookie: 'session=abc',
+};
+
+/** 256 traceparents with their own trace ids; `sampledShare` of them carry the sampled flag. */
+function traceparents(sampledShare: number): string[] {
+  return Array.from({ length: 256 }, (_, i) => {
+    const traceId = (i + 1).toString(16).padStart(8, '0').repeat(4);
+    return `00-${traceId}-b7ad6b7169203331-${i < Math.round(256 * sampledShare) ? '01' : '00'}`;
   });
-  req.authenticate({ id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' }, { id: 'cred-1' });
-  return req;
 }
 
-export async function drive(socket: string, plugin: string, concurrency: number, seconds: number, config: Record<string, unknown> = {}, ratePerSecond?: number): Promise<DriverResult> {
-  const rpc = new MsgpackRpcClient(socket);
-  const bridge = new PluginBridge(rpc);
-  const entity: PluginEntity = { id: `bench-${plugin}`, name: plugin, config, seq: 1, scope: {} };
-  const latencies: number[] = [];
-  let errors = 0;
-  const one = async () => {
-    const req = kongRequest();
-    const started = performance.now();
-    await bridge.handleEvent(entity, 'access', req);
-    latencies.push(performance.now() - started);
-    if (req.response?.status !== 200 || req.log.length > 0) errors++;
+function bearer(): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = { sub: BENCH_CONSUMER.username, key: BENCH_CREDENTIAL.key, jti: 'bench-jti', iat, nbf: iat, exp: iat + 3600, iss: 'https://issuer.bench', aud: 'api' };
+  return `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims, BENCH_CREDENTIAL.secret)}`;
+}
+
+/** A request as Kong leaves it after its auth plugin (issue, validate) or as it arrives (gate). */
+function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => KongRequest {
+  const parents = traceparents(sampledShare);
+  const token = kind === 'validate' || kind === 'gate' ? bearer() : '';
+  return (n) => {
+    const consumer = kind === 'issue-cold' ? coldConsumer(n) : BENCH_CONSUMER;
+    const headers: Record<string, string> = { ...COMMON_HEADERS, traceparent: parents[n % parents.length] as string };
+    if (kind !== 'gate') {
+      headers['x-consumer-id'] = consumer.id;
+      headers['x-consumer-username'] = consumer.username;
+      if (consumer.custom_id) headers['x-consumer-custom-id'] = consumer.custom_id;
+      headers['x-credential-identifier'] = 'cred-1';
+    }
+    if (token) headers.authorization = token;
+    const req = new KongRequest(kind === 'issue' || kind === 'issue-cold' ? 'POST' : 'GET', kind === 'gate' ? '/orders' : '/tokens', '', headers);
+    if (kind !== 'gate') req.authenticate(consumer, { id: 'cred-1' });
+    return req;
   };
-  bridge.calls.length = 0;
+}
+
+/** An answered event: the issuer and the endpoint answer 200; the gate lets the request go on (no exit). */
+function succeeded(kind: RequestKind, req: KongRequest): boolean {
+  if (req.log.length > 0) return false;
+  return kind === 'gate' ? req.response === undefined : req.response?.status === 200;
+}
+
+/** utime + stime of a process (all threads), in µs, and its RSS in MB. */
+function processStats(pid: number | undefined): { cpuUs: number; rssMb: number } {
+  if (!pid) return { cpuUs: 0, rssMb: 0 };
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpuUs: (Number(fields[11]) + Number(fields[12])) * 10_000, rssMb: Math.round(rssKb / 102.4) / 10 };
+}
+
+export async function drive(opts: DriverOptions): Promise<DriverResult> {
+  const rpc = new MsgpackRpcClient(opts.socket);
+  const bridge = new PluginBridge(rpc);
+  const entity: PluginEntity = { id: `bench-${opts.plugin}`, name: opts.plugin, config: opts.config, seq: 1, scope: {} };
+  const makeRequest = requestMaker(opts.request, opts.sampledShare ?? 0);
+  let measuring = false;
+  let next = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  const one = async (scheduledAt?: number) => {
+    const req = makeRequest(next++);
+    const started = scheduledAt ?? performance.now();
+    await bridge.handleEvent(entity, 'access', req);
+    bridge.calls.length = 0; // the bridge records calls for tests; a long run must not keep them
+    if (!measuring) return;
+    latencies.push(performance.now() - started);
+    if (!succeeded(opts.request, req)) errors++;
+  };
   await one(); // starts the instance
-  latencies.length = 0;
-  const cpuBefore = process.cpuUsage();
+
   const startedAt = performance.now();
-  const endAt = startedAt + seconds * 1000;
-  const interval = ratePerSecond ? (1000 * concurrency) / ratePerSecond : 0;
+  const windowStart = startedAt + opts.warmupSeconds * 1000;
+  const endAt = windowStart + opts.seconds * 1000;
+  let before = { cpu: process.cpuUsage(), server: processStats(opts.serverPid), at: windowStart };
+  const rssSamplesMb: number[] = [];
+  const sampler = opts.rssEverySecond ? setInterval(() => rssSamplesMb.push(processStats(opts.serverPid).rssMb), 1000) : undefined;
+  const warmup = setTimeout(() => {
+    measuring = true;
+    before = { cpu: process.cpuUsage(), server: processStats(opts.serverPid), at: performance.now() };
+  }, opts.warmupSeconds * 1000);
+  const done = () => performance.now() >= endAt || (opts.maxEvents !== undefined && latencies.length >= opts.maxEvents);
+  const interval = opts.rate ? (1000 * opts.concurrency) / opts.rate : 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      let next = startedAt + (interval * worker) / concurrency;
-      while (performance.now() < endAt) {
-        if (interval > 0) {
-          const wait = next - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          next += interval;
+    Array.from({ length: opts.concurrency }, async (_, worker) => {
+      let scheduled = startedAt + (interval * worker) / opts.concurrency;
+      while (!done()) {
+        if (interval === 0) {
+          await one();
+          continue;
         }
-        await one();
-        bridge.calls.length = 0; // the bridge records calls for tests; a long run must not keep them
+        const wait = scheduled - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await one(scheduled);
+        scheduled += interval;
       }
     }),
   );
-  const elapsedMs = performance.now() - startedAt;
-  const cpu = process.cpuUsage(cpuBefore);
+  clearTimeout(warmup);
+  clearInterval(sampler);
+  const elapsedMs = performance.now() - before.at;
+  const cpu = process.cpuUsage(before.cpu);
+  const server = processStats(opts.serverPid);
   rpc.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0).toFixed(3));
+  const serverCpuUs = server.cpuUs - before.server.cpuUs;
   return {
     events: latencies.length,
     errors,
@@ -78,12 +170,15 @@ export async function drive(socket: string, plugin: string, concurrency: number,
     p50Ms: at(0.5),
     p95Ms: at(0.95),
     p99Ms: at(0.99),
-    driverCpuShare: Number(((cpu.user + cpu.system) / 1000 / elapsedMs).toFixed(2)),
+    driverUtil: Number(((cpu.user + cpu.system) / 1000 / elapsedMs).toFixed(2)),
+    serverUtil: Number((serverCpuUs / 1000 / elapsedMs).toFixed(2)),
+    serverCpuUsPerEvent: Math.round(serverCpuUs / Math.max(1, latencies.length)),
+    serverRssMb: server.rssMb,
+    rssSamplesMb,
   };
 }
 
 if (import.meta.url === `file://${argv[1]}`) {
-  const [socket, plugin, concurrency, seconds, config, rate] = argv.slice(2);
-  const result = await drive(socket as string, plugin as string, Number(concurrency), Number(seconds), JSON.parse(config ?? '{}') as Record<string, unknown>, rate ? Number(rate) : undefined);
+  const result = await drive(JSON.parse(argv[2] as string) as DriverOptions);
   process.stdout.write(JSON.stringify(result) + '\n');
 }

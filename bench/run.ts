@@ -1,29 +1,70 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argv } from 'node:process';
-import { startFakeAdminApi } from '../spec/support/fake-admin-api.js';
+import { startFakeAdminApi, type FakeAdminApi } from '../spec/support/fake-admin-api.js';
 import { queryPluginInfo } from '../spec/support/kong-harness.js';
 import { validatePluginConfig } from '../spec/support/kong-schema.js';
 import { createKongStore } from '../spec/support/kong-store.js';
+import { OtlpReceiver } from '../spec/support/otlp-receiver.js';
 import { CLI_PATH, PROJECT_ROOT, waitForSocket } from '../spec/support/plugin-server-process.js';
-import type { DriverResult } from './driver.js';
+import { freePort, startRedis, type RedisServer } from '../spec/support/redis-server.js';
+import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer, type DriverOptions, type DriverResult, type RequestKind } from './driver.js';
+import type { MicroRow } from './micro.js';
+import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
 
 /**
- * `make bench`: our token-issuer against the bare kong-pdk 0.6.0 plugin (one getHeaders, jose sign,
- * exit) and the floor (a minimal server doing get_headers + get_consumer + HMAC + exit), same driver, same run; server pinned to core 0, driver to core 1. Prints a table with ratios
- * and writes bench/results/<date>.json. `--smoke`: one short level, to check the machinery in `make test`.
+ * `make bench`: our plugins against the bare kong-pdk 0.6.0 plugins and the floor (a minimal protocol
+ * server), interleaved in one run, server pinned to core 0 and driver to core 1; then the scenarios,
+ * the fixed-rate latency, the status port under scrapers, memory after 1 M tokens, and "the bar" with
+ * every ratio. Writes bench/results/<date>.json. `--smoke`: tiny sizes, to check the machinery in
+ * `make test`. `--soak`: only the 10-minute RSS soak (`make soak`), saved for later runs to print.
  */
 const smoke = argv.includes('--smoke');
-const LEVELS = smoke ? [8] : [1, 8, 32, 64];
-const SECONDS = smoke ? 1 : 6;
+const soakOnly = argv.includes('--soak');
+const S = {
+  window: smoke ? 0.5 : 4,
+  warmup: smoke ? 0.2 : 1,
+  levels: smoke ? [8] : [1, 8, 32, 64],
+  /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
+  rounds: smoke ? 1 : 3,
+  barLevel: smoke ? 8 : 32,
+  microSeconds: smoke ? 0.05 : 1,
+  fixedRateSeconds: smoke ? 0.5 : 8,
+  scrapeSeconds: smoke ? 0.5 : 3,
+  memoryTokens: smoke ? 2_000 : 1_000_000,
+  soakSeconds: Number(process.env.SOAK_SECONDS ?? 600),
+  coldConsumers: smoke ? 2_000 : 60_000,
+};
+const DRIVER_BOUND = 0.9;
 const pin = (core: number) => (cpus().length > 1 ? ['taskset', '-c', String(core)] : []);
 
+type ServerKind = 'kong-pdk' | 'floor' | 'ours';
+
+interface ServerSpec {
+  name: string;
+  kind: ServerKind;
+  plugin: string;
+  request: RequestKind;
+  config?: Record<string, unknown>;
+  env?: Record<string, string>;
+  sampledShare?: number;
+}
+
+interface Running {
+  pid: number;
+  socket: string;
+  statusUrl?: string;
+  stop(): Promise<void>;
+}
+
 interface Row extends DriverResult {
+  group: string;
   server: string;
   concurrency: number;
-  serverCpuUsPerEvent: number;
+  round: number;
+  rate?: number;
 }
 
 function spawnPinned(core: number, args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -31,101 +72,395 @@ function spawnPinned(core: number, args: string[], env: Record<string, string> =
   return spawn(command as string, rest, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** utime + stime of a process and its threads, in µs. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100);
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
 }
 
-async function runDriver(socket: string, plugin: string, concurrency: number, config: Record<string, unknown>): Promise<DriverResult> {
-  const child = spawn(pin(1)[0] ?? process.execPath, [...pin(1).slice(1), ...(pin(1).length ? [process.execPath] : []), join(PROJECT_ROOT, 'dist/bench/driver.js'), socket, plugin, String(concurrency), String(SECONDS), JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+class Bench {
+  readonly dir = mkdtempSync(join(tmpdir(), 'kas-bench-'));
+  readonly rows: Row[] = [];
+  private configs: Record<string, Record<string, unknown>> = {};
+
+  constructor(readonly admin: FakeAdminApi, readonly otlp: OtlpReceiver) {}
+
+  async loadConfigs(): Promise<void> {
+    const validated = async (plugin: string, raw: Record<string, unknown>) => {
+      const result = validatePluginConfig(await queryPluginInfo(plugin), raw);
+      if (!result.ok) throw new Error(`bench config for ${plugin} does not validate`);
+      return result.config;
+    };
+    const issuer = { issuer: 'https://issuer.bench', audience: ['api'], unique_name_prefix: 'corp#' };
+    this.configs = {
+      issuer: await validated('token-issuer', issuer),
+      issuerRedis: await validated('token-issuer', { ...issuer, rate_limit_per_minute: 1_000_000 }),
+      endpoint: await validated('token-validator', { mode: 'endpoint' }),
+      gate: await validated('token-validator', { mode: 'gate' }),
+    };
+  }
+
+  config(name: string): Record<string, unknown> {
+    return this.configs[name] as Record<string, unknown>;
+  }
+
+  /** Ours as a sidecar runs it: production mode, tracing to a real OTLP receiver. */
+  oursEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      KONG_ADMIN_URL: this.admin.url, KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789', STATUS_HOST: '127.0.0.1', NODE_ENV: 'production',
+      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...extra,
+    };
+  }
+
+  async start(spec: ServerSpec): Promise<Running> {
+    const socket = join(this.dir, `${spec.kind}.sock`);
+    let child: ChildProcess;
+    let statusUrl: string | undefined;
+    if (spec.kind === 'kong-pdk') child = spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]);
+    else if (spec.kind === 'floor') child = spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]);
+    else {
+      const port = await freePort();
+      statusUrl = `http://127.0.0.1:${port}`;
+      child = spawnPinned(0, [CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+    }
+    await waitForSocket(socket);
+    return {
+      pid: child.pid as number,
+      socket,
+      statusUrl,
+      stop: async () => {
+        await stopChild(child);
+        rmSync(socket, { force: true });
+      },
+    };
+  }
+
+  async drive(running: Running, spec: ServerSpec, options: Partial<DriverOptions>): Promise<DriverResult> {
+    const opts: DriverOptions = {
+      socket: running.socket, plugin: spec.plugin, config: spec.config ?? {}, request: spec.request, concurrency: S.barLevel,
+      seconds: S.window, warmupSeconds: S.warmup, serverPid: running.pid, sampledShare: spec.sampledShare ?? 0.01, ...options,
+    };
+    const child = spawn(pin(1)[0] ?? process.execPath, [...pin(1).slice(1), ...(pin(1).length ? [process.execPath] : []), join(PROJECT_ROOT, 'dist/bench/driver.js'), JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`driver exited ${code}`);
+    return JSON.parse(out.trim().split('\n').pop() as string) as DriverResult;
+  }
+
+  /** A fresh server process per measurement, so no heap is carried from one to the next. */
+  async measure(group: string, spec: ServerSpec, concurrency: number, round: number, options: Partial<DriverOptions> = {}): Promise<Row> {
+    const running = await this.start(spec);
+    try {
+      const result = await this.drive(running, spec, { concurrency, ...options });
+      const row: Row = { group, server: spec.name, concurrency, round, rate: options.rate, ...result, rssSamplesMb: [] };
+      this.rows.push(row);
+      process.stderr.write(`  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`);
+      return row;
+    } finally {
+      await running.stop();
+    }
+  }
+
+  async close(): Promise<void> {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function issuerServers(bench: Bench): ServerSpec[] {
+  return [
+    { name: 'kong-pdk bare issuer', kind: 'kong-pdk', plugin: 'bare-issuer', request: 'issue' },
+    { name: 'floor issuer', kind: 'floor', plugin: 'floor', request: 'issue' },
+    { name: 'ours token-issuer', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: bench.config('issuer') },
+  ];
+}
+
+function gateServers(bench: Bench): ServerSpec[] {
+  return [
+    { name: 'kong-pdk bare gate', kind: 'kong-pdk', plugin: 'bare-gate', request: 'gate' },
+    { name: 'floor gate', kind: 'floor', plugin: 'floor-gate', request: 'gate' },
+    { name: 'ours token-validator gate', kind: 'ours', plugin: 'token-validator', request: 'gate', config: bench.config('gate') },
+  ];
+}
+
+async function throughput(bench: Bench): Promise<void> {
+  process.stderr.write('throughput (interleaved)\n');
+  for (const [group, servers] of [['issuer', issuerServers(bench)], ['gate', gateServers(bench)]] as const) {
+    for (const level of S.levels) {
+      const rounds = level === S.barLevel ? S.rounds : 1;
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        for (const spec of order) await bench.measure(group, spec, level, round);
+      }
+    }
+  }
+  await bench.measure('noop', { name: 'kong-pdk noop', kind: 'kong-pdk', plugin: 'noop', request: 'gate' }, S.barLevel, 0);
+}
+
+async function scenarios(bench: Bench): Promise<void> {
+  process.stderr.write('scenarios (ours)\n');
+  const issuer = bench.config('issuer');
+  await bench.measure('scenario', { name: 'issue, warm (tracing 1 % sampled)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'issue, tracing off', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { TELEMETRY_MODE: 'off' } }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'issue, tracing every request (otlp)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, sampledShare: 1 }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'issue, cold (new consumer per request)', kind: 'ours', plugin: 'token-issuer', request: 'issue-cold', config: issuer }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'validate endpoint', kind: 'ours', plugin: 'token-validator', request: 'validate', config: bench.config('endpoint') }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'gate', kind: 'ours', plugin: 'token-validator', request: 'gate', config: bench.config('gate') }, S.barLevel, 0);
+  let redis: RedisServer | undefined;
+  try {
+    redis = await startRedis();
+  } catch (err) {
+    process.stderr.write(`  issue with Redis: skipped, redis-server did not start (${(err as Error).message})\n`);
+  }
+  if (redis) {
+    try {
+      await bench.measure('scenario', { name: 'issue, Redis on (rate limit + cache)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: bench.config('issuerRedis'), env: { REDIS_URL: redis.url } }, S.barLevel, 0);
+    } finally {
+      await redis.stop();
+    }
+  }
+  await adminApiDown(bench);
+}
+
+/** Fresh copies expire after 1 s; then the Admin API goes down and every token comes from the stale copy. */
+async function adminApiDown(bench: Bench): Promise<void> {
+  const spec: ServerSpec = { name: 'issue, Admin API down (stale copy)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: bench.config('issuer'), env: { CACHE_TTL_SECONDS: '1' } };
+  const running = await bench.start(spec);
+  try {
+    await bench.drive(running, spec, { concurrency: 1, seconds: 0.2, warmupSeconds: 0 });
+    bench.admin.setFault({ kind: 'down' });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const result = await bench.drive(running, spec, { concurrency: S.barLevel });
+    bench.rows.push({ group: 'scenario', server: spec.name, concurrency: S.barLevel, round: 0, ...result });
+    process.stderr.write(`  scenario | ${spec.name} | ${result.eventsPerSecond}/s | errors ${result.errors}\n`);
+  } finally {
+    bench.admin.setFault(undefined);
+    await running.stop();
+  }
+}
+
+async function fixedRate(bench: Bench): Promise<void> {
+  process.stderr.write('fixed rate, 1,000 events/s\n');
+  const [kongPdkIssuer, , oursIssuer] = issuerServers(bench) as [ServerSpec, ServerSpec, ServerSpec];
+  const [kongPdkGate, , oursGate] = gateServers(bench) as [ServerSpec, ServerSpec, ServerSpec];
+  for (const spec of [kongPdkIssuer, oursIssuer, kongPdkGate, oursGate]) {
+    await bench.measure('fixed-rate', spec, 8, 0, { rate: 1_000, seconds: S.fixedRateSeconds, warmupSeconds: 2 * S.warmup });
+  }
+}
+
+async function statusPort(bench: Bench): Promise<ScrapeResult[]> {
+  process.stderr.write('status port, 100 concurrent scrapers while issuing at 1,000 events/s\n');
+  const spec = issuerServers(bench)[2] as ServerSpec;
+  const running = await bench.start(spec);
+  try {
+    const load = bench.drive(running, spec, { concurrency: 8, rate: 1_000, seconds: 2 * S.scrapeSeconds + 1, warmupSeconds: 0 });
+    const results: ScrapeResult[] = [];
+    for (const path of ['/health', '/metrics']) results.push(await scrapeUnderLoad(`${running.statusUrl}${path}`, 100, S.scrapeSeconds));
+    await load;
+    return results;
+  } finally {
+    await running.stop();
+  }
+}
+
+interface MemoryResult {
+  tokens: number;
+  seconds: number;
+  rssAfterMb: number;
+  heapUsedAfterMb: number;
+  inFlightEventsAfter: number;
+  rssSlopeMbPerHour: number;
+  rssSamplesMb: number[];
+}
+
+/** Least-squares slope of samples taken once a second, in MB per hour. */
+function slopePerHour(samples: number[]): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  const meanX = (n - 1) / 2;
+  const meanY = samples.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  samples.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
   });
+  return Math.round((num / den) * 3600 * 10) / 10;
+}
+
+async function metricValue(statusUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${statusUrl}/metrics/prometheus`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return Number(line?.split(' ').pop() ?? NaN);
+}
+
+/** Ours issuing N tokens at full speed, RSS every second; the slope is read over the second half (after the heap settled). */
+async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_600): Promise<MemoryResult> {
+  const spec = issuerServers(bench)[2] as ServerSpec;
+  const running = await bench.start(spec);
+  try {
+    const result = await bench.drive(running, spec, { maxEvents: tokens, seconds, warmupSeconds: 0, rssEverySecond: true, rate, concurrency: rate ? 8 : S.barLevel });
+    const statusUrl = running.statusUrl as string;
+    const samples = result.rssSamplesMb;
+    return {
+      tokens: result.events,
+      seconds: samples.length,
+      rssAfterMb: result.serverRssMb,
+      heapUsedAfterMb: Math.round((await metricValue(statusUrl, 'kong_auth_nodejs_heap_size_used_bytes')) / 104857.6) / 10,
+      inFlightEventsAfter: await metricValue(statusUrl, 'kong_auth_in_flight_events'),
+      rssSlopeMbPerHour: slopePerHour(samples.slice(Math.floor(samples.length / 2))),
+      rssSamplesMb: samples,
+    };
+  } finally {
+    await running.stop();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** Paired ratios (same round, same level) of ours over a baseline, and their median. */
+function pairedRatio(rows: Row[], group: string, ours: string, baseline: string, level: number): { median: number; each: number[] } {
+  const each: number[] = [];
+  for (const row of rows.filter((r) => r.group === group && r.server === ours && r.concurrency === level)) {
+    const base = rows.find((r) => r.group === group && r.server === baseline && r.concurrency === level && r.round === row.round);
+    if (base) each.push(round2(row.eventsPerSecond / base.eventsPerSecond));
+  }
+  return { median: each.length ? round2(median(each)) : NaN, each };
+}
+
+interface BarLine {
+  figure: string;
+  measured: string;
+  bar: string;
+  met: boolean | null;
+}
+
+function latestSoak(): { file: string; result: MemoryResult } | undefined {
+  const dir = join(PROJECT_ROOT, 'bench', 'results');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^soak-.*\.json$/.test(f)).sort() : [];
+  const file = files.at(-1);
+  return file ? { file, result: JSON.parse(readFileSync(join(dir, file), 'utf8')) as MemoryResult } : undefined;
+}
+
+function theBar(rows: Row[], mem: MemoryResult | undefined): BarLine[] {
+  const lines: BarLine[] = [];
+  const level = S.barLevel;
+  for (const [group, ours, kongPdk, floor] of [
+    ['issuer', 'ours token-issuer', 'kong-pdk bare issuer', 'floor issuer'],
+    ['gate', 'ours token-validator gate', 'kong-pdk bare gate', 'floor gate'],
+  ] as const) {
+    const vsKongPdk = pairedRatio(rows, group, ours, kongPdk, level);
+    const vsFloor = pairedRatio(rows, group, ours, floor, level);
+    const floorDriverBound = rows.some((r) => r.server === floor && r.concurrency === level && r.driverUtil >= DRIVER_BOUND);
+    lines.push({ figure: `${group}: ours / bare kong-pdk, c=${level} (median of paired rounds ${vsKongPdk.each.join(', ')})`, measured: `${vsKongPdk.median}×`, bar: '≥ 2.0×', met: vsKongPdk.median >= 2 });
+    lines.push({ figure: `${group}: ours / floor, c=${level} (${vsFloor.each.join(', ')})${floorDriverBound ? ' — floor driver-bound: its figure is a lower bound' : ''}`, measured: `${vsFloor.median}×`, bar: '≥ 0.75×', met: vsFloor.median >= 0.75 });
+    const fixed = rows.find((r) => r.group === 'fixed-rate' && r.server === ours);
+    if (fixed) lines.push({ figure: `${group}: p99 at a fixed 1,000 events/s`, measured: `${fixed.p99Ms} ms`, bar: '≤ 1.5 ms', met: fixed.p99Ms <= 1.5 });
+  }
+  if (mem) {
+    lines.push({ figure: `RSS after ${mem.tokens.toLocaleString('en-US')} issued tokens (heap used ${mem.heapUsedAfterMb} MB)`, measured: `${mem.rssAfterMb} MB`, bar: '≤ 100 MB', met: mem.rssAfterMb <= 100 });
+    lines.push({ figure: `RSS slope over the second half of that run (${Math.floor(mem.seconds / 2)} s)`, measured: `${mem.rssSlopeMbPerHour} MB/h`, bar: '< 5 MB/h', met: mem.rssSlopeMbPerHour < 5 });
+    lines.push({ figure: 'events left in the server after the run (kong_auth_in_flight_events)', measured: String(mem.inFlightEventsAfter), bar: '0', met: mem.inFlightEventsAfter === 0 });
+  }
+  const soak = latestSoak();
+  lines.push(soak
+    ? { figure: `RSS slope over a ${Math.round(soak.result.seconds / 60)}-minute soak (make soak, ${soak.file})`, measured: `${soak.result.rssSlopeMbPerHour} MB/h`, bar: '< 5 MB/h', met: soak.result.rssSlopeMbPerHour < 5 }
+    : { figure: 'RSS slope over a 10-minute soak', measured: 'not run yet: make soak', bar: '< 5 MB/h', met: null });
+  return lines;
+}
+
+function table(header: string[], body: Array<Array<string | number>>): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function report(results: { micro: MicroRow[]; rows: Row[]; scrapes: ScrapeResult[]; memory?: MemoryResult; bar: BarLine[] }): string {
+  const bound = (r: Row) => (r.driverUtil >= DRIVER_BOUND ? ' (driver-bound)' : '');
+  const runRows = (group: string) => results.rows.filter((r) => r.group === group);
+  const perRun = (rows: Row[]) =>
+    table(['server', 'conc', 'round', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'server µs/event', 'server util', 'driver util', 'RSS MB', 'errors'],
+      rows.map((r) => [r.server, r.concurrency, r.round + 1, `${r.eventsPerSecond}${bound(r)}`, r.p50Ms, r.p95Ms, r.p99Ms, r.serverCpuUsPerEvent, r.serverUtil, r.driverUtil, r.serverRssMb, r.errors]));
+  const out = [
+    `## kong-auth-sidecar benchmark — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}${smoke ? ' — SMOKE (figures meaningless)' : ''}`,
+    '### The bar',
+    table(['figure', 'measured', 'bar', 'met'], results.bar.map((b) => [b.figure, b.measured, b.bar, b.met === null ? '–' : b.met ? 'yes' : 'NO'])),
+    '### Throughput, issuer (closed loop, one RPC in flight per connection)',
+    perRun(runRows('issuer')),
+    '### Throughput, gate',
+    perRun(runRows('gate')),
+    '### Noop (transport ceiling of the kong-pdk server)',
+    perRun(runRows('noop')),
+    '### Scenarios (ours, c=' + S.barLevel + ')',
+    perRun(runRows('scenario')),
+    '### Fixed rate: 1,000 events/s, 8 connections (latency from the scheduled time)',
+    perRun(runRows('fixed-rate')),
+    '### Status port: 100 concurrent scrapers, while issuing at 1,000 events/s',
+    table(['path', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'failures'], results.scrapes.map((s) => [s.path, s.requestsPerSecond, s.p50Ms, s.p95Ms, s.p99Ms, s.failures])),
+    '### Raw costs (one process, pinned)',
+    table(['operation', 'in flight', 'ops/s', 'CPU µs/op'], results.micro.map((m) => [m.operation, m.inFlight, m.opsPerSecond, m.cpuMicrosPerOp])),
+  ];
+  if (results.memory) {
+    const m = results.memory;
+    out.push('### Memory (ours)', `${m.tokens.toLocaleString('en-US')} tokens in ${m.seconds} s: RSS ${m.rssAfterMb} MB, heap used ${m.heapUsedAfterMb} MB, events left ${m.inFlightEventsAfter}, RSS slope (second half) ${m.rssSlopeMbPerHour} MB/h; RSS every 10 s: ${m.rssSamplesMb.filter((_, i) => i % 10 === 0).join(', ')}`);
+  }
+  return out.join('\n\n') + '\n';
+}
+
+async function runMicro(): Promise<MicroRow[]> {
+  process.stderr.write('raw costs\n');
+  const child = spawn(pin(1)[0] ?? process.execPath, [...pin(1).slice(1), ...(pin(1).length ? [process.execPath] : []), join(PROJECT_ROOT, 'dist/bench/micro.js'), String(S.microSeconds), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`driver exited ${code}`);
-  return JSON.parse(out.trim().split('\n').pop() as string) as DriverResult;
+  if (code !== 0) throw new Error(`micro exited ${code}`);
+  return JSON.parse(out.trim().split('\n').pop() as string) as MicroRow[];
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'kas-bench-'));
   const store = createKongStore();
-  const consumer = store.addConsumer({ id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' });
-  store.addJwtCredential(consumer.id, { key: 'bench-key', secret: 'bench-secret-0123456789abcdef0123456789' });
+  const consumer = store.addConsumer(BENCH_CONSUMER);
+  store.addJwtCredential(consumer.id, BENCH_CREDENTIAL);
+  for (let n = 0; n < S.coldConsumers; n++) store.addConsumer(coldConsumer(n));
   const admin = await startFakeAdminApi({ store, adminToken: 'bench-admin-token-0123456789' });
-  const issuerInfo = await queryPluginInfo('token-issuer');
-  const issuerConfig = validatePluginConfig(issuerInfo, { issuer: 'https://issuer.bench', audience: ['api'], unique_name_prefix: 'corp#' });
-  if (!issuerConfig.ok) throw new Error('bench config does not validate');
-
-  const servers = [
-    {
-      name: 'kong-pdk 0.6.0 bare issuer',
-      plugin: 'bare-issuer',
-      config: {},
-      start: (socket: string) => spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]),
-    },
-    {
-      name: 'floor (minimal server)',
-      plugin: 'floor',
-      config: {},
-      start: (socket: string) => spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]),
-      socketName: 'floor.sock',
-    },
-    {
-      name: 'kong-auth-sidecar token-issuer',
-      plugin: 'token-issuer',
-      config: issuerConfig.config,
-      start: (socket: string) =>
-        spawnPinned(0, [CLI_PATH, '--kong-prefix', dir, '--sock-name', 'ours.sock'], {
-          KONG_ADMIN_URL: admin.url, KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789', STATUS_PORT: '0', STATUS_HOST: '127.0.0.1', NODE_ENV: 'production',
-        }),
-      socketName: 'ours.sock',
-    },
-  ];
-
-  const rows: Row[] = [];
-  try {
-    for (const concurrency of LEVELS) {
-      for (const server of servers) {
-        const socket = join(dir, server.socketName ?? 'kong-pdk.sock');
-        const child = server.start(socket);
-        try {
-          await waitForSocket(socket);
-          const before = cpuMicros(child.pid as number);
-          const result = await runDriver(socket, server.plugin, concurrency, server.config);
-          const serverCpuUsPerEvent = Math.round((cpuMicros(child.pid as number) - before) / Math.max(1, result.events + 1));
-          rows.push({ server: server.name, concurrency, serverCpuUsPerEvent, ...result });
-        } finally {
-          child.kill('SIGKILL');
-          await new Promise((r) => child.once('exit', r));
-          rmSync(socket, { force: true });
-        }
-      }
-    }
-  } finally {
-    await admin.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  report(rows);
-}
-
-function report(rows: Row[]): void {
-  const lines = ['| server | conc | events/s | p50 ms | p95 ms | p99 ms | server CPU µs/event | errors | ours / kong-pdk | ours / floor |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  for (const row of rows) {
-    const sameLevel = (prefix: string) => rows.find((r) => r.concurrency === row.concurrency && r.server.startsWith(prefix));
-    const ratio = (prefix: string) => {
-      const baseline = sameLevel(prefix);
-      return row.server.startsWith('kong-auth-sidecar') && baseline ? (row.eventsPerSecond / baseline.eventsPerSecond).toFixed(2) : '';
-    };
-    lines.push(`| ${row.server} | ${row.concurrency} | ${row.eventsPerSecond} | ${row.p50Ms} | ${row.p95Ms} | ${row.p99Ms} | ${row.serverCpuUsPerEvent} | ${row.errors} | ${ratio('kong-pdk')} | ${ratio('floor')} |`);
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const otlp = await OtlpReceiver.start();
+  const bench = new Bench(admin, otlp);
   const resultsDir = join(PROJECT_ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${new Date().toISOString().slice(0, 10)}${smoke ? '.smoke' : ''}.json`);
-  writeFileSync(file, JSON.stringify({ node: process.version, cpus: cpus().length, smoke, seconds: SECONDS, rows }, null, 2) + '\n');
-  process.stdout.write(`results: ${file}\n`);
+  const date = new Date().toISOString().slice(0, 10);
+  try {
+    await bench.loadConfigs();
+    if (soakOnly) {
+      process.stderr.write(`soak: ${S.soakSeconds} s at 2,000 tokens/s\n`);
+      const soak = await memory(bench, Number.MAX_SAFE_INTEGER, 2_000, S.soakSeconds);
+      const file = join(resultsDir, `soak-${date}.json`);
+      writeFileSync(file, JSON.stringify(soak, null, 2) + '\n');
+      process.stdout.write(`soak: ${soak.tokens} tokens in ${soak.seconds} s, RSS ${soak.rssAfterMb} MB, slope ${soak.rssSlopeMbPerHour} MB/h, events left ${soak.inFlightEventsAfter}\nresults: ${file}\n`);
+      return;
+    }
+    const micro = await runMicro();
+    await throughput(bench);
+    await scenarios(bench);
+    await fixedRate(bench);
+    const scrapes = await statusPort(bench);
+    process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);
+    const mem = await memory(bench, S.memoryTokens);
+    const results = { micro, rows: bench.rows, scrapes, memory: mem, bar: theBar(bench.rows, mem) };
+    process.stdout.write(report(results));
+    const file = join(resultsDir, `${date}${smoke ? '.smoke' : ''}.json`);
+    writeFileSync(file, JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, smoke, settings: S, ...results, rows: bench.rows.map(({ rssSamplesMb: _, ...r }) => r) }, null, 2) + '\n');
+    process.stdout.write(`results: ${file}\n`);
+  } finally {
+    await bench.close();
+    await otlp.close();
+    await admin.close();
+  }
 }
 
 await main();

@@ -7,7 +7,7 @@ import type { Kong } from './plugin.js';
  * once per process, and an event pays for one small object per namespace it uses.
  */
 export interface PdkChannel {
-  /** Sends Kong one PDK call; resolves with Kong's answer (never, for the calls that end the conversation). */
+  /** Sends Kong one PDK call; resolves with Kong's answer, or at once for the calls that end the conversation. */
   call(method: string, args: unknown[]): Promise<unknown>;
 }
 
@@ -43,43 +43,58 @@ function snakeCase(name: string): string {
   return name.replace(/[a-z][A-Z]/g, (pair) => `${pair[0]}_${pair.slice(1)}`.toLowerCase());
 }
 
-const functions = new Map<string, PdkFunction>();
-
-function pdkFunction(namespace: string, property: string): PdkFunction {
-  const key = `${namespace}.${property}`;
-  let fn = functions.get(key);
-  if (!fn) {
-    const method = `${namespace}.${snakeCase(property)}`;
-    fn = function (this: PdkNode, ...args: unknown[]) {
-      return this.channel.call(method, args);
-    };
-    functions.set(key, fn);
-  }
-  return fn;
+function pdkFunction(method: string): PdkFunction {
+  return function (this: PdkNode, ...args: unknown[]) {
+    return this.channel.call(method, args);
+  };
 }
 
+/**
+ * The prototype of one namespace's objects: a getter per child namespace (made once per event, then
+ * kept on the event's object), and PDK functions defined on first use — a Proxy behind the prototype
+ * sees each function name once per process.
+ */
 function namespacePrototype(path: string): object {
-  const children = new Map((CHILD_NAMESPACES[path] ?? []).map((name) => [name, namespacePrototype(`${path}.${name}`)]));
-  return new Proxy(Object.create(null) as object, {
-    get(_target, property, receiver: PdkNode) {
+  const functions = new Proxy(Object.create(null) as object, {
+    get(_target, property) {
       // Not a PDK function: symbols (inspection) and `then`, so that a namespace is never taken for a promise.
       if (typeof property !== 'string' || property === 'then') return undefined;
-      const child = children.get(property);
-      if (!child) return pdkFunction(path, property);
-      const node = Object.create(child) as PdkNode;
-      Object.defineProperty(node, 'channel', { value: receiver.channel });
-      // Kept on the parent: the next access to the namespace within this event reuses it.
-      Object.defineProperty(receiver, property, { value: node });
-      return node;
+      const fn = pdkFunction(`${path}.${snakeCase(property)}`);
+      Object.defineProperty(prototype, property, { value: fn });
+      return fn;
     },
   });
+  const prototype = Object.create(functions) as object;
+  for (const name of CHILD_NAMESPACES[path] ?? []) {
+    const child = namespaceClass(`${path}.${name}`);
+    Object.defineProperty(prototype, name, {
+      get(this: PdkNode) {
+        const node = new child(this.channel);
+        Object.defineProperty(this, name, { value: node });
+        return node;
+      },
+    });
+  }
+  return prototype;
 }
 
-const KONG_PROTOTYPE = namespacePrototype('kong');
+type NamespaceClass = new (channel: PdkChannel) => PdkNode;
+
+/** One namespace's objects; `channel` is a class field, so setting it never reaches the Proxy behind the prototype. */
+function namespaceClass(path: string): NamespaceClass {
+  class Namespace implements PdkNode {
+    readonly channel: PdkChannel;
+    constructor(channel: PdkChannel) {
+      this.channel = channel;
+    }
+  }
+  Object.setPrototypeOf(Namespace.prototype, namespacePrototype(path));
+  return Namespace;
+}
+
+const KongNamespace = namespaceClass('kong');
 
 /** The `kong` object one event's plugin code receives. */
 export function pdkFor(channel: PdkChannel): Kong {
-  const kong = Object.create(KONG_PROTOTYPE) as PdkNode;
-  Object.defineProperty(kong, 'channel', { value: channel });
-  return kong as unknown as Kong;
+  return new KongNamespace(channel) as unknown as Kong;
 }
