@@ -23,10 +23,13 @@ import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
  */
 const smoke = argv.includes('--smoke');
 const soakOnly = argv.includes('--soak');
+/** `--only throughput,memory`: a subset of the sections, for working on one figure. */
+const only = argv.includes('--only') ? new Set(String(argv[argv.indexOf('--only') + 1]).split(',')) : undefined;
+const wanted = (section: string) => !only || only.has(section);
 const S = {
   window: smoke ? 0.5 : 4,
   warmup: smoke ? 0.2 : 1,
-  levels: smoke ? [8] : [1, 8, 32, 64],
+  levels: argv.includes('--levels') ? String(argv[argv.indexOf('--levels') + 1]).split(',').map(Number) : smoke ? [8] : [1, 8, 32, 64],
   /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
   rounds: smoke ? 1 : 3,
   barLevel: smoke ? 8 : 32,
@@ -444,16 +447,16 @@ async function main(): Promise<void> {
       process.stdout.write(`soak: ${soak.tokens} tokens in ${soak.seconds} s, RSS ${soak.rssAfterMb} MB, slope ${soak.rssSlopeMbPerHour} MB/h, events left ${soak.inFlightEventsAfter}\nresults: ${file}\n`);
       return;
     }
-    const micro = await runMicro();
-    await throughput(bench);
-    await scenarios(bench);
-    await fixedRate(bench);
-    const scrapes = await statusPort(bench);
-    process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);
-    const mem = await memory(bench, S.memoryTokens);
+    const micro = wanted('micro') ? await runMicro() : [];
+    if (wanted('throughput')) await throughput(bench);
+    if (wanted('scenarios')) await scenarios(bench);
+    if (wanted('fixed-rate')) await fixedRate(bench);
+    const scrapes = wanted('status') ? await statusPort(bench) : [];
+    if (wanted('memory')) process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);
+    const mem = wanted('memory') ? await memory(bench, S.memoryTokens) : undefined;
     const results = { micro, rows: bench.rows, scrapes, memory: mem, bar: theBar(bench.rows, mem) };
     process.stdout.write(report(results));
-    const file = join(resultsDir, `${date}${smoke ? '.smoke' : ''}.json`);
+    const file = join(resultsDir, `${date}${smoke ? '.smoke' : only ? '.partial' : ''}.json`);
     writeFileSync(file, JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, smoke, settings: S, ...results, rows: bench.rows.map(({ rssSamplesMb: _, ...r }) => r) }, null, 2) + '\n');
     process.stdout.write(`results: ${file}\n`);
   } finally {

@@ -1,4 +1,5 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -28,8 +29,15 @@ const headerGetter = {
   get: (carrier: HeaderMap, key: string) => carrier[key],
 };
 
-/** Runs `fn` in a child span of the active one; an error sets error.type (the AUTH code, else the error's name). */
+/** What code outside a recorded phase gets instead of a span. */
+const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Runs `fn` in a child span of the active one; an error sets error.type (the AUTH code, else the error's
+ * name). Outside a recorded phase there is no child span: it would start a trace of its own.
+ */
 export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>): Promise<T> {
+  if (!trace.getActiveSpan()?.isRecording()) return fn(NOT_RECORDED);
   return tracer.startActiveSpan(name, { kind }, async (span) => {
     try {
       return await fn(span);
@@ -40,6 +48,14 @@ export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn
       span.end();
     }
   });
+}
+
+async function endingSpan<T>(span: Span, fn: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await fn(span);
+  } finally {
+    span.end();
+  }
 }
 
 /** 5xx AUTH codes and unknown errors are span errors; a 4xx refusal is the service working (OTel HTTP semantics). */
@@ -131,6 +147,7 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
   const counters: ExportCounters = { exportedSpans: 0, droppedSpans: 0, exports: 0, failedExports: 0, queued: 0, lastError: null, lastExportOk: null };
   const exporters: string[] = [];
   let provider: NodeTracerProvider | undefined;
+  let contextManager: AsyncLocalStorageContextManager | undefined;
   if (config.mode !== 'off') {
     const processors: SpanProcessor[] = [];
     if (config.mode === 'otlp' || config.mode === 'both') {
@@ -147,23 +164,24 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
       sampler: samplerFrom(config),
       spanProcessors: processors,
     });
-    provider.register({ propagator });
+    contextManager = new AsyncLocalStorageContextManager();
+    provider.register({ propagator, contextManager });
   }
   const tracer = trace.getTracer('kong-auth-sidecar', VERSION);
+  let recordedPhases = 0;
 
   return {
     tracer,
     inPhase(plugin, phase, headers, fn) {
       const parent = provider ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
-      return context.with(parent, () =>
-        tracer.startActiveSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, async (span) => {
-          try {
-            return await fn(span);
-          } finally {
-            span.end();
-          }
-        }),
-      );
+      const span = tracer.startSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, parent);
+      if (!span.isRecording()) return endingSpan(span, fn);
+      // Only a recorded phase enters an async context. On Node 20, AsyncLocalStorage makes every promise
+      // of the process pay for hooks while it is enabled: it is disabled again once no recorded phase runs.
+      recordedPhases++;
+      return context.with(trace.setSpan(parent, span), () => endingSpan(span, fn)).finally(() => {
+        if (--recordedPhases === 0) contextManager?.disable();
+      });
     },
     status() {
       return {

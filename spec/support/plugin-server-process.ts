@@ -64,11 +64,23 @@ export class PluginServerProcess {
     return this.output;
   }
 
+  /** The complete log lines so far (the server writes them in batches, so the last one may still be arriving). */
   logLines(): Record<string, unknown>[] {
     return this.output
+      .slice(0, this.output.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /** The first log line matching `predicate`, waiting up to `timeoutMs` for it to be written. */
+  async waitForLogLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 3_000): Promise<Record<string, unknown> | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.logLines().find(predicate);
+      if (line || Date.now() > deadline) return line;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async start(extraArgs: string[] = []): Promise<void> {

@@ -56,7 +56,7 @@ describe('traces that join Kong\'s', () => {
     const everything = JSON.stringify(spans);
     for (const secret of kong.secrets()) assert.ok(!everything.includes(secret));
     // The event's log line carries the trace ids.
-    const line = kong.server.logLines().find((l) => l['event.action'] === 'token-issue' && l['event.outcome'] === 'success');
+    const line = await kong.server.waitForLogLine((l) => l['event.action'] === 'token-issue' && l['event.outcome'] === 'success');
     assert.equal(line?.['trace.id'], traceId);
     assert.equal(line?.['span.id'], phase.spanId);
   });
