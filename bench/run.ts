@@ -36,7 +36,7 @@ const S = {
   microSeconds: smoke ? 0.05 : 1,
   fixedRateSeconds: smoke ? 0.5 : 8,
   scrapeSeconds: smoke ? 0.5 : 3,
-  memoryTokens: smoke ? 2_000 : 1_000_000,
+  memoryTokens: Number(process.env.BENCH_MEMORY_TOKENS ?? (smoke ? 2_000 : 1_000_000)),
   soakSeconds: Number(process.env.SOAK_SECONDS ?? 600),
   coldConsumers: smoke ? 2_000 : 60_000,
 };
@@ -111,7 +111,7 @@ class Bench {
   oursEnv(extra: Record<string, string> = {}): Record<string, string> {
     return {
       KONG_ADMIN_URL: this.admin.url, KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789', STATUS_HOST: '127.0.0.1', NODE_ENV: 'production',
-      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...extra,
+      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...extra,
     };
   }
 
