@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev bench soak clean redis validate-config up down
+.PHONY: all install build test dev bench soak profile clean redis validate-config up down
 
 all: build
 
@@ -52,6 +52,10 @@ bench: build redis
 # RSS over a 10-minute soak at 2,000 tokens/s (SOAK_SECONDS to change); make bench prints the latest.
 soak: build
 	$(NODE) dist/bench/run.js --soak
+
+# Our two plugins under the bar's load with --cpu-prof: the top costs per function and per module.
+profile: build
+	$(NODE) dist/bench/run.js --profile
 
 dev: build
 	$(NODE) dist/spec/support/dev-stack.js

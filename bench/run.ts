@@ -12,6 +12,7 @@ import { CLI_PATH, PROJECT_ROOT, waitForSocket } from '../spec/support/plugin-se
 import { freePort, startRedis, type RedisServer } from '../spec/support/redis-server.js';
 import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer, type DriverOptions, type DriverResult, type RequestKind } from './driver.js';
 import type { MicroRow } from './micro.js';
+import { topCosts } from './profile.js';
 import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
 
 /**
@@ -23,18 +24,19 @@ import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
  */
 const smoke = argv.includes('--smoke');
 const soakOnly = argv.includes('--soak');
+const profileOnly = argv.includes('--profile');
 /** `--only throughput,memory`: a subset of the sections, for working on one figure. */
 const only = argv.includes('--only') ? new Set(String(argv[argv.indexOf('--only') + 1]).split(',')) : undefined;
 const wanted = (section: string) => !only || only.has(section);
 const S = {
-  window: smoke ? 0.5 : 4,
+  window: smoke ? 0.5 : 3,
   warmup: smoke ? 0.2 : 1,
   levels: argv.includes('--levels') ? String(argv[argv.indexOf('--levels') + 1]).split(',').map(Number) : smoke ? [8] : [1, 8, 32, 64],
   /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
   rounds: smoke ? 1 : 3,
   barLevel: smoke ? 8 : 32,
-  microSeconds: smoke ? 0.05 : 1,
-  fixedRateSeconds: smoke ? 0.5 : 8,
+  microSeconds: smoke ? 0.05 : 0.7,
+  fixedRateSeconds: smoke ? 0.5 : 6,
   scrapeSeconds: smoke ? 0.5 : 3,
   memoryTokens: Number(process.env.BENCH_MEMORY_TOKENS ?? (smoke ? 2_000 : 1_000_000)),
   soakSeconds: Number(process.env.SOAK_SECONDS ?? 600),
@@ -53,6 +55,7 @@ interface ServerSpec {
   config?: Record<string, unknown>;
   env?: Record<string, string>;
   sampledShare?: number;
+  nodeFlags?: string[];
 }
 
 interface Running {
@@ -60,6 +63,8 @@ interface Running {
   socket: string;
   statusUrl?: string;
   stop(): Promise<void>;
+  /** SIGINT: the process drains and exits by itself (writes its --cpu-prof file). */
+  stopGracefully(): Promise<void>;
 }
 
 interface Row extends DriverResult {
@@ -124,7 +129,7 @@ class Bench {
     else {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
-      child = spawnPinned(0, [CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+      child = spawnPinned(0, [...(spec.nodeFlags ?? []), CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
     }
     await waitForSocket(socket);
     return {
@@ -134,6 +139,11 @@ class Bench {
       stop: async () => {
         await stopChild(child);
         rmSync(socket, { force: true });
+      },
+      stopGracefully: async () => {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
       },
     };
   }
@@ -246,9 +256,8 @@ async function adminApiDown(bench: Bench): Promise<void> {
 
 async function fixedRate(bench: Bench): Promise<void> {
   process.stderr.write('fixed rate, 1,000 events/s\n');
-  const [kongPdkIssuer, , oursIssuer] = issuerServers(bench) as [ServerSpec, ServerSpec, ServerSpec];
-  const [kongPdkGate, , oursGate] = gateServers(bench) as [ServerSpec, ServerSpec, ServerSpec];
-  for (const spec of [kongPdkIssuer, oursIssuer, kongPdkGate, oursGate]) {
+  // The floor shows what the machine and the driver alone add to the tail.
+  for (const spec of [...issuerServers(bench), ...gateServers(bench)]) {
     await bench.measure('fixed-rate', spec, 8, 0, { rate: 1_000, seconds: S.fixedRateSeconds, warmupSeconds: 2 * S.warmup });
   }
 }
@@ -318,6 +327,22 @@ async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_6
     };
   } finally {
     await running.stop();
+  }
+}
+
+/** `make profile`: ours under the bar's load with --cpu-prof; the top costs by function and by module. */
+async function profile(bench: Bench): Promise<void> {
+  for (const spec of [issuerServers(bench)[2], gateServers(bench)[2]] as ServerSpec[]) {
+    const dir = mkdtempSync(join(tmpdir(), 'kas-profile-'));
+    const running = await bench.start({ ...spec, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+    const result = await bench.drive(running, spec, { seconds: 2 * S.window });
+    await running.stopGracefully();
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('no CPU profile was written');
+    const top = topCosts(join(dir, file), 12);
+    process.stdout.write(`## ${spec.name}: ${result.eventsPerSecond} events/s under the profiler, c=${S.barLevel}, ${top.busyMs} ms busy (profile: ${join(dir, file)})\n\n`);
+    process.stdout.write(`${table(['function (self time)', '% of busy'], top.functions.map((f) => [f.name, f.share]))}\n\n`);
+    process.stdout.write(`${table(['module (self time)', '% of busy'], top.modules.map((m) => [m.name, m.share]))}\n\n`);
   }
 }
 
@@ -439,6 +464,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   try {
     await bench.loadConfigs();
+    if (profileOnly) return await profile(bench);
     if (soakOnly) {
       process.stderr.write(`soak: ${S.soakSeconds} s at 2,000 tokens/s\n`);
       const soak = await memory(bench, Number.MAX_SAFE_INTEGER, 2_000, S.soakSeconds);

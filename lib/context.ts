@@ -4,7 +4,7 @@ import { createCredentialStore, type CredentialStore } from './credentials.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from './rate-limiter.js';
-import { createRedisConnection, type RedisConnection } from './redis-connection.js';
+import type { RedisConnection } from './redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
 import { createSecretCipher } from './secret-cipher.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -27,7 +27,7 @@ export interface Context {
   close(): Promise<void>;
 }
 
-export function createContext(config: Config, log: Logger): Context {
+export async function createContext(config: Config, log: Logger): Promise<Context> {
   const metrics = createMetrics();
   const telemetry = createTelemetry(config.telemetry, log);
   const tracer = telemetry.tracer;
@@ -47,6 +47,8 @@ export function createContext(config: Config, log: Logger): Context {
   let redis: Context['redis'];
   let rateLimiter: RateLimiter = localLimiter;
   if (config.redis) {
+    // ioredis adds ~20 MB to the process: loaded only when Redis is configured.
+    const { createRedisConnection } = await import('./redis-connection.js');
     const connection = createRedisConnection(config.redis, { log });
     const cache = createRedisCredentialCache(
       { connection, cipher: createSecretCipher(config.cacheEncryptionKey), log },

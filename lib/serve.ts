@@ -25,7 +25,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   const config = loadConfig();
   const logOutput = stdoutLogOutput();
   const log = createLogger({ level: config.logLevel, serviceVersion: VERSION, destination: logOutput.stream });
-  const ctx = createContext(config, log);
+  const ctx = await createContext(config, log);
   const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
     log,
     instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
