@@ -1,5 +1,6 @@
 import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
 import { createHmacVerifyKeys } from './hmac-keys.js';
@@ -41,13 +42,41 @@ export interface TokenVerifier {
   verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload>;
 }
 
+/** A token jose accepted, for one credential object and one plugin config, until its time checks could fail. */
+interface VerifiedToken {
+  credential: SigningCredential;
+  opts: VerifyOptions;
+  payload: JWTPayload;
+  /** The first second at which jose could refuse it (exp, or iat + max age, plus the clock skew). */
+  validUntil: number;
+}
+
+/** Clients send the same token with every request until it expires; this many are remembered. */
+const VERIFIED_TOKENS = 10_000;
+
+/** The first second at which jose would refuse a token it accepted (time only moves forward, so nbf stays met). */
+function firstRefusal(payload: JWTPayload, opts: VerifyOptions): number {
+  const byExp = (payload.exp as number) + opts.clockSkewSeconds;
+  if (opts.maxTokenAgeSeconds === undefined || typeof payload.iat !== 'number') return byExp;
+  return Math.min(byExp, payload.iat + opts.maxTokenAgeSeconds + opts.clockSkewSeconds);
+}
+
 export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
   const keyOf = createHmacVerifyKeys();
+  // As Envoy's jwt_authn cache: a token already verified with this very credential (a rotated secret is a
+  // new credential object) and config is not verified again; only its lifetime is checked.
+  const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS });
 
   return {
     verify(token, credential, opts) {
-      return inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, () => verify(token, credential, opts));
+      const known = verified.get(token);
+      if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil) return Promise.resolve(known.payload);
+      return inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, async () => {
+        const payload = Object.freeze(await verify(token, credential, opts));
+        verified.set(token, { credential, opts, payload, validUntil: firstRefusal(payload, opts) });
+        return payload;
+      });
     },
   };
 
