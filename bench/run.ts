@@ -217,6 +217,7 @@ async function scenarios(bench: Bench): Promise<void> {
   const issuer = bench.config('issuer');
   await bench.measure('scenario', { name: 'issue, warm (tracing 1 % sampled)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer }, S.barLevel, 0);
   await bench.measure('scenario', { name: 'issue, tracing off', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { TELEMETRY_MODE: 'off' } }, S.barLevel, 0);
+  await bench.measure('scenario', { name: 'issue, no per-token log line (EVENT_LOG_LEVEL=debug)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { EVENT_LOG_LEVEL: 'debug' } }, S.barLevel, 0);
   await bench.measure('scenario', { name: 'issue, tracing every request (otlp)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, sampledShare: 1 }, S.barLevel, 0);
   await bench.measure('scenario', { name: 'issue, cold (new consumer per request)', kind: 'ours', plugin: 'token-issuer', request: 'issue-cold', config: issuer }, S.barLevel, 0);
   await bench.measure('scenario', { name: 'validate endpoint', kind: 'ours', plugin: 'token-validator', request: 'validate', config: bench.config('endpoint') }, S.barLevel, 0);

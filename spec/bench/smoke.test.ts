@@ -31,7 +31,7 @@ test('the bench smoke run drives every server and scenario without errors and pr
   assert.equal(results.smoke, true);
   const servers = new Set(results.rows.map((r) => r.server));
   for (const name of ['kong-pdk bare issuer', 'floor issuer', 'ours token-issuer', 'kong-pdk bare gate', 'floor gate', 'ours token-validator gate', 'kong-pdk noop']) assert.ok(servers.has(name), name);
-  assert.equal(results.rows.filter((r) => r.group === 'scenario').length, 8);
+  assert.equal(results.rows.filter((r) => r.group === 'scenario').length, 9);
   for (const row of results.rows) {
     assert.ok(row.events > 0, `${row.server} handled events`);
     assert.equal(row.errors, 0, `${row.server} answered every event as expected and Kong logged no error`);
