@@ -148,7 +148,9 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
           continue;
         }
         const wait = scheduled - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
+        // Timers have millisecond granularity and may fire early: the last stretch is waited out exactly.
+        while (performance.now() < scheduled) await new Promise((r) => setImmediate(r));
         await one(scheduled);
         scheduled += interval;
       }

@@ -116,7 +116,8 @@ class Bench {
   oursEnv(extra: Record<string, string> = {}): Record<string, string> {
     return {
       KONG_ADMIN_URL: this.admin.url, KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789', STATUS_HOST: '127.0.0.1', NODE_ENV: 'production',
-      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...extra,
+      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      ...(process.env.BENCH_ENV ? (JSON.parse(process.env.BENCH_ENV) as Record<string, string>) : {}), ...extra,
     };
   }
 
