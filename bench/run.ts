@@ -28,6 +28,9 @@ const profileOnly = argv.includes('--profile');
 /** `--only throughput,memory`: a subset of the sections, for working on one figure. */
 const only = argv.includes('--only') ? new Set(String(argv[argv.indexOf('--only') + 1]).split(',')) : undefined;
 const wanted = (section: string) => !only || only.has(section);
+/** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
+const variants = argv.includes('--variants') ? (JSON.parse(String(argv[argv.indexOf('--variants') + 1])) as Record<string, Record<string, string>>) : undefined;
+const serverKinds = argv.includes('--servers') ? new Set(String(argv[argv.indexOf('--servers') + 1]).split(',')) : undefined;
 const S = {
   window: smoke ? 0.5 : 3,
   warmup: smoke ? 0.2 : 1,
@@ -130,7 +133,8 @@ class Bench {
     else {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
-      child = spawnPinned(0, [...(spec.nodeFlags ?? []), CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+      // BENCH_CLI: another build of ours (a copy of dist/ before a change), for --variants.
+      child = spawnPinned(0, [...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
     }
     await waitForSocket(socket);
     return {
@@ -205,12 +209,13 @@ async function throughput(bench: Bench): Promise<void> {
     for (const level of S.levels) {
       const rounds = level === S.barLevel ? S.rounds : 1;
       for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        const picked = servers.filter((spec) => !serverKinds || serverKinds.has(spec.kind));
+        const order = round % 2 === 0 ? picked : [...picked].reverse();
         for (const spec of order) await bench.measure(group, spec, level, round);
       }
     }
   }
-  await bench.measure('noop', { name: 'kong-pdk noop', kind: 'kong-pdk', plugin: 'noop', request: 'gate' }, S.barLevel, 0);
+  if (!serverKinds || serverKinds.has('kong-pdk')) await bench.measure('noop', { name: 'kong-pdk noop', kind: 'kong-pdk', plugin: 'noop', request: 'gate' }, S.barLevel, 0);
 }
 
 async function scenarios(bench: Bench): Promise<void> {
@@ -329,6 +334,26 @@ async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_6
     };
   } finally {
     await running.stop();
+  }
+}
+
+/**
+ * `--variants '{"a":{},"b":{"TELEMETRY_MODE":"off"}}'`: ours under the bar's load with each set of
+ * environment variables, interleaved over `--rounds` rounds (5 by default); the median server CPU per
+ * event of each. For weighing one change or setting on this noisy VM, where only a same-run comparison holds.
+ */
+async function compareVariants(bench: Bench, named: Record<string, Record<string, string>>): Promise<void> {
+  const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 5;
+  for (const [group, spec] of [['issuer', issuerServers(bench)[2]], ['gate', gateServers(bench)[2]]] as const) {
+    const cpu: Record<string, number[]> = {};
+    for (let round = 0; round < rounds; round++) {
+      const names = Object.keys(named);
+      for (const name of round % 2 === 0 ? names : names.reverse()) {
+        const row = await bench.measure(group, { ...(spec as ServerSpec), name: `${group} ${name}`, env: named[name] }, S.barLevel, round);
+        (cpu[name] ??= []).push(row.serverCpuUsPerEvent);
+      }
+    }
+    for (const [name, values] of Object.entries(cpu)) process.stdout.write(`${group} ${name}: median ${median(values)} µs/event (${values.join(', ')})\n`);
   }
 }
 
@@ -468,6 +493,7 @@ async function main(): Promise<void> {
   try {
     await bench.loadConfigs();
     if (profileOnly) return await profile(bench);
+    if (variants) return await compareVariants(bench, variants);
     if (soakOnly) {
       process.stderr.write(`soak: ${S.soakSeconds} s at 2,000 tokens/s\n`);
       const soak = await memory(bench, Number.MAX_SAFE_INTEGER, 2_000, S.soakSeconds);

@@ -2,7 +2,7 @@ import {
   BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry, SamplingBreaker,
   TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
 } from 'cockatiel';
-import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { BreakerConfig, KongMode } from './config.js';
 import type { Logger } from './logger.js';
 import { inSpan } from './telemetry.js';
@@ -141,7 +141,7 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     try {
       const answer = await inSpan(tracer, `${method} ${template}`, SpanKind.CLIENT, (span) => {
         span.setAttributes({ 'http.request.method': method, 'url.template': template, 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) });
-        return attemptOnce<T>(method, path, body, signal, (status) => span.setAttribute('http.response.status_code', status));
+        return attemptOnce<T>(method, path, body, signal, span);
       });
       opts.onAttempt?.('success', (performance.now() - startedAt) / 1000);
       return answer;
@@ -151,10 +151,11 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, onStatus: (status: number) => void): Promise<T | undefined> {
+  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, span: Span): Promise<T | undefined> {
     counters.calls++;
     const sent: Record<string, string> = body === undefined ? { ...headers } : { ...headers, 'content-type': 'application/json' };
-    propagation.inject(context.active(), sent);
+    // The client span's traceparent (none when the attempt is not traced: its span context is invalid).
+    propagation.inject(trace.setSpan(context.active(), span), sent);
     let res: Response;
     try {
       res = await fetch(opts.baseUrl + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), signal });
@@ -162,7 +163,7 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       counters.failures++;
       throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} failed: ${describeFetchError(err)}`, undefined, { cause: err });
     }
-    onStatus(res.status);
+    span.setAttribute('http.response.status_code', res.status);
     if (res.status === 404 || res.status === 409) {
       await res.body?.cancel();
       if (res.status === 409) throw new AdminApiConflictError();

@@ -3,9 +3,9 @@ import { LRUCache } from 'lru-cache';
 import {
   AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential, type KongConsumer,
 } from './admin-client.js';
-import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import { AuthError } from './errors.js';
-import { inSpan } from './telemetry.js';
+import { inSpan, inTraceContext } from './telemetry.js';
 import type { Logger } from './logger.js';
 import type { RedisCredentialCache } from './redis-credential-cache.js';
 
@@ -34,21 +34,22 @@ export interface CredentialStore {
   /**
    * The consumer's HS256 credential, read through the layers of SPEC §5. Throws AuthError: AUTH_002 (Kong
    * does not know the consumer, or it has no credential and provisioning is off), AUTH_004 (Admin API
-   * failed, no stale copy), AUTH_005 (breaker open, no stale copy).
+   * failed, no stale copy), AUTH_005 (breaker open, no stale copy). `traced`: the phase's trace context,
+   * which a look-up beyond memory continues.
    */
-  forConsumer(consumerId: string, opts: { provision: boolean }): Promise<SigningCredential>;
+  forConsumer(consumerId: string, opts: { provision: boolean; traced?: TraceContext }): Promise<SigningCredential>;
   /**
    * The HS256 credential whose key is `key` (a token's key claim), through memory and stale copies;
    * AUTH_011 key_mismatch when Kong has none, AUTH_004/AUTH_005 as above.
    */
-  forKey(key: string): Promise<SigningCredential>;
+  forKey(key: string, traced?: TraceContext): Promise<SigningCredential>;
   /** The consumer entity (for upstream headers and kong.client.authenticate), cached like credentials. */
-  consumer(consumerId: string): Promise<KongConsumer>;
+  consumer(consumerId: string, traced?: TraceContext): Promise<KongConsumer>;
   /**
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
    * per `refreshIntervalSeconds` and returns it when its secret differs, else undefined. Never throws.
    */
-  refreshAfterSignatureFailure(seen: SigningCredential, foundBy: 'consumer' | 'key'): Promise<SigningCredential | undefined>;
+  refreshAfterSignatureFailure(seen: SigningCredential, foundBy: 'consumer' | 'key', traced?: TraceContext): Promise<SigningCredential | undefined>;
   stats(): CredentialStats;
 }
 
@@ -170,11 +171,11 @@ export function createCredentialStore(
       remember(cacheKey, value);
       if (redisId !== undefined && redis) await inRedis('SET', () => redis.put(value as SigningCredential));
       return value;
-    });
+    }, { withChildren: true });
   }
 
   /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
-  function cached(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
+  function cached(cacheKey: string, fetch: () => Promise<Cached>, traced: TraceContext | undefined, redisId?: string): Promise<Cached> {
     const hit = fresh.get(cacheKey);
     if (hit) {
       stats.memory.hits++;
@@ -183,10 +184,26 @@ export function createCredentialStore(
     stats.memory.misses++;
     let pending = inFlight.get(cacheKey);
     if (!pending) {
-      pending = load(cacheKey, fetch, redisId).finally(() => inFlight.delete(cacheKey));
+      pending = inTraceContext(traced, () => load(cacheKey, fetch, redisId)).finally(() => inFlight.delete(cacheKey));
       inFlight.set(cacheKey, pending);
     }
     return pending;
+  }
+
+  /** Re-reads a credential after a signature failure; the new one when its secret changed. Never throws. */
+  async function reread(seen: SigningCredential, foundBy: 'consumer' | 'key'): Promise<SigningCredential | undefined> {
+    try {
+      const byKey = foundBy === 'key';
+      const current = byKey ? await fromAdminApiByKey(seen.key) : await fromAdminApi(seen.consumerId, false);
+      if (current.secret === seen.secret && current.key === seen.key) return undefined;
+      remember(byKey ? `k:${seen.key}` : `c:${seen.consumerId}`, current);
+      if (!byKey) await deps.redis?.put(current);
+      deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
+      return current;
+    } catch (err) {
+      deps.log.warn({ 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err }, 'could not re-read a credential after a signature failure');
+      return undefined;
+    }
   }
 
   async function fromAdminApiByKey(key: string): Promise<SigningCredential> {
@@ -207,33 +224,22 @@ export function createCredentialStore(
   }
 
   return {
-    forConsumer(consumerId, { provision }) {
-      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), consumerId) as Promise<SigningCredential>;
+    forConsumer(consumerId, { provision, traced }) {
+      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), traced, consumerId) as Promise<SigningCredential>;
     },
 
-    forKey(key) {
-      return cached(`k:${key}`, () => fromAdminApiByKey(key)) as Promise<SigningCredential>;
+    forKey(key, traced) {
+      return cached(`k:${key}`, () => fromAdminApiByKey(key), traced) as Promise<SigningCredential>;
     },
 
-    consumer(consumerId) {
-      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId)) as Promise<KongConsumer>;
+    consumer(consumerId, traced) {
+      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId), traced) as Promise<KongConsumer>;
     },
 
-    async refreshAfterSignatureFailure(seen, foundBy) {
-      if (lastRefresh.has(seen.consumerId)) return undefined;
+    refreshAfterSignatureFailure(seen, foundBy, traced) {
+      if (lastRefresh.has(seen.consumerId)) return Promise.resolve(undefined);
       lastRefresh.set(seen.consumerId, Date.now());
-      try {
-        const byKey = foundBy === 'key';
-        const current = byKey ? await fromAdminApiByKey(seen.key) : await fromAdminApi(seen.consumerId, false);
-        if (current.secret === seen.secret && current.key === seen.key) return undefined;
-        remember(byKey ? `k:${seen.key}` : `c:${seen.consumerId}`, current);
-        if (!byKey) await deps.redis?.put(current);
-        deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
-        return current;
-      } catch (err) {
-        deps.log.warn({ 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err }, 'could not re-read a credential after a signature failure');
-        return undefined;
-      }
+      return inTraceContext(traced, () => reread(seen, foundBy));
     },
 
     stats: () => ({

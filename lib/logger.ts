@@ -1,4 +1,4 @@
-import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -45,8 +45,9 @@ export function createLogger(opts: { level: LogLevel; serviceVersion: string; de
       timestamp: isoTimestamp,
       formatters: { level: (label) => ({ 'log.level': label }) },
       serializers: { error: serializeError },
-      // Every line logged inside a traced event carries its trace and span ids (ECS trace.id, span.id).
-      mixin: traceFields,
+      // A line logged in a traced context (a cache miss's look-up) carries its trace and span ids (ECS
+      // trace.id, span.id); an event's own lines add them from the phase span (traceFieldsOf).
+      mixin: () => traceFieldsOf(trace.getActiveSpan()),
       // The logged object wins over the mixin; without a trace, it is used as it is (no copy).
       mixinMergeStrategy: (logged: object, mixin: object) => (mixin === NO_TRACE_FIELDS ? logged : Object.assign(mixin, logged)),
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
@@ -57,9 +58,9 @@ export function createLogger(opts: { level: LogLevel; serviceVersion: string; de
 
 const NO_TRACE_FIELDS: Record<string, string> = Object.freeze({});
 
-function traceFields(): Record<string, string> {
-  const span = trace.getActiveSpan();
-  const context = span?.spanContext();
+/** ECS trace.id and span.id of a recorded span; a shared empty object otherwise. */
+export function traceFieldsOf(span: Span | undefined): Record<string, string> {
+  const context = span?.isRecording() ? span.spanContext() : undefined;
   return context && isSpanContextValid(context) ? { 'trace.id': context.traceId, 'span.id': context.spanId } : NO_TRACE_FIELDS;
 }
 

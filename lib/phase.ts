@@ -1,4 +1,4 @@
-import type { Span } from '@opentelemetry/api';
+import type { Context as TraceContext, Span } from '@opentelemetry/api';
 import type { Context } from './context.js';
 import type { AuthError } from './errors.js';
 import type { Kong } from './plugin.js';
@@ -12,6 +12,8 @@ export interface PhaseState {
   requestId: string;
   startedAt: number;
   span: Span;
+  /** The phase span's context, for child spans; undefined when the phase is not recorded. */
+  trace: TraceContext | undefined;
 }
 
 export interface PhaseOptions {
@@ -35,8 +37,8 @@ export async function runAccessPhase(kong: Kong, ctx: Context, opts: PhaseOption
   } catch (err) {
     return exitWithProblem(kong, err, requestIdFrom({}), ctx, opts.action, startedAt, opts.challenge);
   }
-  await ctx.telemetry.inPhase(opts.plugin, 'access', headers, async (span) => {
-    const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span };
+  await ctx.telemetry.inPhase(opts.plugin, 'access', headers, async (span, trace) => {
+    const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span, trace };
     try {
       await handle(state);
     } catch (err) {

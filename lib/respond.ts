@@ -2,7 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { LogLevel } from './config.js';
 import type { Kong } from './plugin.js';
 import { toAuthError, type AuthError } from './errors.js';
-import type { Logger } from './logger.js';
+import { traceFieldsOf, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { recordFailure } from './telemetry.js';
 import { problemBody, problemHeaders } from './problem.js';
@@ -18,9 +18,9 @@ export async function exitWith(kong: Kong, status: number, body: string, headers
 
 export const JSON_NO_STORE = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** ECS event fields for the one log line of an event: event.duration in nanoseconds. */
-export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number): Record<string, unknown> {
-  return { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6) };
+/** ECS event fields for the one log line of an event: event.duration in nanoseconds, the phase span's trace ids. */
+export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number, span: Span | undefined): Record<string, unknown> {
+  return { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6), ...traceFieldsOf(span) };
 }
 
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
@@ -37,7 +37,7 @@ export async function exitWithProblem(
   const authError = toAuthError(err);
   ctx.metrics.authError(authError.code);
   if (span) recordFailure(span, authError);
-  const fields = { ...eventFields(action, 'failure', startedAt), 'error.code': authError.code, 'error.message': authError.detail };
+  const fields = { ...eventFields(action, 'failure', startedAt, span), 'error.code': authError.code, 'error.message': authError.detail };
   if (authError.code === 'AUTH_008') ctx.log.error({ ...fields, error: authError.cause }, 'unexpected failure');
   else if (authError.status >= 500) ctx.log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
   else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');

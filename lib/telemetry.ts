@@ -1,4 +1,4 @@
-import { context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, type Context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -16,8 +16,11 @@ import { VERSION } from './version.js';
 
 export interface Telemetry {
   readonly tracer: Tracer;
-  /** Runs one plugin phase inside a span that continues the request's W3C traceparent (from headers already read). */
-  inPhase<T>(plugin: string, phase: string, headers: HeaderMap, fn: (span: Span) => Promise<T>): Promise<T>;
+  /**
+   * Runs one plugin phase in a span that continues the request's W3C traceparent (from headers already
+   * read). `traced` is the phase's trace context for child spans, undefined when the phase is not recorded.
+   */
+  inPhase<T>(plugin: string, phase: string, headers: HeaderMap, fn: (span: Span, traced: Context | undefined) => Promise<T>): Promise<T>;
   status(): TelemetryStatus;
   /** Exports what is queued; called on shutdown. */
   flush(): Promise<void>;
@@ -33,21 +36,45 @@ const headerGetter = {
 const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
- * Runs `fn` in a child span of the active one; an error sets error.type (the AUTH code, else the error's
- * name). Outside a recorded phase there is no child span: it would start a trace of its own.
+ * Runs `fn` in a child span of `opts.parent` (else of the active context); an error sets error.type (the
+ * AUTH code, else the error's name). Without a recording parent there is no child span: it would start a
+ * trace of its own. Only a span with children of its own (`withChildren`) becomes the active context.
  */
-export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>): Promise<T> {
-  if (!trace.getActiveSpan()?.isRecording()) return fn(NOT_RECORDED);
-  return tracer.startActiveSpan(name, { kind }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      recordFailure(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>, opts: { parent?: Context; withChildren?: boolean } = {}): Promise<T> {
+  const parent = opts.parent ?? context.active();
+  if (!trace.getSpan(parent)?.isRecording()) return fn(NOT_RECORDED);
+  const span = tracer.startSpan(name, { kind }, parent);
+  try {
+    return await (opts.withChildren ? inTraceContext(trace.setSpan(parent, span), () => fn(span)) : fn(span));
+  } catch (err) {
+    recordFailure(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+let contextManager: AsyncLocalStorageContextManager | undefined;
+let tracedRuns = 0;
+
+/**
+ * Runs `fn` with `traced` as the active context, for code that starts spans or logs deep below (a cache
+ * miss reaching Redis and the Admin API). The hot path passes its context explicitly instead: on Node 20
+ * an enabled AsyncLocalStorage makes every promise of the process pay for hooks, so it is enabled only
+ * while such a run is in progress and disabled again after the last one.
+ */
+export function inTraceContext<T>(traced: Context | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!traced || !contextManager) return fn();
+  tracedRuns++;
+  return context.with(traced, fn).finally(() => {
+    tracedRuns--;
+    releaseContextHooks();
   });
+}
+
+/** AsyncLocalStorage off again (it re-enables itself on the next context.with) unless a traced run is in progress. */
+function releaseContextHooks(): void {
+  if (tracedRuns === 0) contextManager?.disable();
 }
 
 async function endingSpan<T>(span: Span, fn: (span: Span) => Promise<T>): Promise<T> {
@@ -95,6 +122,9 @@ function countingPipeline(exporter: SpanExporter, maxQueueSize: number, schedule
   const counted: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       exporter.export(spans, (result) => {
+        // The SDK exports inside context.with (to suppress tracing of the export), which enables
+        // AsyncLocalStorage; left on, it would tax every promise of the process from then on.
+        releaseContextHooks();
         counters.queued -= spans.length;
         counters.exports++;
         counters.lastExportOk = result.code === ExportResultCode.SUCCESS;
@@ -147,7 +177,6 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
   const counters: ExportCounters = { exportedSpans: 0, droppedSpans: 0, exports: 0, failedExports: 0, queued: 0, lastError: null, lastExportOk: null };
   const exporters: string[] = [];
   let provider: NodeTracerProvider | undefined;
-  let contextManager: AsyncLocalStorageContextManager | undefined;
   if (config.mode !== 'off') {
     const processors: SpanProcessor[] = [];
     if (config.mode === 'otlp' || config.mode === 'both') {
@@ -168,20 +197,13 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
     provider.register({ propagator, contextManager });
   }
   const tracer = trace.getTracer('kong-auth-sidecar', VERSION);
-  let recordedPhases = 0;
 
   return {
     tracer,
     inPhase(plugin, phase, headers, fn) {
       const parent = provider ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
       const span = tracer.startSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, parent);
-      if (!span.isRecording()) return endingSpan(span, fn);
-      // Only a recorded phase enters an async context. On Node 20, AsyncLocalStorage makes every promise
-      // of the process pay for hooks while it is enabled: it is disabled again once no recorded phase runs.
-      recordedPhases++;
-      return context.with(trace.setSpan(parent, span), () => endingSpan(span, fn)).finally(() => {
-        if (--recordedPhases === 0) contextManager?.disable();
-      });
+      return endingSpan(span, (s) => fn(s, s.isRecording() ? trace.setSpan(parent, s) : undefined));
     },
     status() {
       return {

@@ -1,4 +1,4 @@
-import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { SigningCredential } from './credentials.js';
@@ -39,7 +39,7 @@ export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
 
 export interface TokenVerifier {
   /** Verifies signature and claims (SPEC §4); AUTH_010 when expired, AUTH_011 with a reason otherwise. */
-  verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload>;
+  verify(token: string, credential: SigningCredential, opts: VerifyOptions, traced?: TraceContext): Promise<JWTPayload>;
 }
 
 /** A token jose accepted, for one credential object and one plugin config, until its time checks could fail. */
@@ -69,14 +69,14 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
   const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS });
 
   return {
-    verify(token, credential, opts) {
+    verify(token, credential, opts, traced) {
       const known = verified.get(token);
       if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil) return Promise.resolve(known.payload);
       return inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, async () => {
         const payload = Object.freeze(await verify(token, credential, opts));
         verified.set(token, { credential, opts, payload, validUntil: firstRefusal(payload, opts) });
         return payload;
-      });
+      }, { parent: traced ?? ROOT_CONTEXT });
     },
   };
 

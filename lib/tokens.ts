@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
 import { inSpan } from './telemetry.js';
@@ -20,7 +20,7 @@ export interface IssuedToken {
 
 export interface TokenService {
   /** Signs an HS256 JWT for `subject` with the credential's secret (SPEC §3); AUTH_003 when signing fails. */
-  issue(subject: string, credential: SigningCredential, opts: IssueOptions): Promise<IssuedToken>;
+  issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext): Promise<IssuedToken>;
 }
 
 // Our header never changes: its base64url form is computed once.
@@ -66,8 +66,9 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
   }
 
   return {
-    issue(subject, credential, opts) {
-      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, async () => sign(subject, credential, opts));
+    async issue(subject, credential, opts, traced) {
+      if (!traced) return sign(subject, credential, opts);
+      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, async () => sign(subject, credential, opts), { parent: traced });
     },
   };
 }

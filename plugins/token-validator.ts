@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import { findToken } from '../lib/bearer-token.js';
 import type { Context } from '../lib/context.js';
 import type { SigningCredential } from '../lib/credentials.js';
@@ -60,14 +61,14 @@ const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date
 
 export function tokenValidator(ctx: Context): PluginModule {
   /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
-  async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key'): Promise<JWTPayload> {
+  async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key', traced: TraceContext | undefined): Promise<JWTPayload> {
     try {
-      return await ctx.verifier.verify(token, credential, conf);
+      return await ctx.verifier.verify(token, credential, conf, traced);
     } catch (err) {
       if (!(err instanceof AuthError && err.extensions?.reason === 'signature')) throw err;
-      const rotated = await ctx.credentials.refreshAfterSignatureFailure(credential, foundBy);
+      const rotated = await ctx.credentials.refreshAfterSignatureFailure(credential, foundBy, traced);
       if (!rotated) throw err;
-      return ctx.verifier.verify(token, rotated, conf);
+      return ctx.verifier.verify(token, rotated, conf, traced);
     }
   }
 
@@ -75,8 +76,8 @@ export function tokenValidator(ctx: Context): PluginModule {
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
     if (conf.verifyConsumer) await authenticatedConsumerName(kong, claimed);
-    const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false });
-    const claims = await verify(token, credential, conf, 'consumer');
+    const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
+    const claims = await verify(token, credential, conf, 'consumer', state.trace);
     const body = {
       valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
       issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
@@ -87,9 +88,9 @@ export function tokenValidator(ctx: Context): PluginModule {
 
   /** Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with its jwt plugin. */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await ctx.credentials.forKey(keyClaim(peekToken(token).claims, conf.keyClaimName));
-    const claims = await verify(token, credential, conf, 'key');
-    const consumer = await ctx.credentials.consumer(credential.consumerId);
+    const credential = await ctx.credentials.forKey(keyClaim(peekToken(token).claims, conf.keyClaimName), state.trace);
+    const claims = await verify(token, credential, conf, 'key', state.trace);
+    const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.client.authenticate(consumer, { id: credential.credentialId, key: credential.key, consumer: { id: consumer.id } });
     const upstream = gateHeaders(state.headers, consumer, claims, state.requestId);
     await kong.service.request.setHeaders(upstream.set);
@@ -117,7 +118,7 @@ export function tokenValidator(ctx: Context): PluginModule {
           const token = findToken(state.headers, query ?? {}, conf);
           const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
           ctx.metrics.tokenValidated('valid');
-          ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-validate', 'success', state.startedAt), 'user.id': consumerId }, 'token valid');
+          ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-validate', 'success', state.startedAt, state.span), 'user.id': consumerId }, 'token valid');
         } catch (err) {
           if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
           throw err;
