@@ -10,30 +10,6 @@ export type { Logger };
  */
 const REDACTED_PATHS = ['secret', 'token', 'access_token', 'authorization', 'headers.authorization', 'headers["kong-admin-token"]', 'adminToken', 'kongAdminToken'];
 
-/** A stalled stdout holds at most this much before lines are dropped (and counted). */
-const MAX_BUFFERED_LOG_BYTES = 16 * 1024 * 1024;
-
-export interface LogOutput {
-  stream: DestinationStream;
-  /** Lines dropped because stdout did not keep up. */
-  dropped(): number;
-}
-
-/** Lines are written in batches of this many bytes, or after LOG_FLUSH_MS when traffic is light. */
-const LOG_BATCH_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
-
-/**
- * stdout written asynchronously and in batches, so a slow log collector never blocks a request and a
- * log line does not cost a system call of its own; pino flushes what is buffered when the process exits.
- */
-export function stdoutLogOutput(): LogOutput {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS, maxLength: MAX_BUFFERED_LOG_BYTES });
-  let dropped = 0;
-  stream.on('drop', () => dropped++);
-  return { stream, dropped: () => dropped };
-}
-
 /** pino writing NDJSON with ECS field names (SPEC §7), flat dotted keys as @elastic/ecs-pino-format does. */
 export function createLogger(opts: { level: LogLevel; serviceVersion: string; destination?: DestinationStream }): Logger {
   return pino(

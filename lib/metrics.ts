@@ -128,7 +128,7 @@ export function createMetrics(): Metrics {
       });
     }
     new Counter({
-      name: 'kong_auth_log_lines_dropped_total', help: 'Log lines dropped because stdout did not keep up.', registers: [registry],
+      name: 'kong_auth_log_lines_dropped_total', help: 'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).', registers: [registry],
       collect() {
         this.reset();
         this.inc(sources.droppedLogLines());

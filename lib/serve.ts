@@ -3,7 +3,8 @@ import { tokenIssuer } from '../plugins/token-issuer.js';
 import { tokenValidator } from '../plugins/token-validator.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
-import { createLogger, stdoutLogOutput } from './logger.js';
+import { createLogger } from './logger.js';
+import { batchedLogOutput } from './log-output.js';
 import { publishPluginInfo } from './plugin-catalog.js';
 import { createPluginServer } from './plugin-server.js';
 import { listenRpcSocket, type RpcSocketServer } from './rpc-socket.js';
@@ -23,7 +24,7 @@ const ABANDONED_EVENT_MS = 1000;
 export async function serve(socketDir: string, socketName: string): Promise<void> {
   const startedAt = Date.now();
   const config = loadConfig();
-  const logOutput = stdoutLogOutput();
+  const logOutput = batchedLogOutput();
   const log = createLogger({ level: config.logLevel, serviceVersion: VERSION, destination: logOutput.stream });
   const ctx = await createContext(config, log);
   const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
