@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { pdkFor, PdkError, type PdkChannel } from './pdk.js';
 import { pluginInfo, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
 import { problemBody, problemHeaders } from './problem.js';
+import { errorMessage, type Dispatch, type Respond } from './rpc-socket.js';
 
 /**
  * Kong's plugin-server RPC methods (StartInstance, HandleEvent, Step…), implemented here rather than
@@ -12,7 +13,7 @@ import { problemBody, problemHeaders } from './problem.js';
  * Plugin code receives kong-pdk's PDK API (lib/pdk.ts).
  */
 export interface PluginServer {
-  dispatch(method: string, params: unknown[]): Promise<unknown>;
+  dispatch: Dispatch;
   /** Events waiting on Kong right now; 0 between requests. */
   eventCount(): number;
   /**
@@ -42,16 +43,21 @@ interface Instance {
   lastUsedAt: number;
 }
 
-type StepResult = [result: unknown, error: unknown];
-
 const RET = 'ret';
 // kong-pdk's NON_RETURN_METHODS: Kong yields the request's coroutine inside these and never resumes it.
 const CONVERSATION_ENDERS = new Set(['kong.response.exit', 'kong.response.error']);
+const NO_RESULT = Promise.resolve(undefined);
 
-/** One phase of one request: the plugin's PDK calls go out through send, Kong's answers come back through resume. */
+/**
+ * One phase of one request. Kong's call (HandleEvent, then each Step) is answered straight from the
+ * plugin's next PDK call, through `respond`; Kong's answer to that PDK call settles the plugin's await.
+ */
 class PluginEvent implements PdkChannel {
-  private onReply: ((data: unknown) => void) | undefined;
-  private onResult: ((result: StepResult) => void) | undefined;
+  /** Kong's call waiting for our next message; set while the plugin runs. */
+  private respond: Respond | undefined;
+  private pendingMethod = '';
+  private onResult: ((result: unknown) => void) | undefined;
+  private onError: ((error: unknown) => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -59,36 +65,43 @@ class PluginEvent implements PdkChannel {
     readonly phase: string,
     readonly startedAt: number,
     public lastActivityAt: number,
+    private readonly deliver: (event: PluginEvent, respond: Respond, message: unknown) => void,
   ) {}
 
-  async call(method: string, args: unknown[]): Promise<unknown> {
+  call(method: string, args: unknown[]): Promise<unknown> {
     this.send({ Method: method, Args: args });
     // As kong-pdk: the conversation is over (Kong never answers), the handler just carries on.
-    if (CONVERSATION_ENDERS.has(method)) return undefined;
-    const [result, error] = await new Promise<StepResult>((resolve) => (this.onResult = resolve));
-    if (error) throw new PdkError(method, error);
-    return result;
+    if (CONVERSATION_ENDERS.has(method)) return NO_RESULT;
+    this.pendingMethod = method;
+    return new Promise((resolve, reject) => {
+      this.onResult = resolve;
+      this.onError = reject;
+    });
   }
 
   /** The next thing Kong is told: a PDK call, "ret", or the safety net's exit. */
   send(message: unknown): void {
-    const reply = this.onReply;
-    this.onReply = undefined;
-    reply?.(message);
+    const respond = this.respond;
+    this.respond = undefined;
+    if (respond) this.deliver(this, respond, message);
   }
 
-  nextReply(): Promise<unknown> {
-    return new Promise((resolve) => (this.onReply = resolve));
+  /** Kong's call (HandleEvent or a Step) that the plugin's next message answers. */
+  answerWith(respond: Respond): void {
+    this.respond = respond;
   }
 
   isWaitingOnKong(): boolean {
-    return this.onResult !== undefined && this.onReply === undefined;
+    return this.onResult !== undefined && this.respond === undefined;
   }
 
-  resume(result: StepResult): void {
+  resume(result: unknown, error: unknown): void {
     const resolve = this.onResult;
+    const reject = this.onError;
     this.onResult = undefined;
-    resolve?.(result);
+    this.onError = undefined;
+    if (error) reject?.(new PdkError(this.pendingMethod, error));
+    else resolve?.(result);
   }
 }
 
@@ -147,8 +160,8 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     }
   }
 
-  async function reply(event: PluginEvent, pending: Promise<unknown>) {
-    const data = await pending;
+  /** Answers Kong's call with the event's next message; "ret" or an exit retires the event. */
+  function deliver(event: PluginEvent, respond: Respond, data: unknown): void {
     event.lastActivityAt = now();
     const call = data as { Method?: string; Args?: unknown[] } | null;
     const ended = data === RET ? 'continue' : CONVERSATION_ENDERS.has(call?.Method ?? '') ? String(call?.Args?.[0]) : undefined;
@@ -156,17 +169,27 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       events.delete(event.id);
       opts.onEventDone?.(event.plugin, event.phase, ended, (performance.now() - event.startedAt) / 1000);
     }
-    return { Data: data, EventId: event.id };
+    respond(null, { Data: data, EventId: event.id });
   }
 
-  async function step(params: unknown[], isError: boolean) {
+  function step(params: unknown[], isError: boolean, respond: Respond): void {
     const { EventId, Data } = (params[0] ?? {}) as { EventId?: unknown; Data?: unknown };
     const event = typeof EventId === 'number' ? events.get(EventId) : undefined;
     if (!event) throw new Error(`event id ${String(EventId)} not found`);
     if (!event.isWaitingOnKong()) throw new Error(`event id ${EventId} is not waiting for a PDK result`);
-    const pending = event.nextReply();
-    event.resume(isError ? [undefined, Data] : [Data, undefined]);
-    return reply(event, pending);
+    event.answerWith(respond);
+    if (isError) event.resume(undefined, Data);
+    else event.resume(Data, undefined);
+  }
+
+  function handleEvent([request]: unknown[], respond: Respond): void {
+    const { InstanceId, EventName } = (request ?? {}) as { InstanceId?: unknown; EventName?: unknown };
+    const instance = instanceOf(InstanceId);
+    instance.lastUsedAt = now();
+    const event = new PluginEvent(nextEventId++, instance.plugin.Name, String(EventName), performance.now(), instance.lastUsedAt, deliver);
+    events.set(event.id, event);
+    event.answerWith(respond);
+    void runPhase(instance, EventName as Phase, event);
   }
 
   const methods: Record<string, (params: unknown[]) => Promise<unknown>> = {
@@ -210,32 +233,28 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       return { Name: instance.plugin.Name, Id: instance.id, Config: instance.config };
     },
 
-    async HandleEvent([request]) {
-      const { InstanceId, EventName } = (request ?? {}) as { InstanceId?: unknown; EventName?: unknown };
-      const instance = instanceOf(InstanceId);
-      instance.lastUsedAt = now();
-      const event = new PluginEvent(nextEventId++, instance.plugin.Name, String(EventName), performance.now(), instance.lastUsedAt);
-      events.set(event.id, event);
-      const pending = event.nextReply();
-      void runPhase(instance, EventName as Phase, event);
-      return reply(event, pending);
-    },
-
-    Step: (params) => step(params, false),
-    StepError: (params) => step(params, true),
   };
 
-  const byMethod = new Map(Object.entries(methods).map(([name, handler]) => [`plugin.${name}`, handler]));
+  // The event's calls answer from the plugin's next message; the others once their promise settles.
+  const byMethod = new Map<string, Dispatch>([
+    ['plugin.HandleEvent', (_method, params, respond) => handleEvent(params, respond)],
+    ['plugin.Step', (_method, params, respond) => step(params, false, respond)],
+    ['plugin.StepError', (_method, params, respond) => step(params, true, respond)],
+    ...Object.entries(methods).map(([name, handler]): [string, Dispatch] => [
+      `plugin.${name}`,
+      (_method, params, respond) => void handler(params).then((result) => respond(null, result), (err: unknown) => respond(errorMessage(err), null)),
+    ]),
+  ]);
 
   return {
-    dispatch(method, params) {
+    dispatch(method, params, respond) {
       const handler = byMethod.get(method);
-      if (handler) return handler(params);
+      if (handler) return handler(method, params, respond);
       const [namespace, name] = method.split('.', 2);
-      if (namespace !== 'plugin') return Promise.reject(new Error(`RPC for ${namespace} is not supported`));
+      if (namespace !== 'plugin') throw new Error(`RPC for ${namespace} is not supported`);
       // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.
-      if (name?.startsWith('Step')) return step(params, false);
-      return Promise.reject(new Error(`method ${name} not implemented`));
+      if (name?.startsWith('Step')) return step(params, false, respond);
+      throw new Error(`method ${name} not implemented`);
     },
     eventCount: () => events.size,
     liveEventCount(idleMs) {

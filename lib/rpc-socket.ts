@@ -8,7 +8,9 @@ import type { Logger } from './logger.js';
  * responses `[1, msgid, error, result]`. Kong sends one request per connection at a time and reuses
  * connections from a keep-alive pool. Knows nothing about plugins: methods come from `dispatch`.
  */
-export type Dispatch = (method: string, params: unknown[]) => Promise<unknown>;
+export type Dispatch = (method: string, params: unknown[], respond: Respond) => void;
+/** Answers one call, once: an error message, or the result. */
+export type Respond = (error: string | null, result: unknown) => void;
 
 export interface RpcSocketServer {
   readonly path: string;
@@ -100,7 +102,7 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
     for (const message of decoded.messages) {
       if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');
       inFlight++;
-      void answer(socket, message, dispatch, answered);
+      answer(socket, message, dispatch, answered);
     }
   });
   return {
@@ -143,15 +145,30 @@ function isRequest(message: unknown): message is Request {
   );
 }
 
-async function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Dispatch, answered: () => void): Promise<void> {
-  let reply: Buffer;
+/** The answer is written as soon as `dispatch` responds: no promise between Kong's call and our reply. */
+function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Dispatch, answered: () => void): void {
+  let done = false;
+  const respond: Respond = (error, result) => {
+    if (done) return;
+    done = true;
+    let reply: Buffer;
+    try {
+      reply = packr.pack([1, msgid, error, error === null ? result ?? null : null]);
+    } catch (err) {
+      reply = packr.pack([1, msgid, errorMessage(err), null]);
+    }
+    if (!socket.destroyed) socket.write(reply);
+    answered();
+  };
   try {
-    reply = packr.pack([1, msgid, null, (await dispatch(method, params)) ?? null]);
+    dispatch(method, params, respond);
   } catch (err) {
-    reply = packr.pack([1, msgid, err instanceof Error ? err.message : String(err), null]);
+    respond(errorMessage(err), null);
   }
-  if (!socket.destroyed) socket.write(reply);
-  answered();
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Garbage on one connection costs that connection only, never the process. */
