@@ -349,7 +349,9 @@ async function compareVariants(bench: Bench, named: Record<string, Record<string
     for (let round = 0; round < rounds; round++) {
       const names = Object.keys(named);
       for (const name of round % 2 === 0 ? names : names.reverse()) {
-        const row = await bench.measure(group, { ...(spec as ServerSpec), name: `${group} ${name}`, env: named[name] }, S.barLevel, round);
+        // BENCH_SAMPLED_SHARE: the share of requests whose traceparent says "sampled" (1 % otherwise).
+        const share = named[name]?.BENCH_SAMPLED_SHARE;
+        const row = await bench.measure(group, { ...(spec as ServerSpec), name: `${group} ${name}`, env: named[name], ...(share ? { sampledShare: Number(share) } : {}) }, S.barLevel, round);
         (cpu[name] ??= []).push(row.serverCpuUsPerEvent);
       }
     }

@@ -1,6 +1,6 @@
-import { context, INVALID_SPAN_CONTEXT, type Context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, TraceFlags, type Context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, parseTraceParent, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -197,10 +197,23 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
     provider.register({ propagator, contextManager });
   }
   const tracer = trace.getTracer('kong-auth-sidecar', VERSION);
+  // Most requests are not sampled; the SDK would still make ids, consult the sampler and build a
+  // non-recording span for each (~4 µs). Decided here instead when the answer is certain: no tracing, an
+  // always_off sampler, or a parent-based one (the default) under a valid traceparent that says "not sampled".
+  const parentBased = config.sampler.startsWith('parentbased_');
+  const neverRecorded = (headers: HeaderMap): boolean => {
+    if (!provider || config.sampler === 'always_off') return true;
+    if (!parentBased) return false;
+    const header = headers.traceparent;
+    const value = Array.isArray(header) ? header[0] : header;
+    const parent = typeof value === 'string' ? parseTraceParent(value) : null;
+    return parent !== null && (parent.traceFlags & TraceFlags.SAMPLED) === 0;
+  };
 
   return {
     tracer,
     inPhase(plugin, phase, headers, fn) {
+      if (neverRecorded(headers)) return fn(NOT_RECORDED, undefined);
       const parent = provider ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
       const span = tracer.startSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, parent);
       return endingSpan(span, (s) => fn(s, s.isRecording() ? trace.setSpan(parent, s) : undefined));

@@ -113,6 +113,22 @@ describe('traces that join Kong\'s', () => {
     assert.ok(receiver.spans.some((s) => s.traceId === traceId && s.name === 'token-issuer access'));
   });
 
+  test('a request Kong did not sample (traceparent flags 00) is not traced; one it sampled, on the same server, is', async (t) => {
+    const receiver = await OtlpReceiver.start();
+    t.after(() => receiver.close());
+    const kong = await tracedKong(t, receiver);
+    const unsampled = traceparent();
+    const first = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', traceparent: unsampled.header.replace(/-01$/, '-00') } });
+    assert.equal(first.status, 200);
+    assert.ok(kong.adminApi.requests.length > 0 && kong.adminApi.requests.every((r) => r.headers.traceparent === undefined), 'the cold look-up carried no traceparent');
+    const sampled = traceparent();
+    assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', traceparent: sampled.header } })).status, 200);
+    await receiver.waitForSpans((all) => all.some((s) => s.traceId === sampled.traceId && s.name === 'token-issuer access'));
+    assert.equal(receiver.spans.filter((s) => s.traceId === unsampled.traceId).length, 0);
+    const line = await kong.server.waitForLogLine((l) => l['event.action'] === 'token-issue' && l['trace.id'] === undefined);
+    assert.ok(line, 'the unsampled request\'s log line has no trace ids');
+  });
+
   test('with TELEMETRY_MODE=off nothing is exported and no traceparent goes to the Admin API', async (t) => {
     const receiver = await OtlpReceiver.start();
     t.after(() => receiver.close());
