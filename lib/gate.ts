@@ -3,9 +3,10 @@ import type { AuthError } from './errors.js';
 import { consumerName, type HeaderMap } from './request-headers.js';
 
 /**
- * The kong.ctx.shared key a gate sets on every request it let through. Kong skips a plugin whose call
- * fails (and all of ours when our process is down), so kong.yml's backstop post-function answers 503
- * unless it finds this mark. kong.ctx.shared is per request and unreachable for clients.
+ * The mark a gate leaves on every request it let through: a field of the credential it passes to
+ * kong.client.authenticate (a preflight it lets pass: a kong.ctx.shared key of this name). Kong skips a
+ * plugin whose call fails (and all of ours when our process is down), so kong.yml's backstop
+ * post-function answers 503 unless it finds the mark. Both live per request, out of clients' reach.
  */
 export const GATE_MARK = 'kong_auth_sidecar_gate';
 

@@ -133,8 +133,10 @@ function findToken(req: KongRequest, config: Record<string, unknown>): string | 
   return undefined;
 }
 
-// The one Lua form the harness runs: kong.yml's fail-closed backstop behind a gate.
-const BACKSTOP = /^\s*if not kong\.ctx\.shared\.(\w+) then return kong\.response\.exit\((\d{3}), \{ message = "([^"]*)" \}\) end\s*$/;
+// The one Lua form the harness runs: kong.yml's fail-closed backstop behind a gate. The mark is a field
+// of the credential the gate passed to kong.client.authenticate, or (preflight requests) a kong.ctx.shared key.
+const BACKSTOP =
+  /^\s*local credential = kong\.client\.get_credential\(\) if not \(credential and credential\.(\w+) or kong\.ctx\.shared\.(\w+)\) then return kong\.response\.exit\((\d{3}), \{ message = "([^"]*)" \}\) end\s*$/;
 
 /** post-function (priority -1000): only the backstop form above; any other Lua is refused rather than guessed at. */
 function postFunction(): BundledPlugin {
@@ -144,8 +146,9 @@ function postFunction(): BundledPlugin {
       for (const code of (config.access as string[] | undefined) ?? []) {
         const backstop = BACKSTOP.exec(code);
         if (!backstop) throw new Error(`the harness only emulates the backstop post-function, not: ${code}`);
-        const [, flag, status, message] = backstop;
-        if (!req.ctxShared.get(flag as string)) return exit(req, [Number(status), { message }]);
+        const [, credentialFlag, sharedFlag, status, message] = backstop;
+        const marked = Boolean(req.credential?.[credentialFlag as string]) || Boolean(req.ctxShared.get(sharedFlag as string));
+        if (!marked) return exit(req, [Number(status), { message }]);
       }
     },
   };

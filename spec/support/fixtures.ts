@@ -75,7 +75,7 @@ consumers:
 
 export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
 
-const BACKSTOP = `if not kong.ctx.shared.kong_auth_sidecar_gate then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
+const BACKSTOP = `local credential = kong.client.get_credential() if not (credential and credential.kong_auth_sidecar_gate or kong.ctx.shared.kong_auth_sidecar_gate) then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
 
 export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }')}
       - name: validate

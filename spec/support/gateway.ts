@@ -30,6 +30,7 @@ export interface GatewayResult extends KongResponse {
   kongLog: KongRequest['log'];
   /** The consumer in Kong's context after the access phase (kong.client.authenticate / auth plugins). */
   authenticatedConsumer: KongRequest['consumer'];
+  authenticatedCredential: KongRequest['credential'];
   /** kong.ctx.shared after the access phase. */
   ctxShared: KongRequest['ctxShared'];
   json<T = Record<string, unknown>>(): T;
@@ -131,6 +132,7 @@ function result(req: KongRequest, response: KongResponse): GatewayResult {
     headers,
     kongLog: req.log,
     authenticatedConsumer: req.consumer,
+    authenticatedCredential: req.credential,
     ctxShared: req.ctxShared,
     json<T>() {
       return JSON.parse(response.body) as T;

@@ -45,7 +45,9 @@ describe('token-validator, gate mode', () => {
     assert.equal(res.authenticatedConsumer?.id, alice.id, 'kong.client.authenticate ran');
     const calls = kong.rpcCalls.slice(before);
     assert.equal(calls.filter((c) => c === 'plugin.HandleEvent').length, 1);
-    assert.ok(res.ctxShared.get('kong_auth_sidecar_gate'), 'the request is marked for the backstop');
+    assert.equal(res.authenticatedCredential?.kong_auth_sidecar_gate, true, 'the credential Kong holds is marked for the backstop');
+    // get_headers (HandleEvent's answer), authenticate (mark included), set_headers, the two client copies cleared, ret.
+    assert.deepEqual(calls.filter((c) => c !== 'plugin.StartInstance'), ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepCredential', 'plugin.Step', 'plugin.Step', 'plugin.Step']);
   });
 
   test('a consumer with a custom_id and no scope claim: no X-Token-Scopes, a client copy of it removed', async () => {
