@@ -12,10 +12,14 @@ export function asHeaderMap(value: unknown): HeaderMap {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as HeaderMap) : {};
 }
 
-function values(headers: HeaderMap, name: string): string[] {
+const NO_VALUES: readonly string[] = [];
+
+function values(headers: HeaderMap, name: string): readonly string[] {
   const raw = headers[name];
-  if (raw === undefined) return [];
-  return (Array.isArray(raw) ? raw : [raw]).map((v) => (typeof v === 'string' ? v : String(v)));
+  if (raw === undefined) return NO_VALUES;
+  if (!Array.isArray(raw)) return [String(raw)];
+  // Kong sends arrays of strings: used as they are, copied only when something else came.
+  return raw.every((v) => typeof v === 'string') ? raw : raw.map(String);
 }
 
 /** The header's one value, or undefined when absent or empty. Several values or unsafe text → AUTH_007. */

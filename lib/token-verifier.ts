@@ -40,6 +40,11 @@ export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
 export interface TokenVerifier {
   /** Verifies signature and claims (SPEC §4); AUTH_010 when expired, AUTH_011 with a reason otherwise. */
   verify(token: string, credential: SigningCredential, opts: VerifyOptions, traced?: TraceContext): Promise<JWTPayload>;
+  /**
+   * The claims of a token, decoded and NOT verified (to find its credential by the key claim): from the
+   * tokens already verified when it is one, else decoded; AUTH_011 malformed when it is not a JWT.
+   */
+  claimsOf(token: string): JWTPayload;
 }
 
 /** A token jose accepted, for one credential object and one plugin config, until its time checks could fail. */
@@ -69,6 +74,10 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
   const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS });
 
   return {
+    claimsOf(token) {
+      return verified.peek(token)?.payload ?? peekToken(token).claims;
+    },
+
     verify(token, credential, opts, traced) {
       const known = verified.get(token);
       if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil) return Promise.resolve(known.payload);

@@ -10,7 +10,7 @@ import { authenticatedConsumerName } from '../lib/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/request-headers.js';
 import { runAccessPhase, type PhaseState } from '../lib/phase.js';
 import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
-import { keyClaim, peekToken, type VerifyOptions } from '../lib/token-verifier.js';
+import { keyClaim, type VerifyOptions } from '../lib/token-verifier.js';
 import { VERSION } from '../lib/version.js';
 
 const strings = (description: string, fallback: string[]) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description });
@@ -88,7 +88,7 @@ export function tokenValidator(ctx: Context): PluginModule {
 
   /** Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with its jwt plugin. */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await ctx.credentials.forKey(keyClaim(peekToken(token).claims, conf.keyClaimName), state.trace);
+    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token), conf.keyClaimName), state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.

@@ -73,3 +73,18 @@ describe('the verifier remembers accepted tokens, never past what jose would acc
     assert.equal((await verifier.verify(token, cred, opts)).sub, 'alice');
   });
 });
+
+describe('claimsOf: the claims that name a token\'s credential, before it is verified', () => {
+  test('a verified token\'s claims come from memory (the very object verify returned); another token is decoded; garbage is AUTH_011 malformed', async () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 });
+    const cred = credential('secret-one-0123456789abcdef');
+    const token = tokenFor(cred, {});
+    const fresh = verifier.claimsOf(token);
+    assert.equal(fresh.key, 'k-1');
+    const payload = await verifier.verify(token, cred, options());
+    assert.notEqual(fresh, payload, 'decoded before it was verified');
+    assert.equal(verifier.claimsOf(token), payload, 'remembered once verified');
+    assert.equal(verifier.claimsOf(tokenFor(cred, { key: 'other-key' })).key, 'other-key');
+    assert.throws(() => verifier.claimsOf('not.a-jwt'), (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'malformed');
+  });
+});
