@@ -8,7 +8,7 @@ import { queryPluginInfo } from '../spec/support/kong-harness.js';
 import { validatePluginConfig } from '../spec/support/kong-schema.js';
 import { createKongStore } from '../spec/support/kong-store.js';
 import { OtlpReceiver } from '../spec/support/otlp-receiver.js';
-import { CLI_PATH, PROJECT_ROOT, waitForSocket } from '../spec/support/plugin-server-process.js';
+import { CLI_PATH, NODE_FLAGS, PROJECT_ROOT, waitForSocket } from '../spec/support/plugin-server-process.js';
 import { freePort, startRedis, type RedisServer } from '../spec/support/redis-server.js';
 import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer, type DriverOptions, type DriverResult, type RequestKind } from './driver.js';
 import type { MicroRow } from './micro.js';
@@ -134,7 +134,7 @@ class Bench {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
       // BENCH_CLI: another build of ours (a copy of dist/ before a change), for --variants.
-      child = spawnPinned(0, [...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+      child = spawnPinned(0, [...NODE_FLAGS, ...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
     }
     await waitForSocket(socket);
     return {
@@ -344,18 +344,22 @@ async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_6
  */
 async function compareVariants(bench: Bench, named: Record<string, Record<string, string>>): Promise<void> {
   const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 5;
+  // `--rate 1000`: at that fixed rate (8 connections) instead of closed loop, for the latency tail.
+  const rate = argv.includes('--rate') ? Number(argv[argv.indexOf('--rate') + 1]) : undefined;
   for (const [group, spec] of [['issuer', issuerServers(bench)[2]], ['gate', gateServers(bench)[2]]] as const) {
     const cpu: Record<string, number[]> = {};
+    const p99: Record<string, number[]> = {};
     for (let round = 0; round < rounds; round++) {
       const names = Object.keys(named);
       for (const name of round % 2 === 0 ? names : names.reverse()) {
         // BENCH_SAMPLED_SHARE: the share of requests whose traceparent says "sampled" (1 % otherwise).
         const share = named[name]?.BENCH_SAMPLED_SHARE;
-        const row = await bench.measure(group, { ...(spec as ServerSpec), name: `${group} ${name}`, env: named[name], ...(share ? { sampledShare: Number(share) } : {}) }, S.barLevel, round);
+        const row = await bench.measure(group, { ...(spec as ServerSpec), name: `${group} ${name}`, env: named[name], ...(share ? { sampledShare: Number(share) } : {}) }, rate ? 8 : S.barLevel, round, rate ? { rate, seconds: S.fixedRateSeconds, warmupSeconds: 2 * S.warmup } : {});
         (cpu[name] ??= []).push(row.serverCpuUsPerEvent);
+        (p99[name] ??= []).push(row.p99Ms);
       }
     }
-    for (const [name, values] of Object.entries(cpu)) process.stdout.write(`${group} ${name}: median ${median(values)} µs/event (${values.join(', ')})\n`);
+    for (const [name, values] of Object.entries(cpu)) process.stdout.write(`${group} ${name}: median ${median(values)} µs/event (${values.join(', ')}), p99 ${median(p99[name] ?? [])} ms (${(p99[name] ?? []).join(', ')})\n`);
   }
 }
 

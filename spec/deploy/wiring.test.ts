@@ -8,6 +8,7 @@ import { Pod } from 'kubernetes-models/v1/Pod';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
 import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../support/kong-harness.js';
+import { NODE_FLAGS } from '../support/plugin-server-process.js';
 import { loadKongYml } from '../support/kong-yml.js';
 import { parseLuaReturn } from '../support/lua-table.js';
 import { PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
@@ -126,7 +127,8 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
       assert.equal(server.socket, `${prefix}/${SOCKET_NAME}`);
       assert.equal(server.queryFile, `/opt/kong-auth-sidecar/dist/plugin-info/${name}.json`);
     }
-    assert.match(unit, /ExecStart=\/usr\/bin\/node \/opt\/kong-auth-sidecar\/dist\/lib\/cli\.js /);
+    assert.ok(unit.includes(`ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `), 'systemd starts node with the deployed flags');
+    assert.ok(read('kong/kong.conf').includes(`start_cmd = /usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `), 'kong.conf start_cmd too');
     for (const [, name] of unit.matchAll(/Environment=(\w+)=/g)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name as string), name);
   });
 
@@ -135,7 +137,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     const bin = (JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin['kong-auth-sidecar'];
     assert.match(dockerfile, /^RUN make build$/m);
     assert.match(read('Makefile'), /^build: install\n/m);
-    assert.match(dockerfile, new RegExp(`^ENTRYPOINT \\["/nodejs/bin/node", "${bin}"\\]$`, 'm'));
+    assert.ok(dockerfile.includes(`\nENTRYPOINT ${JSON.stringify(['/nodejs/bin/node', ...NODE_FLAGS, bin]).replaceAll(',', ', ')}\n`), 'the image starts node with the deployed flags');
     assert.match(dockerfile, /^FROM gcr\.io\/distroless\/nodejs22-debian12:nonroot$/m);
     assert.match(dockerfile, /^VOLUME \["\/kong-socket"\]$/m);
   });
