@@ -309,6 +309,17 @@ function slopePerHour(samples: number[]): number {
   return Math.round((num / den) * 3600 * 10) / 10;
 }
 
+/**
+ * The slope of what the process keeps: the lowest RSS of each minute after the first (the floor a
+ * garbage collection returns to), in MB per hour. Raw samples swing ±20 MB with V8's collections, so
+ * their least-squares slope over a few minutes says more about where the sawtooth stood than about a leak.
+ */
+function retainedSlopePerHour(samples: number[]): number {
+  const minima: number[] = [];
+  for (let start = 60; start + 60 <= samples.length; start += 60) minima.push(Math.min(...samples.slice(start, start + 60)));
+  return Math.round(slopePerHour(minima) / 60 * 10) / 10;
+}
+
 async function metricValue(statusUrl: string, name: string): Promise<number> {
   const text = await (await fetch(`${statusUrl}/metrics/prometheus`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
@@ -428,12 +439,16 @@ function theBar(rows: Row[], mem: MemoryResult | undefined): BarLine[] {
   }
   if (mem) {
     lines.push({ figure: `RSS after ${mem.tokens.toLocaleString('en-US')} issued tokens (heap used ${mem.heapUsedAfterMb} MB)`, measured: `${mem.rssAfterMb} MB`, bar: '≤ 100 MB', met: mem.rssAfterMb <= 100 });
-    lines.push({ figure: `RSS slope over the second half of that run (${Math.floor(mem.seconds / 2)} s)`, measured: `${mem.rssSlopeMbPerHour} MB/h`, bar: '< 5 MB/h', met: mem.rssSlopeMbPerHour < 5 });
+    // Flat is judged over the soak: a full-speed run of 1 M tokens lasts under a minute here, one or two GC cycles.
     lines.push({ figure: 'events left in the server after the run (kong_auth_in_flight_events)', measured: String(mem.inFlightEventsAfter), bar: '0', met: mem.inFlightEventsAfter === 0 });
   }
   const soak = latestSoak();
+  const retained = soak ? retainedSlopePerHour(soak.result.rssSamplesMb) : NaN;
   lines.push(soak
-    ? { figure: `RSS slope over a ${Math.round(soak.result.seconds / 60)}-minute soak (make soak, ${soak.file})`, measured: `${soak.result.rssSlopeMbPerHour} MB/h`, bar: '< 5 MB/h', met: soak.result.rssSlopeMbPerHour < 5 }
+    ? {
+      figure: `RSS slope over a ${Math.round(soak.result.seconds / 60)}-minute soak, per-minute minima after the first minute (make soak, ${soak.file}; raw samples, second half: ${soak.result.rssSlopeMbPerHour} MB/h; RSS at the end ${soak.result.rssAfterMb} MB)`,
+      measured: `${retained} MB/h`, bar: '< 5 MB/h', met: retained < 5,
+    }
     : { figure: 'RSS slope over a 10-minute soak', measured: 'not run yet: make soak', bar: '< 5 MB/h', met: null });
   return lines;
 }
@@ -505,7 +520,7 @@ async function main(): Promise<void> {
       const soak = await memory(bench, Number.MAX_SAFE_INTEGER, 2_000, S.soakSeconds);
       const file = join(resultsDir, `soak-${date}.json`);
       writeFileSync(file, JSON.stringify(soak, null, 2) + '\n');
-      process.stdout.write(`soak: ${soak.tokens} tokens in ${soak.seconds} s, RSS ${soak.rssAfterMb} MB, slope ${soak.rssSlopeMbPerHour} MB/h, events left ${soak.inFlightEventsAfter}\nresults: ${file}\n`);
+      process.stdout.write(`soak: ${soak.tokens} tokens in ${soak.seconds} s, RSS ${soak.rssAfterMb} MB, slope of per-minute minima ${retainedSlopePerHour(soak.rssSamplesMb)} MB/h (raw samples, second half: ${soak.rssSlopeMbPerHour} MB/h), events left ${soak.inFlightEventsAfter}\nresults: ${file}\n`);
       return;
     }
     const micro = wanted('micro') ? await runMicro() : [];
