@@ -175,7 +175,7 @@ class Bench {
       const result = await this.drive(running, spec, { concurrency, ...options });
       const row: Row = { group, server: spec.name, concurrency, round, rate: options.rate, ...result, rssSamplesMb: [] };
       this.rows.push(row);
-      process.stderr.write(`  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`);
+      process.stderr.write(`  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p50 ${row.p50Ms} p95 ${row.p95Ms} p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`);
       return row;
     } finally {
       await running.stop();
