@@ -16,11 +16,21 @@ export async function exitWith(kong: Kong, status: number, body: string, headers
   await kong.response.exit(status, body as unknown as Buffer, headers);
 }
 
-export const JSON_NO_STORE = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
+/** Headers of a JSON answer that must not be cached, with the request id echoed. */
+export function jsonNoStoreHeaders(requestId: string, extra?: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache', 'X-Request-Id': requestId };
+  return extra ? Object.assign(headers, extra) : headers;
+}
 
-/** ECS event fields for the one log line of an event: event.duration in nanoseconds, the phase span's trace ids. */
-export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number, span: Span | undefined): Record<string, unknown> {
-  return { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6), ...traceFieldsOf(span) };
+/**
+ * ECS event fields for the one log line of an event: event.duration in nanoseconds, the phase span's
+ * trace ids, then `extra`. Built by assignment: spreading objects with dotted keys costs ~1 µs per line.
+ */
+export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number, span: Span | undefined, extra: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6) };
+  const trace = traceFieldsOf(span);
+  if (trace['trace.id'] !== undefined) Object.assign(fields, trace);
+  return Object.assign(fields, extra);
 }
 
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
@@ -37,9 +47,9 @@ export async function exitWithProblem(
   const authError = toAuthError(err);
   ctx.metrics.authError(authError.code);
   if (span) recordFailure(span, authError);
-  const fields = { ...eventFields(action, 'failure', startedAt, span), 'error.code': authError.code, 'error.message': authError.detail };
-  if (authError.code === 'AUTH_008') ctx.log.error({ ...fields, error: authError.cause }, 'unexpected failure');
-  else if (authError.status >= 500) ctx.log.warn({ ...fields, error: authError.cause }, 'request refused: a dependency failed');
+  const fields = eventFields(action, 'failure', startedAt, span, { 'error.code': authError.code, 'error.message': authError.detail });
+  if (authError.code === 'AUTH_008') ctx.log.error(Object.assign(fields, { error: authError.cause }), 'unexpected failure');
+  else if (authError.status >= 500) ctx.log.warn(Object.assign(fields, { error: authError.cause }), 'request refused: a dependency failed');
   else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');
   const instance = await requestPath(kong);
   const headers = { ...problemHeaders(authError, requestId), ...extraHeaders?.(authError) };

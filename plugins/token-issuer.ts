@@ -5,7 +5,7 @@ import { rateLimitHeaders } from '../lib/rate-limiter.js';
 import { authenticatedConsumerName } from '../lib/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/request-headers.js';
 import { runAccessPhase } from '../lib/phase.js';
-import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
+import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/respond.js';
 import { VERSION } from '../lib/version.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'];
@@ -72,7 +72,7 @@ export function tokenIssuer(ctx: Context): PluginModule {
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
         const subject = this.conf.verifyConsumer ? await authenticatedConsumerName(kong, claimed) : claimed.consumerName;
-        let limitHeaders: Record<string, string> = {};
+        let limitHeaders: Record<string, string> | undefined;
         if (this.conf.rateLimitPerMinute > 0) {
           const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rateLimitPerMinute);
           limitHeaders = rateLimitHeaders(decision);
@@ -81,9 +81,9 @@ export function tokenIssuer(ctx: Context): PluginModule {
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials, traced: state.trace });
         const token = await ctx.tokens.issue(subject, credential, this.conf, state.trace);
         ctx.metrics.tokenIssued();
-        ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-issue', 'success', state.startedAt, state.span), 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }, 'token issued');
+        ctx.log[ctx.config.eventLogLevel](eventFields('token-issue', 'success', state.startedAt, state.span, { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }), 'token issued');
         const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
-        await exitWith(kong, 200, body, { ...JSON_NO_STORE, ...limitHeaders, 'X-Request-Id': state.requestId });
+        await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));
       });
     }
   }

@@ -9,7 +9,7 @@ import { withDefaults, type Kong, type PluginDescription, type PluginModule, typ
 import { authenticatedConsumerName } from '../lib/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/request-headers.js';
 import { runAccessPhase, type PhaseState } from '../lib/phase.js';
-import { eventFields, exitWith, JSON_NO_STORE } from '../lib/respond.js';
+import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/respond.js';
 import { keyClaim, type VerifyOptions } from '../lib/token-verifier.js';
 import { VERSION } from '../lib/version.js';
 
@@ -82,7 +82,7 @@ export function tokenValidator(ctx: Context): PluginModule {
       valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
       issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
     };
-    await exitWith(kong, 200, JSON.stringify(body), { ...JSON_NO_STORE, 'X-Request-Id': state.requestId });
+    await exitWith(kong, 200, JSON.stringify(body), jsonNoStoreHeaders(state.requestId));
     return claimed.consumerId;
   }
 
@@ -118,7 +118,7 @@ export function tokenValidator(ctx: Context): PluginModule {
           const token = findToken(state.headers, query ?? {}, conf);
           const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
           ctx.metrics.tokenValidated('valid');
-          ctx.log[ctx.config.eventLogLevel]({ ...eventFields('token-validate', 'success', state.startedAt, state.span), 'user.id': consumerId }, 'token valid');
+          ctx.log[ctx.config.eventLogLevel](eventFields('token-validate', 'success', state.startedAt, state.span, { 'user.id': consumerId }), 'token valid');
         } catch (err) {
           if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
           throw err;
