@@ -79,7 +79,9 @@ function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => K
   const token = kind === 'validate' || kind === 'gate' ? bearer() : '';
   return (n) => {
     const consumer = kind === 'issue-cold' ? coldConsumer(n) : BENCH_CONSUMER;
-    const headers: Record<string, string> = { ...COMMON_HEADERS, traceparent: parents[n % parents.length] as string };
+    // Assigned, not spread: spreading this literal into a new one was a tenth of the driver's time.
+    const headers: Record<string, string> = Object.assign({}, COMMON_HEADERS);
+    headers.traceparent = parents[n % parents.length] as string;
     if (kind !== 'gate') {
       headers['x-consumer-id'] = consumer.id;
       headers['x-consumer-username'] = consumer.username;

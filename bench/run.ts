@@ -134,7 +134,9 @@ class Bench {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
       // BENCH_CLI: another build of ours (a copy of dist/ before a change), for --variants.
-      child = spawnPinned(0, [...NODE_FLAGS, ...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+      // BENCH_NODE_FLAGS (space-separated): instead of the deployed NODE_FLAGS, for --variants.
+      const nodeFlags = spec.env?.BENCH_NODE_FLAGS !== undefined ? spec.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : NODE_FLAGS;
+      child = spawnPinned(0, [...nodeFlags, ...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
     }
     await waitForSocket(socket);
     return {
@@ -158,7 +160,7 @@ class Bench {
       socket: running.socket, plugin: spec.plugin, config: spec.config ?? {}, request: spec.request, concurrency: S.barLevel,
       seconds: S.window, warmupSeconds: S.warmup, serverPid: running.pid, sampledShare: spec.sampledShare ?? 0.01, ...options,
     };
-    const child = spawn(pin(1)[0] ?? process.execPath, [...pin(1).slice(1), ...(pin(1).length ? [process.execPath] : []), join(PROJECT_ROOT, 'dist/bench/driver.js'), JSON.stringify(opts)], {
+    const child = spawn(pin(1)[0] ?? process.execPath, [...pin(1).slice(1), ...(pin(1).length ? [process.execPath] : []), ...(process.env.BENCH_DRIVER_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_DRIVER_PROFILE_DIR}`] : []), join(PROJECT_ROOT, 'dist/bench/driver.js'), JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -45,7 +45,9 @@ type PdkFunction = (req: KongRequest, args: unknown[]) => unknown;
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'err', 'crit', 'alert', 'emerg'];
 
 function headerMap(headers: Map<string, string[]>): Record<string, string[]> {
-  return Object.fromEntries([...headers].map(([name, values]) => [name, [...values]]));
+  const map: Record<string, string[]> = {};
+  for (const [name, values] of headers) map[name] = values.slice();
+  return map;
 }
 
 function requireString(value: unknown, what: string): string {
