@@ -236,20 +236,21 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
   };
 
   // The event's calls answer from the plugin's next message; the others once their promise settles.
-  const byMethod = new Map<string, Dispatch>([
-    ['plugin.HandleEvent', (_method, params, respond) => handleEvent(params, respond)],
-    ['plugin.Step', (_method, params, respond) => step(params, false, respond)],
-    ['plugin.StepError', (_method, params, respond) => step(params, true, respond)],
-    ...Object.entries(methods).map(([name, handler]): [string, Dispatch] => [
+  type Handler = (params: unknown[], respond: Respond) => void;
+  const byMethod = new Map<string, Handler>([
+    ['plugin.HandleEvent', handleEvent],
+    ['plugin.Step', (params, respond) => step(params, false, respond)],
+    ['plugin.StepError', (params, respond) => step(params, true, respond)],
+    ...Object.entries(methods).map(([name, handler]): [string, Handler] => [
       `plugin.${name}`,
-      (_method, params, respond) => void handler(params).then((result) => respond(null, result), (err: unknown) => respond(errorMessage(err), null)),
+      (params, respond) => void handler(params).then((result) => respond(null, result), (err: unknown) => respond(errorMessage(err), null)),
     ]),
   ]);
 
   return {
     dispatch(method, params, respond) {
       const handler = byMethod.get(method);
-      if (handler) return handler(method, params, respond);
+      if (handler) return handler(params, respond);
       const [namespace, name] = method.split('.', 2);
       if (namespace !== 'plugin') throw new Error(`RPC for ${namespace} is not supported`);
       // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.

@@ -28,9 +28,7 @@ export function jsonNoStoreHeaders(requestId: string, extra?: Record<string, str
  */
 export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number, span: Span | undefined, extra: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6) };
-  const trace = traceFieldsOf(span);
-  if (trace['trace.id'] !== undefined) Object.assign(fields, trace);
-  return Object.assign(fields, extra);
+  return Object.assign(fields, traceFieldsOf(span), extra);
 }
 
 /** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */

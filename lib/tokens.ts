@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
 import { inSpan } from './telemetry.js';
@@ -66,9 +66,8 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
   }
 
   return {
-    async issue(subject, credential, opts, traced) {
-      if (!traced) return sign(subject, credential, opts);
-      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, async () => sign(subject, credential, opts), { parent: traced });
+    issue(subject, credential, opts, traced) {
+      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, async () => sign(subject, credential, opts), { parent: traced ?? ROOT_CONTEXT });
     },
   };
 }
