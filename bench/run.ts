@@ -25,16 +25,25 @@ import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
 const smoke = argv.includes('--smoke');
 const soakOnly = argv.includes('--soak');
 const profileOnly = argv.includes('--profile');
+/** The word after `--name` on the command line, when given. */
+const flagValue = (name: string): string | undefined => (argv.includes(name) ? String(argv[argv.indexOf(name) + 1]) : undefined);
+/** `--name a,b` as a set, when given. */
+const flagSet = (name: string): Set<string> | undefined => {
+  const value = flagValue(name);
+  return value === undefined ? undefined : new Set(value.split(','));
+};
 /** `--only throughput,memory`: a subset of the sections, for working on one figure. */
-const only = argv.includes('--only') ? new Set(String(argv[argv.indexOf('--only') + 1]).split(',')) : undefined;
+const only = flagSet('--only');
 const wanted = (section: string) => !only || only.has(section);
+/** `--variants {…}`: see compareVariants. */
+const variantsFlag = flagValue('--variants');
+const variants = variantsFlag !== undefined ? (JSON.parse(variantsFlag) as Record<string, Record<string, string>>) : undefined;
 /** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
-const variants = argv.includes('--variants') ? (JSON.parse(String(argv[argv.indexOf('--variants') + 1])) as Record<string, Record<string, string>>) : undefined;
-const serverKinds = argv.includes('--servers') ? new Set(String(argv[argv.indexOf('--servers') + 1]).split(',')) : undefined;
+const serverKinds = flagSet('--servers');
 const S = {
   window: smoke ? 0.5 : 3,
   warmup: smoke ? 0.2 : 1,
-  levels: argv.includes('--levels') ? String(argv[argv.indexOf('--levels') + 1]).split(',').map(Number) : smoke ? [8] : [1, 8, 32, 64],
+  levels: flagValue('--levels')?.split(',').map(Number) ?? (smoke ? [8] : [1, 8, 32, 64]),
   /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
   rounds: smoke ? 1 : 3,
   barLevel: smoke ? 8 : 32,
@@ -356,9 +365,10 @@ async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_6
  * event of each. For weighing one change or setting on this noisy VM, where only a same-run comparison holds.
  */
 async function compareVariants(bench: Bench, named: Record<string, Record<string, string>>): Promise<void> {
-  const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 5;
+  const rounds = Number(flagValue('--rounds') ?? 5);
   // `--rate 1000`: at that fixed rate (8 connections) instead of closed loop, for the latency tail.
-  const rate = argv.includes('--rate') ? Number(argv[argv.indexOf('--rate') + 1]) : undefined;
+  const rateFlag = flagValue('--rate');
+  const rate = rateFlag !== undefined ? Number(rateFlag) : undefined;
   for (const [group, spec] of [['issuer', issuerServers(bench)[2]], ['gate', gateServers(bench)[2]]] as const) {
     const cpu: Record<string, number[]> = {};
     const p99: Record<string, number[]> = {};
