@@ -41,8 +41,9 @@ const variants = variantsFlag !== undefined ? (JSON.parse(variantsFlag) as Recor
 /** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
 const serverKinds = flagSet('--servers');
 const S = {
-  window: smoke ? 0.5 : 3,
-  warmup: smoke ? 0.2 : 1,
+  /** `--window S --warmup S`: longer measurements, to see whether a difference outlives start-up costs. */
+  window: Number(flagValue('--window') ?? (smoke ? 0.5 : 3)),
+  warmup: Number(flagValue('--warmup') ?? (smoke ? 0.2 : 1)),
   levels: flagValue('--levels')?.split(',').map(Number) ?? (smoke ? [8] : [1, 8, 32, 64]),
   /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
   rounds: smoke ? 1 : 3,
@@ -189,7 +190,8 @@ class Bench {
       process.stderr.write(`  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p50 ${row.p50Ms} p95 ${row.p95Ms} p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`);
       return row;
     } finally {
-      await running.stop();
+      // A variant run with --cpu-prof or --heap-prof in BENCH_NODE_FLAGS writes its profile on a graceful exit only.
+      await (/--(cpu|heap)-prof\b/.test(spec.env?.BENCH_NODE_FLAGS ?? '') ? running.stopGracefully() : running.stop());
     }
   }
 

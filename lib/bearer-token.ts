@@ -39,7 +39,7 @@ export function findToken(headers: HeaderMap, query: Record<string, string[] | s
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value) return checked(`query parameter ${name}`, value);
   }
-  const cookies = headers.cookie;
+  const cookies = where.cookieNames.length > 0 ? headers.cookie : undefined;
   const cookieHeader = Array.isArray(cookies) ? cookies.join('; ') : cookies;
   for (const name of where.cookieNames) {
     const value = cookieHeader ? fromCookies(cookieHeader, name) : undefined;

@@ -33,8 +33,15 @@ export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims:
   const scopes = scopesOf(claims);
   if (scopes !== undefined) set['X-Token-Scopes'] = scopes;
   if (incoming['x-request-id'] === undefined) set['X-Request-Id'] = requestId;
-  const setting = new Set(Object.keys(set).map((name) => name.toLowerCase()));
-  return { set, clear: IDENTITY_HEADERS.filter((name) => incoming[name] !== undefined && !setting.has(name)) };
+  const clear: string[] = [];
+  for (const name of IDENTITY_HEADERS) if (incoming[name] !== undefined && !setsHeader(set, name)) clear.push(name);
+  return { set, clear };
+}
+
+/** Whether `set` has the (lower-case) header `name` under any spelling. */
+function setsHeader(set: Record<string, string>, name: string): boolean {
+  for (const key in set) if (key.toLowerCase() === name) return true;
+  return false;
 }
 
 /** RFC 6750 challenge for the validator's refusals. */

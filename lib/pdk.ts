@@ -34,6 +34,8 @@ const CHILD_NAMESPACES: Record<string, readonly string[]> = {
 
 interface PdkNode {
   readonly channel: PdkChannel;
+  /** Child namespaces made for this event so far. */
+  children: Record<string, PdkNode> | undefined;
 }
 
 type PdkFunction = (this: PdkNode, ...args: unknown[]) => Promise<unknown>;
@@ -51,8 +53,9 @@ function pdkFunction(method: string): PdkFunction {
 
 /**
  * The prototype of one namespace's objects: a getter per child namespace (made once per event, then
- * kept on the event's object), and PDK functions defined on first use — a Proxy behind the prototype
- * sees each function name once per process.
+ * kept in the event's object: a plain field, since defining a property per event cost more than the
+ * rest of the getter), and PDK functions defined on first use — a Proxy behind the prototype sees each
+ * function name once per process.
  */
 function namespacePrototype(path: string): object {
   const functions = new Proxy(Object.create(null) as object, {
@@ -69,9 +72,8 @@ function namespacePrototype(path: string): object {
     const child = namespaceClass(`${path}.${name}`);
     Object.defineProperty(prototype, name, {
       get(this: PdkNode) {
-        const node = new child(this.channel);
-        Object.defineProperty(this, name, { value: node });
-        return node;
+        const children = (this.children ??= {});
+        return (children[name] ??= new child(this.channel));
       },
     });
   }
@@ -80,10 +82,11 @@ function namespacePrototype(path: string): object {
 
 type NamespaceClass = new (channel: PdkChannel) => PdkNode;
 
-/** One namespace's objects; `channel` is a class field, so setting it never reaches the Proxy behind the prototype. */
+/** One namespace's objects; its fields are class fields, so setting them never reaches the Proxy behind the prototype. */
 function namespaceClass(path: string): NamespaceClass {
   class Namespace implements PdkNode {
     readonly channel: PdkChannel;
+    children: Record<string, PdkNode> | undefined = undefined;
     constructor(channel: PdkChannel) {
       this.channel = channel;
     }

@@ -40,12 +40,20 @@ const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
  * AUTH code, else the error's name). Without a recording parent there is no child span: it would start a
  * trace of its own. Only a span with children of its own (`withChildren`) becomes the active context.
  */
-export async function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>, opts: { parent?: Context; withChildren?: boolean } = {}): Promise<T> {
+export function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>, opts: { parent?: Context; withChildren?: boolean } = {}): Promise<T> {
   const parent = opts.parent ?? context.active();
-  if (!trace.getSpan(parent)?.isRecording()) return fn(NOT_RECORDED);
-  const span = tracer.startSpan(name, { kind }, parent);
+  if (trace.getSpan(parent)?.isRecording()) return inRecordedSpan(tracer.startSpan(name, { kind }, parent), parent, fn, opts.withChildren === true);
+  // Not an async function: the unrecorded path (most requests) returns fn's own promise, not a second one around it.
   try {
-    return await (opts.withChildren ? inTraceContext(trace.setSpan(parent, span), () => fn(span)) : fn(span));
+    return fn(NOT_RECORDED);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+async function inRecordedSpan<T>(span: Span, parent: Context, fn: (span: Span) => Promise<T>, withChildren: boolean): Promise<T> {
+  try {
+    return await (withChildren ? inTraceContext(trace.setSpan(parent, span), () => fn(span)) : fn(span));
   } catch (err) {
     recordFailure(span, err);
     throw err;
