@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { argv } from 'node:process';
 import { forgeJwt } from '../spec/support/jwt-check.js';
 import { KongRequest } from '../spec/support/kong-request.js';
@@ -101,6 +101,21 @@ function succeeded(kind: RequestKind, req: KongRequest): boolean {
   return kind === 'gate' ? req.response === undefined : req.response?.status === 200;
 }
 
+/**
+ * Resolves at `at` (a performance.now() time). Timers have millisecond granularity and may fire early, so
+ * the last millisecond is waited out in event-loop turns — re-arming one callback, not a promise per turn:
+ * at a fixed rate the driver spends most of its time here, and garbage made here became the driver's
+ * collections, which delayed responses and showed in every server's tail.
+ */
+function sleepUntil(at: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => (performance.now() >= at ? resolve() : void setImmediate(check));
+    const wait = at - performance.now();
+    if (wait > 1) setTimeout(check, wait - 1);
+    else check();
+  });
+}
+
 /** utime + stime of a process (all threads), in µs, and its RSS in MB. */
 function processStats(pid: number | undefined): { cpuUs: number; rssMb: number } {
   if (!pid) return { cpuUs: 0, rssMb: 0 };
@@ -118,13 +133,17 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
   let next = 0;
   let errors = 0;
   const latencies: number[] = [];
+  // BENCH_SLOW_LOG=<file>: every measured event slower than 1 ms, as "<epoch ms of its schedule> <latency ms>" (tail studies).
+  const slowLog: string[] | undefined = process.env.BENCH_SLOW_LOG ? [] : undefined;
   const one = async (scheduledAt?: number) => {
     const req = makeRequest(next++);
     const started = scheduledAt ?? performance.now();
     await bridge.handleEvent(entity, 'access', req);
     bridge.calls.length = 0; // the bridge records calls for tests; a long run must not keep them
     if (!measuring) return;
-    latencies.push(performance.now() - started);
+    const latency = performance.now() - started;
+    latencies.push(latency);
+    if (slowLog && latency > 1) slowLog.push(`${(performance.timeOrigin + started).toFixed(1)} ${latency.toFixed(3)}`);
     if (!succeeded(opts.request, req)) errors++;
   };
   await one(); // starts the instance
@@ -149,10 +168,7 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
           await one();
           continue;
         }
-        const wait = scheduled - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
-        // Timers have millisecond granularity and may fire early: the last stretch is waited out exactly.
-        while (performance.now() < scheduled) await new Promise((r) => setImmediate(r));
+        await sleepUntil(scheduled);
         await one(scheduled);
         scheduled += interval;
       }
@@ -164,6 +180,7 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
   const cpu = process.cpuUsage(before.cpu);
   const server = processStats(opts.serverPid);
   rpc.close();
+  if (slowLog) appendFileSync(process.env.BENCH_SLOW_LOG as string, `${slowLog.join('\n')}\n`);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0).toFixed(3));
   const serverCpuUs = server.cpuUs - before.server.cpuUs;

@@ -41,9 +41,14 @@ const variants = variantsFlag !== undefined ? (JSON.parse(variantsFlag) as Recor
 /** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
 const serverKinds = flagSet('--servers');
 const S = {
-  /** `--window S --warmup S`: longer measurements, to see whether a difference outlives start-up costs. */
   window: Number(flagValue('--window') ?? (smoke ? 0.5 : 3)),
-  warmup: Number(flagValue('--warmup') ?? (smoke ? 0.2 : 1)),
+  /**
+   * Seconds of load before each measurement (twice that at the fixed rate, which reaches fewer events).
+   * Each measurement starts a fresh process: with 1 s, V8 was still optimizing and our tracer had not
+   * made its first export (its first export loads and compiles the exporter's code), which read as a
+   * steady cost of ~3 µs per event and a fixed-rate p99 of 2–5 ms that a warm process does not have.
+   */
+  warmup: Number(flagValue('--warmup') ?? (smoke ? 0.2 : 3)),
   levels: flagValue('--levels')?.split(',').map(Number) ?? (smoke ? [8] : [1, 8, 32, 64]),
   /** The bar's level runs this many interleaved rounds; the ratio is the median of the paired ones. */
   rounds: smoke ? 1 : 3,
