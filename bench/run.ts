@@ -41,9 +41,10 @@ const variants = variantsFlag !== undefined ? (JSON.parse(variantsFlag) as Recor
 /** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
 const serverKinds = flagSet('--servers');
 const S = {
+  /** Seconds measured per row (`--window`, to see whether a difference outlives a short run). */
   window: Number(flagValue('--window') ?? (smoke ? 0.5 : 3)),
   /**
-   * Seconds of load before each measurement (twice that at the fixed rate, which reaches fewer events).
+   * Seconds of load before each measurement (`--warmup`; twice that at the fixed rate, which reaches fewer events).
    * Each measurement starts a fresh process: with 1 s, V8 was still optimizing and our tracer had not
    * made its first export (its first export loads and compiles the exporter's code), which read as a
    * steady cost of ~3 µs per event and a fixed-rate p99 of 2–5 ms that a warm process does not have.
