@@ -4,6 +4,7 @@ import {
 } from 'cockatiel';
 import { context, propagation, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { BreakerConfig, KongMode } from './config.js';
+import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { inSpan } from './telemetry.js';
 
@@ -262,5 +263,5 @@ function pathOnly(path: string): string {
 function describeFetchError(err: unknown): string {
   if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timed out';
   const cause = err instanceof Error ? (err.cause as { code?: string } | undefined) : undefined;
-  return cause?.code ?? (err instanceof Error ? err.message : String(err));
+  return cause?.code ?? errorMessage(err);
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from './errors.js';
+
 export interface ProbeResult {
   healthy: boolean;
   responseTimeMs: number;
@@ -14,7 +16,7 @@ export function cachedProbe(probe: () => Promise<ProbeResult>, ttlMs: number, no
   return () => {
     if (last && now() - last.at < ttlMs) return Promise.resolve(last.result);
     pending ??= probe()
-      .catch((err: unknown): ProbeResult => ({ healthy: false, responseTimeMs: 0, error: err instanceof Error ? err.message : String(err) }))
+      .catch((err: unknown): ProbeResult => ({ healthy: false, responseTimeMs: 0, error: errorMessage(err) }))
       .then((result) => {
         last = { at: now(), result };
         pending = undefined;

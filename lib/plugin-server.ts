@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AuthError } from './errors.js';
+import { AuthError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { pdkFor, PdkError, type PdkChannel } from './pdk.js';
 import { pluginInfo, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
 import { problemBody, problemHeaders } from './problem.js';
-import { errorMessage, type Dispatch, type Respond } from './rpc-socket.js';
+import type { Dispatch, Respond } from './rpc-socket.js';
 
 /**
  * Kong's plugin-server RPC methods (StartInstance, HandleEvent, Step…), implemented here rather than

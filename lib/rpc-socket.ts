@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr/pack';
+import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -165,10 +166,6 @@ function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Di
   } catch (err) {
     respond(errorMessage(err), null);
   }
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Garbage on one connection costs that connection only, never the process. */

@@ -222,7 +222,7 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
     tracer,
     inPhase(plugin, phase, headers, fn) {
       if (neverRecorded(headers)) return fn(NOT_RECORDED, undefined);
-      const parent = provider ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
+      const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
       const span = tracer.startSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, parent);
       return endingSpan(span, (s) => fn(s, s.isRecording() ? trace.setSpan(parent, s) : undefined));
     },
