@@ -144,8 +144,8 @@ class Bench {
     const socket = join(this.dir, `${spec.kind}.sock`);
     let child: ChildProcess;
     let statusUrl: string | undefined;
-    if (spec.kind === 'kong-pdk') child = spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]);
-    else if (spec.kind === 'floor') child = spawnPinned(0, [join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]);
+    if (spec.kind === 'kong-pdk') child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]);
+    else if (spec.kind === 'floor') child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]);
     else {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
@@ -394,9 +394,10 @@ async function compareVariants(bench: Bench, named: Record<string, Record<string
   }
 }
 
-/** `make profile`: ours under the bar's load with --cpu-prof; the top costs by function and by module. */
+/** `make profile`: ours (or the `--servers` kinds) under the bar's load with --cpu-prof; the top costs by function and by module. */
 async function profile(bench: Bench): Promise<void> {
-  for (const spec of [issuerServers(bench)[2], gateServers(bench)[2]] as ServerSpec[]) {
+  const kinds = serverKinds ?? new Set(['ours']);
+  for (const spec of [...issuerServers(bench), ...gateServers(bench)].filter((s) => kinds.has(s.kind))) {
     const dir = mkdtempSync(join(tmpdir(), 'kas-profile-'));
     const running = await bench.start({ ...spec, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
     const result = await bench.drive(running, spec, { seconds: 2 * S.window });

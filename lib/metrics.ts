@@ -3,6 +3,7 @@ import type { BreakerState } from './admin-client.js';
 import type { CredentialStats } from './credentials.js';
 import type { AuthCode } from './errors.js';
 import type { LayerCounts } from './redis-credential-cache.js';
+import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */
 export interface MetricSources {
@@ -43,6 +44,14 @@ export interface MetricCounts {
   eventLatency: { count: number; avgMs: number; p95Ms: number | undefined };
 }
 
+/** One plugin phase's events: their latencies, and how many ended with each status. */
+interface PhaseTally {
+  plugin: string;
+  phase: string;
+  seconds: HistogramSeries;
+  byStatus: Map<string, number>;
+}
+
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, 'half-open': 2 };
 // Events are sub-millisecond when cached, seconds when the Admin API is slow.
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -61,10 +70,44 @@ export function createMetrics(): Metrics {
   const latencies: number[] = [];
   let latencySumMs = 0;
 
-  const events = new Counter({ name: 'kong_auth_events_total', help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).', labelNames: ['plugin', 'phase', 'status'], registers: [registry] });
-  const eventSeconds = new Histogram({ name: 'kong_auth_event_duration_seconds', help: 'Time from HandleEvent to the answer, by plugin and phase.', labelNames: ['plugin', 'phase'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const issued = new Counter({ name: 'kong_auth_tokens_issued_total', help: 'Tokens issued.', registers: [registry] });
-  const validated = new Counter({ name: 'kong_auth_tokens_validated_total', help: 'Tokens checked, by result.', labelNames: ['result'], registers: [registry] });
+  // The per-event metrics are plain tallies on the hot path (prom-client hashes labels on every inc or
+  // observe, ~1 µs per event); the counters below read them when scraped.
+  const eventSeconds = new TallyHistogram('kong_auth_event_duration_seconds', 'Time from HandleEvent to the answer, by plugin and phase.', ['plugin', 'phase'], LATENCY_BUCKETS, registry);
+  const phases: PhaseTally[] = [];
+  // Looked up by plugin, then phase: no key string is built per event.
+  const byPlugin = new Map<string, Map<string, PhaseTally>>();
+  const phaseTally = (plugin: string, phase: string): PhaseTally => {
+    let ofPlugin = byPlugin.get(plugin);
+    if (!ofPlugin) byPlugin.set(plugin, (ofPlugin = new Map()));
+    let tally = ofPlugin.get(phase);
+    if (!tally) {
+      tally = { plugin, phase, seconds: eventSeconds.series(plugin, phase), byStatus: new Map() };
+      ofPlugin.set(phase, tally);
+      phases.push(tally);
+    }
+    return tally;
+  };
+  new Counter({
+    name: 'kong_auth_events_total', help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).', labelNames: ['plugin', 'phase', 'status'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const { plugin, phase, byStatus } of phases) for (const [status, n] of byStatus) this.inc({ plugin, phase, status }, n);
+    },
+  });
+  new Counter({
+    name: 'kong_auth_tokens_issued_total', help: 'Tokens issued.', registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(counts.tokensIssued);
+    },
+  });
+  new Counter({
+    name: 'kong_auth_tokens_validated_total', help: 'Tokens checked, by result.', labelNames: ['result'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [result, n] of Object.entries(counts.tokensValidated)) if (n > 0) this.inc({ result }, n);
+    },
+  });
   const errors = new Counter({ name: 'kong_auth_errors_total', help: 'Error answers, by AUTH code.', labelNames: ['code'], registers: [registry] });
   const adminAttempts = new Counter({ name: 'kong_auth_admin_api_requests_total', help: 'Kong Admin API attempts, retries included, by outcome.', labelNames: ['outcome'], registers: [registry] });
   const adminSeconds = new Histogram({ name: 'kong_auth_admin_api_request_duration_seconds', help: 'Kong Admin API attempt latency.', buckets: LATENCY_BUCKETS, registers: [registry] });
@@ -157,8 +200,9 @@ export function createMetrics(): Metrics {
   return {
     registry,
     event(plugin, phase, status, seconds) {
-      events.inc({ plugin, phase, status });
-      eventSeconds.observe({ plugin, phase }, seconds);
+      const tally = phaseTally(plugin, phase);
+      tally.byStatus.set(status, (tally.byStatus.get(status) ?? 0) + 1);
+      tally.seconds.observe(seconds);
       counts.eventsByStatus[status] = (counts.eventsByStatus[status] ?? 0) + 1;
       const ms = seconds * 1000;
       latencySumMs += ms;
@@ -167,11 +211,9 @@ export function createMetrics(): Metrics {
       latencies[(counts.eventLatency.count - 1) % 1000] = ms;
     },
     tokenIssued() {
-      issued.inc();
       counts.tokensIssued++;
     },
     tokenValidated(result) {
-      validated.inc({ result });
       counts.tokensValidated[result]++;
     },
     authError(code) {

@@ -3,8 +3,8 @@ import type { Kong } from './plugin.js';
 /**
  * kong-pdk's PDK surface for plugin code — `kong.request.getHeaders()` calls Kong's
  * `kong.request.get_headers` — built without kong-pdk's cost per property access (a new Proxy and a
- * regular expression each time): namespaces share one prototype each, function names are converted
- * once per process, and an event pays for one small object per namespace it uses.
+ * regular expression each time): function names are converted once per path, and an event pays for
+ * one small object per namespace it uses.
  */
 export interface PdkChannel {
   /** Sends Kong one PDK call; resolves with Kong's answer, or at once for the calls that end the conversation. */
@@ -32,72 +32,83 @@ const CHILD_NAMESPACES: Record<string, readonly string[]> = {
   'kong.service': ['request', 'response'],
 };
 
-interface PdkNode {
-  readonly channel: PdkChannel;
-  /** Child namespaces made for this event so far. */
-  children: Record<string, PdkNode> | undefined;
+/** One namespace path (kong.service.request): what its objects' functions and children resolve to. */
+class NamespacePath {
+  /** Kong method names by the function name plugin code uses: getHeaders → kong.request.get_headers. */
+  private readonly methods = new Map<string, string>();
+  /** Child namespaces, by name: their path and their slot in a namespace object's `children`. */
+  readonly children = new Map<string, { slot: number; path: NamespacePath }>();
+
+  constructor(readonly path: string) {
+    (CHILD_NAMESPACES[path] ?? []).forEach((name, slot) => this.children.set(name, { slot, path: new NamespacePath(`${path}.${name}`) }));
+  }
+
+  method(name: string): string {
+    let method = this.methods.get(name);
+    if (method === undefined) {
+      method = `${this.path}.${snakeCase(name)}`;
+      this.methods.set(name, method);
+    }
+    return method;
+  }
 }
 
-type PdkFunction = (this: PdkNode, ...args: unknown[]) => Promise<unknown>;
+/**
+ * Every namespace object of every path has this one shape and one prototype, so the code that makes
+ * them and calls through them always meets the same hidden class (one class per path made those
+ * sites megamorphic: ~1 µs per event). The path tells a function its Kong method name.
+ */
+class Namespace {
+  /** Child namespaces made for this event so far, by their slot in the path's children. */
+  children: Namespace[] | undefined = undefined;
+
+  constructor(readonly channel: PdkChannel, readonly at: NamespacePath) {}
+}
 
 /** camelCase to Kong's snake_case, as kong-pdk converts it: getHeaders → get_headers. */
 function snakeCase(name: string): string {
   return name.replace(/[a-z][A-Z]/g, (pair) => `${pair[0]}_${pair.slice(1)}`.toLowerCase());
 }
 
-function pdkFunction(method: string): PdkFunction {
-  return function (this: PdkNode, ...args: unknown[]) {
-    return this.channel.call(method, args);
+type PdkFunction = (this: Namespace, ...args: unknown[]) => Promise<unknown>;
+
+/** The function every namespace has under `name`: the call goes to this namespace's path. */
+function pdkFunction(name: string): PdkFunction {
+  return function (this: Namespace, ...args: unknown[]) {
+    return this.channel.call(this.at.method(name), args);
   };
 }
 
 /**
- * The prototype of one namespace's objects: a getter per child namespace (made once per event, then
- * kept in the event's object: a plain field, since defining a property per event cost more than the
- * rest of the getter), and PDK functions defined on first use — a Proxy behind the prototype sees each
- * function name once per process.
+ * PDK functions are defined on the shared prototype on first use: a Proxy behind it sees each function
+ * name once per process. A child namespace's name is a getter there: the child where the path has one
+ * (made once per event), else a PDK function of that name, as kong-pdk would give.
  */
-function namespacePrototype(path: string): object {
-  const functions = new Proxy(Object.create(null) as object, {
-    get(_target, property) {
-      // Not a PDK function: symbols (inspection) and `then`, so that a namespace is never taken for a promise.
-      if (typeof property !== 'string' || property === 'then') return undefined;
-      const fn = pdkFunction(`${path}.${snakeCase(property)}`);
-      Object.defineProperty(prototype, property, { value: fn });
-      return fn;
+const functions = new Proxy(Object.create(null) as object, {
+  get(_target, property) {
+    // Not a PDK function: symbols (inspection) and `then`, so that a namespace is never taken for a promise.
+    if (typeof property !== 'string' || property === 'then') return undefined;
+    const fn = pdkFunction(property);
+    Object.defineProperty(Namespace.prototype, property, { value: fn });
+    return fn;
+  },
+});
+Object.setPrototypeOf(Namespace.prototype, functions);
+for (const name of new Set(Object.values(CHILD_NAMESPACES).flat())) {
+  const asFunction = pdkFunction(name);
+  Object.defineProperty(Namespace.prototype, name, {
+    get(this: Namespace) {
+      const child = this.at.children.get(name);
+      if (!child) return asFunction;
+      const children = (this.children ??= []);
+      return (children[child.slot] ??= new Namespace(this.channel, child.path));
     },
   });
-  const prototype = Object.create(functions) as object;
-  for (const name of CHILD_NAMESPACES[path] ?? []) {
-    const child = namespaceClass(`${path}.${name}`);
-    Object.defineProperty(prototype, name, {
-      get(this: PdkNode) {
-        const children = (this.children ??= {});
-        return (children[name] ??= new child(this.channel));
-      },
-    });
-  }
-  return prototype;
 }
 
-type NamespaceClass = new (channel: PdkChannel) => PdkNode;
-
-/** One namespace's objects; its fields are class fields, so setting them never reaches the Proxy behind the prototype. */
-function namespaceClass(path: string): NamespaceClass {
-  class Namespace implements PdkNode {
-    readonly channel: PdkChannel;
-    children: Record<string, PdkNode> | undefined = undefined;
-    constructor(channel: PdkChannel) {
-      this.channel = channel;
-    }
-  }
-  Object.setPrototypeOf(Namespace.prototype, namespacePrototype(path));
-  return Namespace;
-}
-
-const KongNamespace = namespaceClass('kong');
+const KONG = new NamespacePath('kong');
 
 /** The `kong` object one event's plugin code receives. */
 export function pdkFor(channel: PdkChannel): Kong {
-  return new KongNamespace(channel) as unknown as Kong;
+  return new Namespace(channel, KONG) as unknown as Kong;
 }

@@ -12,8 +12,8 @@ import { problemBody, problemHeaders } from './problem.js';
  * must already be what Kong's exit accepts (integer status, string body, string headers), because a
  * PDK function that raises inside Kong turns the request into a 500 and abandons our event.
  */
-export async function exitWith(kong: Kong, status: number, body: string, headers: Record<string, string>): Promise<void> {
-  await kong.response.exit(status, body as unknown as Buffer, headers);
+export function exitWith(kong: Kong, status: number, body: string, headers: Record<string, string>): Promise<void> {
+  return kong.response.exit(status, body as unknown as Buffer, headers) as Promise<unknown> as Promise<void>;
 }
 
 /** Headers of a JSON answer that must not be cached, with the request id echoed. */

@@ -86,6 +86,8 @@ function handle(method, params) {
   }
 }
 
+// A graceful end on SIGINT, so that a profile (--cpu-prof) is written.
+process.on('SIGINT', () => process.exit(0));
 const path = process.argv[2];
 try { fs.unlinkSync(path); } catch {}
 net.createServer((socket) => {

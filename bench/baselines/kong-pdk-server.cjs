@@ -15,5 +15,7 @@ const Server = require('kong-pdk/server');
 const Listener = require('kong-pdk/listener');
 const quiet = { info() {}, debug() {}, warn() {}, error() {} };
 const ps = new Server(path.join(__dirname, 'plugins'), quiet);
+// A graceful end on SIGINT, so that a profile (--cpu-prof) is written.
+process.on('SIGINT', () => process.exit(0));
 new Listener(ps, process.argv[2]).serve();
 ps.close();
