@@ -123,18 +123,14 @@ interface Decoded {
 
 /** Every whole message in `bytes`: Kong sends one at a time, but a chunk may split or join them. */
 function decodeComplete(bytes: Buffer): Decoded {
-  const messages: unknown[] = [];
-  let end = 0;
   try {
-    unpackr.unpackMultiple(bytes, (message: unknown, _start: number, next: number) => {
-      messages.push(message);
-      end = next;
-    });
+    return { messages: unpackr.unpackMultiple(bytes) as unknown[] };
   } catch (err) {
-    if (!(err as { incomplete?: boolean }).incomplete) throw err;
-    return { messages, rest: bytes.subarray(end) };
+    // msgpackr's incomplete error carries the messages read before it and where the unfinished one starts.
+    const { incomplete, values, lastPosition } = err as { incomplete?: boolean; values?: unknown[]; lastPosition?: number };
+    if (!incomplete) throw err;
+    return { messages: values ?? [], rest: bytes.subarray(lastPosition ?? 0) };
   }
-  return { messages };
 }
 
 type Request = [0, number, string, unknown[]];

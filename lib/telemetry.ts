@@ -51,6 +51,20 @@ export function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (spa
   }
 }
 
+/** inSpan for synchronous work (signing): no promise at all when the parent is not recorded. */
+export function inSyncSpan<T>(tracer: Tracer, name: string, kind: SpanKind, parent: Context, fn: () => T): T {
+  if (!trace.getSpan(parent)?.isRecording()) return fn();
+  const span = tracer.startSpan(name, { kind }, parent);
+  try {
+    return fn();
+  } catch (err) {
+    recordFailure(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
 async function inRecordedSpan<T>(span: Span, parent: Context, fn: (span: Span) => Promise<T>, withChildren: boolean): Promise<T> {
   try {
     return await (withChildren ? inTraceContext(trace.setSpan(parent, span), () => fn(span)) : fn(span));

@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:cr
 import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import type { SigningCredential } from './credentials.js';
 import { AuthError } from './errors.js';
-import { inSpan } from './telemetry.js';
+import { inSyncSpan } from './telemetry.js';
 
 export interface IssueOptions {
   ttlSeconds: number;
@@ -19,8 +19,8 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  /** Signs an HS256 JWT for `subject` with the credential's secret (SPEC §3); AUTH_003 when signing fails. */
-  issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext): Promise<IssuedToken>;
+  /** Signs an HS256 JWT for `subject` with the credential's secret (SPEC §3); AUTH_003 when signing fails. Synchronous: HMAC is. */
+  issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext): IssuedToken;
 }
 
 // Our header never changes: its base64url form is computed once.
@@ -67,7 +67,7 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
 
   return {
     issue(subject, credential, opts, traced) {
-      return inSpan(tracer, 'jwt sign', SpanKind.INTERNAL, async () => sign(subject, credential, opts), { parent: traced ?? ROOT_CONTEXT });
+      return inSyncSpan(tracer, 'jwt sign', SpanKind.INTERNAL, traced ?? ROOT_CONTEXT, () => sign(subject, credential, opts));
     },
   };
 }

@@ -79,7 +79,7 @@ export function tokenIssuer(ctx: Context): PluginModule {
           if (!decision.allowed) throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials, traced: state.trace });
-        const token = await ctx.tokens.issue(subject, credential, this.conf, state.trace);
+        const token = ctx.tokens.issue(subject, credential, this.conf, state.trace);
         ctx.metrics.tokenIssued();
         ctx.log[ctx.config.eventLogLevel](eventFields('token-issue', 'success', state.startedAt, state.span, { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }), 'token issued');
         const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, decodeMulti, encode } from '@msgpack/msgpack';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
 import { KongHarness } from '../support/kong-harness.js';
 import { MsgpackRpcClient, RpcError } from '../support/msgpack-rpc-client.js';
@@ -111,6 +111,32 @@ describe('the plugin server speaks Kong\'s protocol', () => {
       raw.close();
     }
     assert.equal((await issue(kong)).status, 200);
+  });
+
+  test('whole requests and the start of another in one write are each answered, in order', async () => {
+    const [instance] = (await kong.call<Status>('plugin.GetStatus')).Plugins['token-issuer']!.Instances;
+    const raw = new MsgpackRpcClient(kong.server.socketPath);
+    try {
+      const requests = [21, 22, 23].map((msgid) => encode([0, msgid, 'plugin.InstanceStatus', [instance!.Id]]));
+      const joined = Buffer.concat(requests);
+      const cut = requests[0]!.length + requests[1]!.length + 3;
+      const socket = await raw.open();
+      const received: Buffer[] = [];
+      const allThree = new Promise<void>((resolve) => {
+        socket.on('data', (chunk: Buffer) => {
+          received.push(chunk);
+          if ([...decodeMulti(Buffer.concat(received))].length === 3) resolve();
+        });
+      });
+      socket.write(joined.subarray(0, cut));
+      await new Promise((r) => setTimeout(r, 50));
+      socket.write(joined.subarray(cut));
+      await allThree;
+      const answers = [...decodeMulti(Buffer.concat(received))] as Array<[number, number, unknown, { Id: number }]>;
+      assert.deepEqual(answers.map(([type, msgid, error, result]) => [type, msgid, error, result.Id]), [21, 22, 23].map((msgid) => [1, msgid, null, instance!.Id]));
+    } finally {
+      raw.close();
+    }
   });
 
   test('a request split across several writes is still understood', async () => {
