@@ -100,7 +100,8 @@ for (const name of new Set(Object.values(CHILD_NAMESPACES).flat())) {
     get(this: Namespace) {
       const child = this.at.children.get(name);
       if (!child) return asFunction;
-      const children = (this.children ??= []);
+      // Sized once: growing an empty array to a late slot allocated more than twice this.
+      const children = (this.children ??= new Array<Namespace>(this.at.children.size));
       return (children[child.slot] ??= new Namespace(this.channel, child.path));
     },
   });
