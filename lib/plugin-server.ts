@@ -47,6 +47,8 @@ const RET = 'ret';
 // kong-pdk's NON_RETURN_METHODS: Kong yields the request's coroutine inside these and never resumes it.
 const CONVERSATION_ENDERS = new Set(['kong.response.exit', 'kong.response.error']);
 const NO_RESULT = Promise.resolve(undefined);
+/** Bounds the method table: names learned from Kong (its typed Steps) are added up to this size. */
+const MAX_METHODS = 32;
 
 /**
  * One phase of one request. Kong's call (HandleEvent, then each Step) is answered straight from the
@@ -237,9 +239,10 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
 
   // The event's calls answer from the plugin's next message; the others once their promise settles.
   type Handler = (params: unknown[], respond: Respond) => void;
+  const stepHandler: Handler = (params, respond) => step(params, false, respond);
   const byMethod = new Map<string, Handler>([
     ['plugin.HandleEvent', handleEvent],
-    ['plugin.Step', (params, respond) => step(params, false, respond)],
+    ['plugin.Step', stepHandler],
     ['plugin.StepError', (params, respond) => step(params, true, respond)],
     ...Object.entries(methods).map(([name, handler]): [string, Handler] => [
       `plugin.${name}`,
@@ -247,15 +250,23 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     ]),
   ]);
 
+  function handlerFor(method: string): Handler {
+    const [namespace, name] = method.split('.', 2);
+    if (namespace !== 'plugin') throw new Error(`RPC for ${namespace} is not supported`);
+    // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.
+    if (name?.startsWith('Step')) return stepHandler;
+    throw new Error(`method ${name} not implemented`);
+  }
+
   return {
     dispatch(method, params, respond) {
-      const handler = byMethod.get(method);
-      if (handler) return handler(params, respond);
-      const [namespace, name] = method.split('.', 2);
-      if (namespace !== 'plugin') throw new Error(`RPC for ${namespace} is not supported`);
-      // Kong picks a typed Step per PDK method (StepMultiMap, StepConsumer…); all carry {EventId, Data}.
-      if (name?.startsWith('Step')) return step(params, false, respond);
-      throw new Error(`method ${name} not implemented`);
+      let handler = byMethod.get(method);
+      if (!handler) {
+        handler = handlerFor(method);
+        // Kong's typed Steps are a handful of names: remembered, so that the next one is a single look-up.
+        if (byMethod.size < MAX_METHODS) byMethod.set(method, handler);
+      }
+      return handler(params, respond);
     },
     eventCount: () => events.size,
     liveEventCount(idleMs) {

@@ -14,21 +14,34 @@ export function asHeaderMap(value: unknown): HeaderMap {
 
 const NO_VALUES: readonly string[] = [];
 
+const isString = (value: unknown): boolean => typeof value === 'string';
+
 function values(headers: HeaderMap, name: string): readonly string[] {
   const raw = headers[name];
   if (raw === undefined) return NO_VALUES;
   if (!Array.isArray(raw)) return [String(raw)];
   // Kong sends arrays of strings: used as they are, copied only when something else came.
-  return raw.every((v) => typeof v === 'string') ? raw : raw.map(String);
+  return raw.every(isString) ? raw : raw.map(String);
+}
+
+/** Whether the header has a non-empty value. */
+function hasValue(headers: HeaderMap, name: string): boolean {
+  for (const value of values(headers, name)) if (value !== '') return true;
+  return false;
 }
 
 /** The header's one value, or undefined when absent or empty. Several values or unsafe text → AUTH_007. */
 export function singleHeader(headers: HeaderMap, name: string): string | undefined {
-  const all = values(headers, name).filter((v) => v !== '');
-  if (all.length === 0) return undefined;
-  for (const value of all) checkHeaderValue(name, value);
-  if (all.length > 1) throw new AuthError('AUTH_007', `Header ${name} must have a single value`, { extensions: { reason: 'multiple_values', header: name } });
-  return all[0];
+  let first: string | undefined;
+  let count = 0;
+  for (const value of values(headers, name)) {
+    if (value === '') continue;
+    checkHeaderValue(name, value);
+    first ??= value;
+    count++;
+  }
+  if (count > 1) throw new AuthError('AUTH_007', `Header ${name} must have a single value`, { extensions: { reason: 'multiple_values', header: name } });
+  return first;
 }
 
 export function checkHeaderValue(name: string, value: string): void {
@@ -46,16 +59,17 @@ export interface ConsumerHeaders {
   consumerName: string;
 }
 
+const saysTrue = (value: string) => value.trim().toLowerCase() === 'true';
+
 /** SPEC §3 order: AUTH_001 (missing) → AUTH_007 (malformed) → AUTH_009 (anonymous). */
 export function readConsumerHeaders(headers: HeaderMap): ConsumerHeaders {
-  const present = (name: string) => values(headers, name).some((v) => v !== '');
-  if (!present('x-consumer-id') || !(present('x-consumer-username') || present('x-consumer-custom-id'))) {
+  if (!hasValue(headers, 'x-consumer-id') || !(hasValue(headers, 'x-consumer-username') || hasValue(headers, 'x-consumer-custom-id'))) {
     throw new AuthError('AUTH_001', undefined, { extensions: { reason: 'Missing Kong consumer headers' } });
   }
   const consumerId = singleHeader(headers, 'x-consumer-id') as string;
   const username = singleHeader(headers, 'x-consumer-username');
   const customId = singleHeader(headers, 'x-consumer-custom-id');
-  if (values(headers, 'x-anonymous-consumer').some((v) => v.trim().toLowerCase() === 'true')) {
+  if (values(headers, 'x-anonymous-consumer').some(saysTrue)) {
     throw new AuthError('AUTH_009', undefined, { extensions: { reason: 'Anonymous consumers are not allowed' } });
   }
   return { consumerId, consumerName: (username ?? customId) as string };
@@ -72,6 +86,7 @@ export function requestIdFrom(headers: HeaderMap): string {
 
 /** Kong's rule for naming a consumer: username, else custom_id, else id (SPEC §2). */
 export function consumerName(consumer: { id: string; username?: unknown; custom_id?: unknown }): string {
-  const name = [consumer.username, consumer.custom_id].find((v) => typeof v === 'string' && v !== '');
-  return (name as string | undefined) ?? consumer.id;
+  if (typeof consumer.username === 'string' && consumer.username !== '') return consumer.username;
+  if (typeof consumer.custom_id === 'string' && consumer.custom_id !== '') return consumer.custom_id;
+  return consumer.id;
 }
