@@ -59,11 +59,11 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kong_auth_' });
-  const counts: MetricCounts = {
+  // eventsByStatus is summed from the phase tallies when asked for.
+  const counts: Omit<MetricCounts, 'eventsByStatus'> = {
     tokensIssued: 0,
     tokensValidated: { valid: 0, invalid: 0, expired: 0 },
     errorsByCode: {},
-    eventsByStatus: {},
     unhandled: { rejection: 0, exception: 0 },
     eventLatency: { count: 0, avgMs: 0, p95Ms: undefined },
   };
@@ -73,9 +73,9 @@ export function createMetrics(): Metrics {
   // The per-event metrics are plain tallies on the hot path (prom-client hashes labels on every inc or
   // observe, ~1 µs per event); the counters below read them when scraped.
   const eventSeconds = new TallyHistogram('kong_auth_event_duration_seconds', 'Time from HandleEvent to the answer, by plugin and phase.', ['plugin', 'phase'], LATENCY_BUCKETS, registry);
-  const phases: PhaseTally[] = [];
   // Looked up by plugin, then phase: no key string is built per event.
   const byPlugin = new Map<string, Map<string, PhaseTally>>();
+  const allTallies = (): PhaseTally[] => [...byPlugin.values()].flatMap((ofPlugin) => [...ofPlugin.values()]);
   const phaseTally = (plugin: string, phase: string): PhaseTally => {
     let ofPlugin = byPlugin.get(plugin);
     if (!ofPlugin) byPlugin.set(plugin, (ofPlugin = new Map()));
@@ -83,7 +83,6 @@ export function createMetrics(): Metrics {
     if (!tally) {
       tally = { plugin, phase, seconds: eventSeconds.series(plugin, phase), byStatus: new Map() };
       ofPlugin.set(phase, tally);
-      phases.push(tally);
     }
     return tally;
   };
@@ -91,7 +90,7 @@ export function createMetrics(): Metrics {
     name: 'kong_auth_events_total', help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).', labelNames: ['plugin', 'phase', 'status'], registers: [registry],
     collect() {
       this.reset();
-      for (const { plugin, phase, byStatus } of phases) for (const [status, n] of byStatus) this.inc({ plugin, phase, status }, n);
+      for (const { plugin, phase, byStatus } of allTallies()) for (const [status, n] of byStatus) this.inc({ plugin, phase, status }, n);
     },
   });
   new Counter({
@@ -203,7 +202,6 @@ export function createMetrics(): Metrics {
       const tally = phaseTally(plugin, phase);
       tally.byStatus.set(status, (tally.byStatus.get(status) ?? 0) + 1);
       tally.seconds.observe(seconds);
-      counts.eventsByStatus[status] = (counts.eventsByStatus[status] ?? 0) + 1;
       const ms = seconds * 1000;
       latencySumMs += ms;
       counts.eventLatency.count++;
@@ -231,8 +229,11 @@ export function createMetrics(): Metrics {
     watch,
     counts() {
       const sorted = [...latencies].sort((a, b) => a - b);
+      const eventsByStatus: Record<string, number> = {};
+      for (const { byStatus } of allTallies()) for (const [status, n] of byStatus) eventsByStatus[status] = (eventsByStatus[status] ?? 0) + n;
       return {
         ...structuredClone(counts),
+        eventsByStatus,
         eventLatency: {
           count: counts.eventLatency.count,
           avgMs: counts.eventLatency.count ? round(latencySumMs / counts.eventLatency.count) : 0,
