@@ -3,6 +3,7 @@ import { tokenIssuer } from '../plugins/token-issuer.js';
 import { tokenValidator } from '../plugins/token-validator.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
+import { fitGcToCpus } from './cpu-budget.js';
 import { createLogger } from './logger.js';
 import { batchedLogOutput } from './log-output.js';
 import { publishPluginInfo } from './plugin-catalog.js';
@@ -23,6 +24,7 @@ const ABANDONED_EVENT_MS = 1000;
  */
 export async function serve(socketDir: string, socketName: string): Promise<void> {
   const startedAt = Date.now();
+  const gc = fitGcToCpus();
   const config = loadConfig();
   const logOutput = batchedLogOutput();
   const log = createLogger({ level: config.logLevel, serviceVersion: VERSION, destination: logOutput.stream });
@@ -92,5 +94,6 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     telemetry: () => ctx.telemetry.status(),
   });
   status = await startStatusServer({ host: config.statusHost, port: config.statusPort, views, registry: ctx.metrics.registry, exposeDebug: config.nodeEnv !== 'production', log });
-  log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'url.full': status.url }, `plugin server listening on ${socket.path}; status on ${status.url}`);
+  const gcFields = { 'process.cpus': gc.cpus, 'v8.parallel_scavenge': gc.parallelScavenge, 'v8.parallel_scavenge_set_by': gc.decidedBy };
+  log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'url.full': status.url, ...gcFields }, `plugin server listening on ${socket.path}; status on ${status.url}`);
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { usableCpus } from '../../lib/cpu-budget.js';
 import { PluginServerProcess, PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -58,5 +60,29 @@ describe('kong-auth-sidecar command line', () => {
     } finally {
       server.removePrefix();
     }
+  });
+
+  test('on one CPU (taskset) V8\'s parallel scavenging is turned off, and the start-up line says so', async () => {
+    const startedLine = async (launcher: string[]) => {
+      const server = new PluginServerProcess({});
+      server.launcher = launcher;
+      try {
+        await server.start();
+        const started = await server.waitForLogLine((line) => line['event.action'] === 'started');
+        assert.equal(await server.stop(), 0);
+        return started;
+      } finally {
+        server.removePrefix();
+      }
+    };
+    const pinned = await startedLine(['taskset', '-c', '0']);
+    assert.equal(pinned?.['process.cpus'], 1);
+    assert.equal(pinned?.['v8.parallel_scavenge'], false);
+    assert.equal(pinned?.['v8.parallel_scavenge_set_by'], 'cpu-budget');
+    const free = await startedLine([]);
+    const cpuMax = '/sys/fs/cgroup/cpu.max'; // a container's CPU limit, if this runs in one
+    const cpus = usableCpus(availableParallelism(), existsSync(cpuMax) ? readFileSync(cpuMax, 'utf8') : undefined);
+    assert.equal(free?.['process.cpus'], cpus);
+    assert.equal(free?.['v8.parallel_scavenge'], cpus >= 2);
   });
 });

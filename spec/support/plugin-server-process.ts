@@ -53,6 +53,8 @@ export class PluginServerProcess {
   private exited: Promise<number | null> | undefined;
   /** Called with each chunk the process writes, e.g. to show logs live in `make dev`. */
   onOutput: ((text: string) => void) | undefined;
+  /** A command the server is started under, as an operator would (e.g. `taskset -c 0`). */
+  launcher: string[] = [];
 
   constructor(
     private readonly env: Record<string, string>,
@@ -93,7 +95,8 @@ export class PluginServerProcess {
   async start(extraArgs: string[] = []): Promise<void> {
     // With KONG_PREFIX in the environment the flag is left out, so the CLI's default is what is tested.
     const prefixArgs = this.env.KONG_PREFIX === undefined ? ['--kong-prefix', this.prefix] : [];
-    const child = spawn(process.execPath, [...NODE_FLAGS, CLI_PATH, ...prefixArgs, '--sock-name', this.sockName, ...extraArgs], {
+    const [command, ...args] = [...this.launcher, process.execPath, ...NODE_FLAGS, CLI_PATH, ...prefixArgs, '--sock-name', this.sockName, ...extraArgs];
+    const child = spawn(command as string, args, {
       env: { ...baseEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
