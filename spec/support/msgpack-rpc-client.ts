@@ -17,6 +17,31 @@ export class RpcError extends Error {
 const encoder = new Encoder({ ignoreUndefined: false });
 const decoder = new Decoder();
 
+/** How messages become bytes and back; tests keep the default, a codec other than the server's. */
+export interface RpcCodec {
+  encode(message: unknown[]): Uint8Array;
+  /** The whole messages in `bytes`, or none while the last one is incomplete. */
+  completeMessages(bytes: Buffer): unknown[];
+}
+
+/** One response per call is the rule, so one decode is the fast path. */
+const defaultCodec: RpcCodec = {
+  encode: (message) => encoder.encode(message),
+  completeMessages(bytes) {
+    try {
+      return [decoder.decode(bytes)];
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+    }
+    try {
+      return [...decoder.decodeMulti(bytes)];
+    } catch (err) {
+      if (err instanceof RangeError) return [];
+      throw err;
+    }
+  },
+};
+
 interface Waiter {
   msgid: number;
   resolve(response: unknown[]): void;
@@ -38,12 +63,12 @@ export class MsgpackRpcClient {
   peakConnections = 0;
 
   // Kong sets lua_socket_pool_size = 256 (kong_defaults.lua).
-  constructor(readonly socketPath: string, private readonly poolSize = 256) {}
+  constructor(readonly socketPath: string, private readonly poolSize = 256, private readonly codec: RpcCodec = defaultCodec) {}
 
   async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     const connection = this.idle.pop() ?? (await this.connect());
     const msgid = ++this.msgid;
-    const response = await this.exchange(connection, encoder.encode([0, msgid, method, params]), msgid);
+    const response = await this.exchange(connection, this.codec.encode([0, msgid, method, params]), msgid);
     if (this.idle.length < this.poolSize && !connection.socket.destroyed) this.idle.push(connection);
     else connection.socket.destroy();
     const [, , error, result] = response;
@@ -116,7 +141,7 @@ export class MsgpackRpcClient {
     const bytes = connection.buffered ? Buffer.concat([connection.buffered, chunk]) : chunk;
     let messages: unknown[];
     try {
-      messages = completeMessages(bytes);
+      messages = this.codec.completeMessages(bytes);
     } catch (err) {
       connection.waiter = undefined;
       waiter.reject(new RpcError(`undecodable response: ${(err as Error).message}`));
@@ -132,20 +157,5 @@ export class MsgpackRpcClient {
       connection.waiter = undefined;
       waiter.resolve(response as unknown[]);
     }
-  }
-}
-
-/** The messages in `bytes`, or none while the last one is incomplete. One response per call is the rule, so one decode is the fast path. */
-function completeMessages(bytes: Buffer): unknown[] {
-  try {
-    return [decoder.decode(bytes)];
-  } catch (err) {
-    if (!(err instanceof RangeError)) throw err;
-  }
-  try {
-    return [...decoder.decodeMulti(bytes)];
-  } catch (err) {
-    if (err instanceof RangeError) return [];
-    throw err;
   }
 }
