@@ -35,8 +35,9 @@ function readCpuMax(): string | undefined {
 
 /**
  * With less than two CPUs, V8's parallel scavenger only makes its helper threads take turns with the
- * main thread on the same CPU: measured here at ~5 % more CPU per event (issuer and gate, one pinned core,
- * Node 20–24). It is turned off then; on more CPUs it stays. A scavenge flag on the command line is obeyed.
+ * main thread on the same CPU: ~4 % more CPU per event (same-run A/B, issuer and gate on one pinned core,
+ * Node 20; Node 22 and 24 take the flag at run time too). It is turned off then; on more CPUs it stays.
+ * A scavenge flag on the command line is obeyed.
  */
 export function gcFit(cpus: number, execArgv: readonly string[]): GcFit {
   const operatorFlag = execArgv.filter((arg) => SCAVENGE_FLAGS.test(arg)).pop();

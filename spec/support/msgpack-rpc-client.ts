@@ -5,7 +5,8 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
  * Kong's side of MessagePack-RPC (kong/runloop/plugin_servers/rpc/mp_rpc.lua): every call takes a
  * connection from a keep-alive pool (opening one when none is idle), sends ONE request and reads until
  * the response carrying its msgid, then returns the connection to the pool. Never pipelines.
- * Deliberately a different MessagePack implementation from the server's, as Kong's Lua one is.
+ * By default a MessagePack implementation other than the server's, as Kong's Lua one is (the bench driver
+ * passes msgpackr, for speed).
  */
 export class RpcError extends Error {
   constructor(message: string) {
