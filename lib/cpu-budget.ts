@@ -25,7 +25,8 @@ export function usableCpus(affinity: number, cpuMax: string | undefined): number
   return Number.isFinite(limit) && limit > 0 ? Math.min(affinity, limit) : affinity;
 }
 
-function readCpuMax(): string | undefined {
+/** The cgroup v2 CPU limit of this process's container, as the file says it; undefined without one. */
+export function readCpuMax(): string | undefined {
   try {
     return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
   } catch {

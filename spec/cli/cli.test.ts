@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { usableCpus } from '../../lib/cpu-budget.js';
+import { readCpuMax, usableCpus } from '../../lib/cpu-budget.js';
 import { PluginServerProcess, PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -80,8 +80,7 @@ describe('kong-auth-sidecar command line', () => {
     assert.equal(pinned?.['v8.parallel_scavenge'], false);
     assert.equal(pinned?.['v8.parallel_scavenge_set_by'], 'cpu-budget');
     const free = await startedLine([]);
-    const cpuMax = '/sys/fs/cgroup/cpu.max'; // a container's CPU limit, if this runs in one
-    const cpus = usableCpus(availableParallelism(), existsSync(cpuMax) ? readFileSync(cpuMax, 'utf8') : undefined);
+    const cpus = usableCpus(availableParallelism(), readCpuMax()); // a container's CPU limit, if this runs in one
     assert.equal(free?.['process.cpus'], cpus);
     assert.equal(free?.['v8.parallel_scavenge'], cpus >= 2);
   });
