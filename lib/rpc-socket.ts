@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr/pack';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
@@ -13,8 +13,20 @@ export type Dispatch = (method: string, params: unknown[], respond: Respond) => 
 /** Answers one call, once: an error message, or the result. */
 export type Respond = (error: string | null, result: unknown) => void;
 
+/**
+ * How a connection's bytes reach us. Node reads a socket into a new ArrayBuffer and pushes it through
+ * a Readable stream on every read ("stream"). Its `onread` option instead reads into one buffer and
+ * calls back at once, but only sockets we open can ask for it, not those a server accepts; "shared-buffer"
+ * sets, on each accepted socket, the two fields that option sets (Node 20, 22 and 24 have them) and one
+ * buffer serves every connection, since each read is decoded (or its unfinished tail copied) before the next.
+ * Measured on the bench: ~8 µs less server CPU per issued token (78 → 70), from fewer allocations and stream
+ * calls. Where a Node lacks those fields, "stream" it is.
+ */
+export type SocketReads = 'shared-buffer' | 'stream';
+
 export interface RpcSocketServer {
   readonly path: string;
+  readonly reads: SocketReads;
   /** Connections currently open (Kong keeps a pool per worker). */
   connectionCount(): number;
   /** Calls received and not yet answered, over all connections. */
@@ -28,7 +40,8 @@ export interface RpcSocketServer {
 // Plain MessagePack both ways, as Kong's Lua codec speaks it: no msgpackr records or extensions,
 // undefined as nil ("no error" / "no result"), integers beyond 32 bits as numbers (Lua's are doubles).
 export const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
-export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+// copyBuffers: a binary value must not be a view of the shared read buffer, which the next read overwrites.
+export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
 /** A single RPC from Kong is a few KB; this bounds what one message may claim. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -39,16 +52,29 @@ export class SocketInUseError extends Error {
   }
 }
 
-export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger): Promise<RpcSocketServer> {
+/** Node's private fields behind the `onread` option, found by name on a socket of this Node. */
+const ON_READ_FIELDS = (() => {
+  const symbols = Object.getOwnPropertySymbols(new Socket());
+  const buffer = symbols.find((symbol) => symbol.description === 'kBuffer');
+  const callback = symbols.find((symbol) => symbol.description === 'kBufferCb');
+  return buffer && callback ? { buffer, callback } : undefined;
+})();
+const READ_BUFFER_BYTES = 64 * 1024;
+
+export const DEFAULT_SOCKET_READS: SocketReads = ON_READ_FIELDS ? 'shared-buffer' : 'stream';
+
+export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger, reads: SocketReads = DEFAULT_SOCKET_READS): Promise<RpcSocketServer> {
   await removeStaleSocket(path);
+  const readInto = reads === 'shared-buffer' ? sharedBufferReader() : readStream;
   const connections = new Set<Connection>();
   let closed: Promise<void> | undefined;
   const stopAccepting = () => {
     closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
     return closed;
   };
-  const server = createServer((socket) => {
-    const connection = serveConnection(socket, dispatch, log);
+  // Paused until serveConnection has chosen how the socket is read.
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    const connection = serveConnection(socket, dispatch, log, readInto);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
@@ -62,6 +88,7 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
   server.on('error', (err) => log.error({ error: err }, 'plugin socket error'));
   return {
     path,
+    reads,
     connectionCount: () => connections.size,
     inFlightCalls: () => [...connections].reduce((sum, connection) => sum + connection.inFlight(), 0),
     stopAccepting: () => void stopAccepting(),
@@ -79,7 +106,28 @@ interface Connection {
   endWhenIdle(): void;
 }
 
-function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Connection {
+type Reader = (socket: Socket, onBytes: (bytes: Buffer) => void) => void;
+
+const readStream: Reader = (socket, onBytes) => {
+  socket.on('data', onBytes);
+  socket.resume();
+};
+
+/** `onBytes` gets a view of the shared buffer, valid until it returns. */
+function sharedBufferReader(): Reader {
+  const shared = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  return (socket, onBytes) => {
+    const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Buffer) => void } })._handle;
+    if (!ON_READ_FIELDS || typeof handle?.useUserBuffer !== 'function') return readStream(socket, onBytes);
+    const fields = socket as unknown as Record<symbol, unknown>;
+    fields[ON_READ_FIELDS.buffer] = shared;
+    fields[ON_READ_FIELDS.callback] = (bytesRead: number) => void onBytes(shared.subarray(0, bytesRead));
+    handle.useUserBuffer(shared);
+    socket.resume();
+  };
+}
+
+function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger, readInto: Reader): Connection {
   let inFlight = 0;
   let ending = false;
   /** The start of a message whose remaining bytes have not arrived yet. */
@@ -89,7 +137,7 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
     if (ending && inFlight === 0) socket.end();
   };
   socket.on('error', () => socket.destroy());
-  socket.on('data', (chunk: Buffer) => {
+  readInto(socket, (chunk) => {
     const bytes = partial ? Buffer.concat([partial, chunk]) : chunk;
     partial = undefined;
     let decoded: Decoded;
@@ -98,7 +146,8 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger): Conne
     } catch {
       return dropConnection(socket, log, 'undecodable bytes');
     }
-    partial = decoded.rest;
+    // A copy: `chunk` may be the shared read buffer.
+    partial = decoded.rest && Buffer.from(decoded.rest);
     if (partial && partial.length > MAX_MESSAGE_BYTES) return dropConnection(socket, log, 'message too large');
     for (const message of decoded.messages) {
       if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');

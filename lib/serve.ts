@@ -95,5 +95,5 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   });
   status = await startStatusServer({ host: config.statusHost, port: config.statusPort, views, registry: ctx.metrics.registry, exposeDebug: config.nodeEnv !== 'production', log });
   const gcFields = { 'process.cpus': gc.cpus, 'v8.parallel_scavenge': gc.parallelScavenge, 'v8.parallel_scavenge_set_by': gc.decidedBy };
-  log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'url.full': status.url, ...gcFields }, `plugin server listening on ${socket.path}; status on ${status.url}`);
+  log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'kong.socket_reads': socket.reads, 'url.full': status.url, ...gcFields }, `plugin server listening on ${socket.path}; status on ${status.url}`);
 }

@@ -62,7 +62,7 @@ describe('kong-auth-sidecar command line', () => {
     }
   });
 
-  test('on one CPU (taskset) V8\'s parallel scavenging is turned off, and the start-up line says so', async () => {
+  test('on one CPU (taskset) V8\'s parallel scavenging is turned off; the start-up line says so, and how Kong\'s connections are read', async () => {
     const startedLine = async (launcher: string[]) => {
       const server = new PluginServerProcess({});
       server.launcher = launcher;
@@ -83,5 +83,6 @@ describe('kong-auth-sidecar command line', () => {
     const cpus = usableCpus(availableParallelism(), readCpuMax()); // a container's CPU limit, if this runs in one
     assert.equal(free?.['process.cpus'], cpus);
     assert.equal(free?.['v8.parallel_scavenge'], cpus >= 2);
+    assert.equal(free?.['kong.socket_reads'], 'shared-buffer');
   });
 });
