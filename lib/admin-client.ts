@@ -185,7 +185,10 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
 
   async function call<T>(method: 'GET' | 'POST', path: string, template: string, body?: unknown): Promise<T | undefined> {
     try {
-      return await (method === 'GET' ? forGet : forPost).execute(({ signal }) => attempt<T>(method, path, template, body, signal));
+      // A parent signal per call: cockatiel's default is one signal shared by every call, and each call in
+      // flight hangs a listener on it — past 10, Node prints a MaxListenersExceededWarning to stderr.
+      const policy = method === 'GET' ? forGet : forPost;
+      return await policy.execute(({ signal }) => attempt<T>(method, path, template, body, signal), new AbortController().signal);
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
         counters.rejectedByBreaker++;

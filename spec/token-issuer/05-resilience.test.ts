@@ -83,6 +83,17 @@ describe('resilience against Kong Admin API failures', () => {
     assert.equal(adminGets(kong), 1);
   });
 
+  test('16 cold consumers at once, each its own Admin API calls in flight together: all answered, and no warning on stderr', async (t) => {
+    const names = Array.from({ length: 16 }, (_, i) => `burst-${i}`);
+    const kongYml = ISSUER_KONG_YML + names.map((name) => `  - username: ${name}\n    keyauth_credentials: [{ key: ${name}-key }]\n`).join('');
+    const kong = await harness(t, {}, { kongYml });
+    kong.adminApi.setFault({ kind: 'slow', delayMs: 300 }); // the look-ups overlap
+    const answers = await Promise.all(names.map((name) => issue(kong, `${name}-key`)));
+    assert.deepEqual(answers.map((a) => a.status), Array(16).fill(200));
+    // Node prints a MaxListenersExceededWarning when more than 10 calls share one parent AbortSignal.
+    assert.doesNotMatch(kong.server.capturedOutput, /Warning/);
+  });
+
   test('a POST is never retried: one failed provisioning attempt answers AUTH_004', async (t) => {
     const kong = await harness(t, { KONG_ADMIN_RETRIES: '2' });
     assert.equal((await issue(kong, 'bob-key')).status, 200, 'provisioning works');
