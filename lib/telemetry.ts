@@ -76,8 +76,31 @@ async function inRecordedSpan<T>(span: Span, parent: Context, fn: (span: Span) =
   }
 }
 
-let contextManager: AsyncLocalStorageContextManager | undefined;
+/**
+ * OpenTelemetry's AsyncLocalStorage context manager, telling whether it is switched on: on Node 20 and 22
+ * an enabled AsyncLocalStorage makes every promise of the process pay for hooks.
+ */
+class SwitchableContextManager extends AsyncLocalStorageContextManager {
+  on = false;
+
+  override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(context: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    this.on = true;
+    return super.with(context, fn, thisArg, ...args);
+  }
+
+  override disable(): this {
+    this.on = false;
+    return super.disable();
+  }
+}
+
+let contextManager: SwitchableContextManager | undefined;
 let tracedRuns = 0;
+
+/** Whether AsyncLocalStorage is on right now: only while a traced look-up is in progress. */
+export function contextHooksOn(): boolean {
+  return contextManager?.on === true;
+}
 
 /**
  * Runs `fn` with `traced` as the active context, for code that starts spans or logs deep below (a cache
@@ -144,9 +167,6 @@ function countingPipeline(exporter: SpanExporter, maxQueueSize: number, schedule
   const counted: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       exporter.export(spans, (result) => {
-        // The SDK exports inside context.with (to suppress tracing of the export), which enables
-        // AsyncLocalStorage; left on, it would tax every promise of the process from then on.
-        releaseContextHooks();
         counters.queued -= spans.length;
         counters.exports++;
         counters.lastExportOk = result.code === ExportResultCode.SUCCESS;
@@ -158,6 +178,10 @@ function countingPipeline(exporter: SpanExporter, maxQueueSize: number, schedule
         }
         done(result);
       });
+      // The SDK exports inside context.with (so that an instrumented HTTP client would not trace the
+      // export), which switches AsyncLocalStorage on. We instrument no client; left on until the collector
+      // answers (the whole export timeout when it hangs), it would tax every promise of the process.
+      releaseContextHooks();
     },
     shutdown: () => exporter.shutdown(),
     forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
@@ -215,7 +239,7 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
       sampler: samplerFrom(config),
       spanProcessors: processors,
     });
-    contextManager = new AsyncLocalStorageContextManager();
+    contextManager = new SwitchableContextManager();
     provider.register({ propagator, contextManager });
   }
   const tracer = trace.getTracer('kong-auth-sidecar', VERSION);

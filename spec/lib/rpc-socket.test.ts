@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeMulti, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { pino } from 'pino';
 import { DEFAULT_SOCKET_READS, listenRpcSocket, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/rpc-socket.js';
+import { MsgpackRpcClient } from '../support/msgpack-rpc-client.js';
 
 /** Answers `echo` with its params and the length of each string in them, so a corrupted read shows. */
 const echo: Dispatch = (method, params, respond) => {
@@ -18,47 +19,9 @@ const echo: Dispatch = (method, params, respond) => {
 
 type Answer = [1, number, string | null, { params: unknown[]; lengths: Array<number | null> }];
 
-function completeAnswers(bytes: Buffer): Answer[] {
-  const answers: Answer[] = [];
-  try {
-    for (const answer of decodeMulti(bytes)) answers.push(answer as Answer);
-  } catch {
-    // the rest of the last answer has not arrived yet
-  }
-  return answers;
-}
-
-function openClient(path: string): Promise<{ socket: Socket; answers: (count: number) => Promise<Answer[]> }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    const received: Buffer[] = [];
-    let waiting: (() => void) | undefined;
-    let closed = false;
-    socket.on('data', (chunk: Buffer) => {
-      received.push(chunk);
-      waiting?.();
-    });
-    socket.on('close', () => {
-      closed = true;
-      waiting?.();
-    });
-    socket.once('error', reject);
-    socket.once('connect', () =>
-      resolve({
-        socket,
-        answers: (count) =>
-          new Promise((done, fail) => {
-            const check = () => {
-              const answers = completeAnswers(Buffer.concat(received));
-              if (answers.length >= count) done(answers);
-              else if (closed) fail(new Error(`the server closed the connection after ${answers.length} of ${count} answers`));
-            };
-            waiting = check;
-            check();
-          }),
-      }),
-    );
-  });
+async function openClient(path: string): Promise<{ socket: Socket; answers: (count: number) => Promise<Answer[]> }> {
+  const { socket, messages } = await new MsgpackRpcClient(path).openRaw();
+  return { socket, answers: async (count) => (await messages(count)) as Answer[] };
 }
 
 const request = (msgid: number, ...params: unknown[]) => Buffer.from(encode([0, msgid, 'echo', params]));

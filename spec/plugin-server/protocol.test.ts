@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decode, decodeMulti, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
 import { KongHarness } from '../support/kong-harness.js';
 import { MsgpackRpcClient, RpcError } from '../support/msgpack-rpc-client.js';
@@ -120,19 +120,11 @@ describe('the plugin server speaks Kong\'s protocol', () => {
       const requests = [21, 22, 23].map((msgid) => encode([0, msgid, 'plugin.InstanceStatus', [instance!.Id]]));
       const joined = Buffer.concat(requests);
       const cut = requests[0]!.length + requests[1]!.length + 3;
-      const socket = await raw.open();
-      const received: Buffer[] = [];
-      const allThree = new Promise<void>((resolve) => {
-        socket.on('data', (chunk: Buffer) => {
-          received.push(chunk);
-          if ([...decodeMulti(Buffer.concat(received))].length === 3) resolve();
-        });
-      });
+      const { socket, messages } = await raw.openRaw();
       socket.write(joined.subarray(0, cut));
       await new Promise((r) => setTimeout(r, 50));
       socket.write(joined.subarray(cut));
-      await allThree;
-      const answers = [...decodeMulti(Buffer.concat(received))] as Array<[number, number, unknown, { Id: number }]>;
+      const answers = (await messages(3)) as Array<[number, number, unknown, { Id: number }]>;
       assert.deepEqual(answers.map(([type, msgid, error, result]) => [type, msgid, error, result.Id]), [21, 22, 23].map((msgid) => [1, msgid, null, instance!.Id]));
     } finally {
       raw.close();
@@ -144,12 +136,11 @@ describe('the plugin server speaks Kong\'s protocol', () => {
     const raw = new MsgpackRpcClient(kong.server.socketPath);
     try {
       const bytes = encode([0, 7, 'plugin.InstanceStatus', [instance!.Id]]);
-      const socket = await raw.open();
-      const answer = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+      const { socket, messages } = await raw.openRaw();
       socket.write(bytes.subarray(0, 5));
       await new Promise((r) => setTimeout(r, 50));
       socket.write(bytes.subarray(5));
-      const [type, msgid, error, result] = decode(await answer) as [number, number, unknown, { Id: number }];
+      const [[type, msgid, error, result]] = (await messages(1)) as [[number, number, unknown, { Id: number }]];
       assert.deepEqual([type, msgid, error], [1, 7, null]);
       assert.equal(result.Id, instance!.Id);
     } finally {

@@ -49,6 +49,13 @@ interface Waiter {
   reject(err: Error): void;
 }
 
+/** A connection for tests that write bytes themselves: every byte the server sends is kept. */
+export interface RawConnection {
+  socket: Socket;
+  /** The first `count` whole messages the server sent; rejects when it closes the connection before. */
+  messages(count: number): Promise<unknown[]>;
+}
+
 /** One pooled connection: bytes of a response still arriving, and the call waiting for it. */
 interface Connection {
   socket: Socket;
@@ -102,6 +109,34 @@ export class MsgpackRpcClient {
   /** A raw connection of the pool's kind, for tests that write bytes themselves. */
   async open(): Promise<Socket> {
     return (await this.connect()).socket;
+  }
+
+  /** open(), keeping what the server sends until the test asks for it. */
+  async openRaw(): Promise<RawConnection> {
+    const socket = await this.open();
+    const received: Buffer[] = [];
+    let closed = false;
+    let check: (() => void) | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      check?.();
+    });
+    socket.on('close', () => {
+      closed = true;
+      check?.();
+    });
+    return {
+      socket,
+      messages: (count) =>
+        new Promise((resolve, reject) => {
+          check = () => {
+            const messages = this.codec.completeMessages(Buffer.concat(received));
+            if (messages.length >= count) resolve(messages.slice(0, count));
+            else if (closed) reject(new RpcError(`the server closed the connection after ${messages.length} of ${count} messages`));
+          };
+          check();
+        }),
+    };
   }
 
   private connect(): Promise<Connection> {
