@@ -13,7 +13,10 @@ describe('telemetry: AsyncLocalStorage is on only while it is needed', () => {
   // A collector that takes the export's request and never answers.
   const held: Socket[] = [];
   const collector = createServer((socket) => void held.push(socket.on('data', () => undefined)));
-  after(() => collector.close());
+  after(() => {
+    for (const socket of held) socket.destroy();
+    collector.close();
+  });
 
   test('on during a traced look-up, off once it ends; off while an export waits on a collector that does not answer', { timeout: 20_000 }, async () => {
     collector.listen(0, '127.0.0.1');

@@ -130,7 +130,12 @@ export class MsgpackRpcClient {
       messages: (count) =>
         new Promise((resolve, reject) => {
           check = () => {
-            const messages = this.codec.completeMessages(Buffer.concat(received));
+            let messages: unknown[];
+            try {
+              messages = this.codec.completeMessages(Buffer.concat(received));
+            } catch (err) {
+              return reject(new RpcError(`undecodable bytes from the server: ${(err as Error).message}`));
+            }
             if (messages.length >= count) resolve(messages.slice(0, count));
             else if (closed) reject(new RpcError(`the server closed the connection after ${messages.length} of ${count} messages`));
           };
