@@ -153,7 +153,8 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
   let next = 0;
   let errors = 0;
   const latencies: number[] = [];
-  // BENCH_SLOW_LOG=<file>: every measured event slower than 1 ms, as "<epoch ms of its schedule> <latency ms>" (tail studies).
+  // BENCH_SLOW_LOG=<file>: every measured event slower than 1 ms, as "<epoch ms of its schedule> <latency ms>", plus
+  // "sampled" when its traceparent asked for a trace (tail studies).
   const slowLog: string[] | undefined = process.env.BENCH_SLOW_LOG ? [] : undefined;
   const one = async (scheduledAt?: number) => {
     const req = makeRequest(next++);
@@ -163,7 +164,7 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
     if (!measuring) return;
     const latency = performance.now() - started;
     latencies.push(latency);
-    if (slowLog && latency > 1) slowLog.push(`${(performance.timeOrigin + started).toFixed(1)} ${latency.toFixed(3)}`);
+    if (slowLog && latency > 1) slowLog.push(`${(performance.timeOrigin + started).toFixed(1)} ${latency.toFixed(3)}${req.headers.get('traceparent')?.[0]?.endsWith('-01') ? ' sampled' : ''}`);
     if (!succeeded(opts.request, req)) errors++;
   };
   await one(); // starts the instance
