@@ -49,7 +49,7 @@ test: build redis
 bench: build redis
 	$(NODE) dist/bench/run.js
 
-# RSS over a 10-minute soak at 2,000 tokens/s (SOAK_SECONDS to change); make bench prints the latest.
+# RSS over 10 minutes at 2,000 tokens/s after 5 minutes of the same load (SOAK_SECONDS, SOAK_SETTLE_SECONDS); make bench prints the latest.
 soak: build
 	$(NODE) dist/bench/run.js --soak
 
