@@ -40,21 +40,24 @@ const variantsFlag = flagValue('--variants');
 const variants = variantsFlag !== undefined ? (JSON.parse(variantsFlag) as Record<string, Record<string, string>>) : undefined;
 /** `--servers ours`: throughput rows of these server kinds only (kong-pdk, floor, ours), for A/B work on one. */
 const serverKinds = flagSet('--servers');
+/** `--window` / `--warmup` given on the command line: every level then uses them. */
+const windowFlag = flagValue('--window');
+const warmupFlag = flagValue('--warmup');
 const S = {
   /** Seconds measured per row (`--window`, to see whether a difference outlives a short run). */
-  window: Number(flagValue('--window') ?? (smoke ? 0.5 : 3)),
+  window: Number(windowFlag ?? (smoke ? 0.5 : 3)),
   /**
    * Seconds of warm-up and of measurement at the other levels (1, 8, 64): one round each, shown but not the
    * bar's. Shorter than at the bar's level, so that make bench stays under 10 minutes on a slow spell.
    */
-  otherLevels: { warmupSeconds: Number(flagValue('--warmup') ?? (smoke ? 0.2 : 2)), seconds: Number(flagValue('--window') ?? (smoke ? 0.5 : 2)) },
+  otherLevels: { warmupSeconds: Number(warmupFlag ?? (smoke ? 0.2 : 2)), seconds: Number(windowFlag ?? (smoke ? 0.5 : 2)) },
   /**
    * Seconds of load before each measurement (`--warmup`; twice that at the fixed rate, which reaches fewer events).
    * Each measurement starts a fresh process: with 1 s, V8 was still optimizing and our tracer had not
    * made its first export (its first export loads and compiles the exporter's code), which read as a
    * steady cost of ~3 µs per event and a fixed-rate p99 of 2–5 ms that a warm process does not have.
    */
-  warmup: Number(flagValue('--warmup') ?? (smoke ? 0.2 : 3)),
+  warmup: Number(warmupFlag ?? (smoke ? 0.2 : 3)),
   levels: flagValue('--levels')?.split(',').map(Number) ?? (smoke ? [8] : [1, 8, 32, 64]),
   /**
    * The bar's level runs this many interleaved rounds (`--rounds`); the ratio is the median of the paired
@@ -363,13 +366,17 @@ function retainedSlopePerHour(samples: number[], fromSecond = 60, samplesPerMinu
 
 const HEAP_SAMPLE_SECONDS = 2;
 
-/** What a soak says: the slope over the measured part (after the settling), and from the first minute. */
-function soakSlopes(soak: MemoryResult): { measured: number; fromFirstMinute: number; liveHeap?: number } {
-  const settle = soak.settleSeconds ?? 60;
+/**
+ * What a soak says: the slope over the measured part (from `measuredFrom`, the end of the settling; older
+ * files had none and skipped the first minute), and from the first minute.
+ */
+function soakSlopes(soak: MemoryResult): { measuredFrom: number; measured: number; fromFirstMinute: number; liveHeap?: number } {
+  const measuredFrom = Math.max(soak.settleSeconds ?? 0, 60);
   return {
-    measured: retainedSlopePerHour(soak.rssSamplesMb, Math.max(settle, 60)),
+    measuredFrom,
+    measured: retainedSlopePerHour(soak.rssSamplesMb, measuredFrom),
     fromFirstMinute: retainedSlopePerHour(soak.rssSamplesMb),
-    liveHeap: soak.heapSamplesMb ? retainedSlopePerHour(soak.heapSamplesMb, Math.max(settle, 60), 60 / (soak.heapSampleSeconds ?? 10)) : undefined,
+    liveHeap: soak.heapSamplesMb ? retainedSlopePerHour(soak.heapSamplesMb, measuredFrom, 60 / (soak.heapSampleSeconds ?? 10)) : undefined,
   };
 }
 
@@ -511,11 +518,10 @@ function theBar(rows: Row[], mem: MemoryResult | undefined): BarLine[] {
   const soak = latestSoak();
   if (soak) {
     const slopes = soakSlopes(soak.result);
-    const settle = soak.result.settleSeconds ?? 60;
-    const minutes = Math.round((soak.result.seconds - settle) / 60);
+    const minutes = Math.round((soak.result.seconds - slopes.measuredFrom) / 60);
     const liveHeap = slopes.liveHeap !== undefined ? `; live heap ${slopes.liveHeap} MB/h` : '';
     lines.push({
-      figure: `RSS slope over a ${minutes}-minute soak after ${Math.round(settle / 60)} minute(s) of the same load, per-minute minima (make soak, ${soak.file}; from the first minute: ${slopes.fromFirstMinute} MB/h${liveHeap}; RSS at the end ${soak.result.rssAfterMb} MB)`,
+      figure: `RSS slope over a ${minutes}-minute soak after ${Math.round(slopes.measuredFrom / 60)} minute(s) of the same load, per-minute minima (make soak, ${soak.file}; from the first minute: ${slopes.fromFirstMinute} MB/h${liveHeap}; RSS at the end ${soak.result.rssAfterMb} MB)`,
       measured: `${slopes.measured} MB/h`, bar: '< 5 MB/h', met: slopes.measured < 5,
     });
   } else {
