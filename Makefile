@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev bench soak profile clean redis validate-config up down
+.PHONY: all install build test dev bench soak profile clean redis realkong validate-config up down
 
 all: build
 
@@ -41,7 +41,18 @@ redis:
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel >/dev/null; }
 
-test: build redis
+# Kong's own plugin-server Lua under Debian's nginx + ngx_lua, for the end-to-end tests (spec/realkong):
+# the kit beside the repository; its Debian packages are installed when missing.
+REALKONG_DIR ?= $(abspath ../shared/realkong)
+export REALKONG_DIR
+realkong:
+	@test -x $(REALKONG_DIR)/run.sh || { echo "Kong's bridge kit not found at $(REALKONG_DIR) (set REALKONG_DIR)"; exit 1; }
+	@command -v nginx >/dev/null && ls /usr/lib/nginx/modules/ngx_http_lua_module.so /usr/share/lua/5.1/resty/core.lua \
+	  /usr/share/lua/5.1/resty/lrucache.lua /usr/share/lua/5.1/MessagePack.lua /usr/share/lua/5.1/dkjson.lua /usr/lib/*/lua/5.1/cjson.so >/dev/null 2>&1 || { \
+	  echo "installing nginx, ngx_lua and Lua modules for $(REALKONG_DIR) (Debian packages)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) $(REALKONG_DIR)/run.sh install >/dev/null; }
+
+test: build redis realkong
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
 # Kong-like load on one core against the bare kong-pdk plugins and the floor, interleaved in one run;

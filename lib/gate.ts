@@ -7,17 +7,36 @@ import { consumerName, type HeaderMap } from './request-headers.js';
  * kong.client.authenticate (a preflight it lets pass: a kong.ctx.shared key of this name). Kong skips a
  * plugin whose call fails (and all of ours when our process is down), so kong.yml's backstop
  * post-function answers 503 unless it finds the mark. Both live per request, out of clients' reach.
+ * The mark is always the gate's LAST call: a gate that dies before it leaves no marked request behind.
  */
 export const GATE_MARK = 'kong_auth_sidecar_gate';
 
 /** Headers that tell the upstream who the caller is: only the gate may set them. */
 const IDENTITY_HEADERS = ['x-consumer-id', 'x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-anonymous-consumer', 'x-token-id', 'x-token-scopes'];
+const IDENTITY_NAMES = new Set(IDENTITY_HEADERS);
 
-export interface GateHeaders {
-  /** Set in ONE kong.service.request.set_headers call; replaces any client copy of these names. */
-  set: Record<string, string>;
-  /** Client-sent identity headers the set does not replace, to clear one by one (rare: usually none). */
-  clear: string[];
+/**
+ * nginx passes `X_Token_Scopes` as a header of its own (underscores_in_headers on) and CGI/WSGI-style
+ * upstreams read it as X-Token-Scopes: the underscore spellings are cleared with the dash ones.
+ */
+const UNDERSCORE_SPELLINGS = IDENTITY_HEADERS.map((name) => name.replace(/-/g, '_'));
+
+/** An empty array in kong.service.request.set_headers removes the header (ngx.req.set_header with {}). */
+const CLEARED: string[] = [];
+
+/** A kong.service.request.set_headers table: a value sets a header, an empty array removes it. */
+export type UpstreamHeaders = Record<string, string | string[]>;
+
+/**
+ * Every spelling of every identity header, cleared: unconditionally the dash and underscore spellings,
+ * and any mixed spelling the client sent (the header map is complete: a truncated one is refused first).
+ */
+export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
+  const headers: UpstreamHeaders = {};
+  for (const name of IDENTITY_HEADERS) headers[name] = CLEARED;
+  for (const name of UNDERSCORE_SPELLINGS) headers[name] = CLEARED;
+  for (const name in incoming) if (name.includes('_') && IDENTITY_NAMES.has(name.replace(/_/g, '-'))) headers[name] = CLEARED;
+  return headers;
 }
 
 function scopesOf(claims: Record<string, unknown>): string | undefined {
@@ -27,21 +46,16 @@ function scopesOf(claims: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims: Record<string, unknown>, requestId: string): GateHeaders {
-  const set: Record<string, string> = { 'X-Consumer-ID': consumer.id, 'X-Consumer-Username': consumerName(consumer) };
-  if (typeof claims.jti === 'string') set['X-Token-Id'] = claims.jti;
+/** The one set_headers table of a gated request: ours set, every other identity header cleared. */
+export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
+  const headers = clearedIdentityHeaders(incoming);
+  headers['x-consumer-id'] = consumer.id;
+  headers['x-consumer-username'] = consumerName(consumer);
+  if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
   const scopes = scopesOf(claims);
-  if (scopes !== undefined) set['X-Token-Scopes'] = scopes;
-  if (incoming['x-request-id'] === undefined) set['X-Request-Id'] = requestId;
-  const clear: string[] = [];
-  for (const name of IDENTITY_HEADERS) if (incoming[name] !== undefined && !setsHeader(set, name)) clear.push(name);
-  return { set, clear };
-}
-
-/** Whether `set` has the (lower-case) header `name` under any spelling. */
-function setsHeader(set: Record<string, string>, name: string): boolean {
-  for (const key in set) if (key.toLowerCase() === name) return true;
-  return false;
+  if (scopes !== undefined) headers['x-token-scopes'] = scopes;
+  if (incoming['x-request-id'] === undefined) headers['x-request-id'] = requestId;
+  return headers;
 }
 
 /** RFC 6750 challenge for the validator's refusals. */

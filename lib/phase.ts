@@ -2,7 +2,7 @@ import type { Context as TraceContext, Span } from '@opentelemetry/api';
 import type { Context } from './context.js';
 import type { AuthError } from './errors.js';
 import type { Kong } from './plugin.js';
-import { asHeaderMap, requestIdFrom, type HeaderMap } from './request-headers.js';
+import { asHeaderMap, requestIdFrom, requireCompleteHeaders, type HeaderMap } from './request-headers.js';
 import { exitWithProblem } from './respond.js';
 
 export interface PhaseState {
@@ -25,8 +25,8 @@ export interface PhaseOptions {
 }
 
 /**
- * The access phase every plugin shares: ONE get_headers round trip, a span continuing the request's
- * traceparent, and a single exit for failures — no error escapes, since Kong lets a request through
+ * The access phase every plugin shares: ONE get_headers round trip (a truncated map is refused), a
+ * span continuing the request's traceparent, and a single exit for failures — no error escapes, since Kong lets a request through
  * when a plugin call fails.
  */
 export async function runAccessPhase(kong: Kong, ctx: Context, opts: PhaseOptions, handle: (state: PhaseState) => Promise<void>): Promise<void> {
@@ -40,6 +40,7 @@ export async function runAccessPhase(kong: Kong, ctx: Context, opts: PhaseOption
   await ctx.telemetry.inPhase(opts.plugin, 'access', headers, async (span, trace) => {
     const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span, trace };
     try {
+      requireCompleteHeaders(headers);
       await handle(state);
     } catch (err) {
       await exitWithProblem(kong, err, state.requestId, ctx, opts.action, startedAt, opts.challenge, span);

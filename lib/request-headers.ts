@@ -12,6 +12,24 @@ export function asHeaderMap(value: unknown): HeaderMap {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as HeaderMap) : {};
 }
 
+/**
+ * kong.request.get_headers() returns the first 100 header lines and drops the rest without saying so.
+ * A map that reaches the limit may be missing headers Kong added last (X-Anonymous-Consumer) or a
+ * client pushed out of view, so no decision is taken on it: the request is refused.
+ */
+export const KONG_HEADER_LIMIT = 100;
+
+export function requireCompleteHeaders(headers: HeaderMap): void {
+  let lines = 0;
+  for (const name in headers) {
+    const raw = headers[name];
+    lines += Array.isArray(raw) ? raw.length : 1;
+  }
+  if (lines >= KONG_HEADER_LIMIT) {
+    throw new AuthError('AUTH_007', `The request has ${KONG_HEADER_LIMIT} or more headers`, { extensions: { reason: 'too_many_headers' } });
+  }
+}
+
 const NO_VALUES: readonly string[] = [];
 
 const isString = (value: unknown): boolean => typeof value === 'string';
@@ -61,12 +79,18 @@ export interface ConsumerHeaders {
 
 const saysTrue = (value: string) => value.trim().toLowerCase() === 'true';
 
+// Kong and Konnect name every consumer by a UUID; anything else must never reach an Admin API path.
+const CONSUMER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** SPEC §3 order: AUTH_001 (missing) → AUTH_007 (malformed) → AUTH_009 (anonymous). */
 export function readConsumerHeaders(headers: HeaderMap): ConsumerHeaders {
   if (!hasValue(headers, 'x-consumer-id') || !(hasValue(headers, 'x-consumer-username') || hasValue(headers, 'x-consumer-custom-id'))) {
     throw new AuthError('AUTH_001', undefined, { extensions: { reason: 'Missing Kong consumer headers' } });
   }
   const consumerId = singleHeader(headers, 'x-consumer-id') as string;
+  if (!CONSUMER_ID.test(consumerId)) {
+    throw new AuthError('AUTH_007', 'Header x-consumer-id must be a Kong consumer id (a UUID)', { extensions: { reason: 'malformed_consumer_id', header: 'x-consumer-id' } });
+  }
   const username = singleHeader(headers, 'x-consumer-username');
   const customId = singleHeader(headers, 'x-consumer-custom-id');
   if (values(headers, 'x-anonymous-consumer').some(saysTrue)) {

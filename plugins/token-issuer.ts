@@ -16,8 +16,8 @@ export const Schema: SchemaField[] = [
   { audience: { type: 'array', elements: { type: 'string' }, default: [], required: true, description: 'The aud claim: one entry is a string, several an array.' } },
   { key_claim_name: { type: 'string', default: 'key', required: true, not_one_of: RESERVED_CLAIMS, description: "Claim carrying the credential key (Kong jwt plugin's key_claim_name)." } },
   { unique_name_prefix: { type: 'string', description: 'When set, unique_name = prefix + consumer name.' } },
-  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'X-Consumer-ID must name the consumer Kong authenticated.' } },
-  { provision_credentials: { type: 'boolean', default: true, required: true, description: 'Create an HS256 jwt credential for a consumer that has none.' } },
+  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'X-Consumer-ID must name the consumer Kong authenticated with a credential.' } },
+  { provision_credentials: { type: 'boolean', default: true, required: true, description: 'Create an HS256 jwt credential for a consumer that has none (never when verify_consumer is off).' } },
   { rate_limit_per_minute: { type: 'integer', default: 0, between: [0, 1000000], required: true, description: 'Tokens per consumer per minute; 0 = no limit.' } },
   { request_id_source: { type: 'string', default: 'header', one_of: ['header', 'kong'], required: true, description: "header: X-Request-Id or a new UUID; kong: Kong's kong_request_id." } },
 ];
@@ -78,7 +78,9 @@ export function tokenIssuer(ctx: Context): PluginModule {
           limitHeaders = rateLimitHeaders(decision);
           if (!decision.allowed) throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
-        const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: this.conf.provisionCredentials, traced: state.trace });
+        // An identity nobody verified may read a credential, never create one.
+        const provision = this.conf.provisionCredentials && this.conf.verifyConsumer;
+        const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });
         const token = ctx.tokens.issue(subject, credential, this.conf, state.trace);
         ctx.metrics.tokenIssued();
         ctx.log[ctx.config.eventLogLevel](eventFields('token-issue', 'success', state.startedAt, state.span, { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }), 'token issued');

@@ -4,7 +4,7 @@ import { findToken } from '../lib/bearer-token.js';
 import type { Context } from '../lib/context.js';
 import type { SigningCredential } from '../lib/credentials.js';
 import { AuthError } from '../lib/errors.js';
-import { bearerChallenge, GATE_MARK, gateHeaders } from '../lib/gate.js';
+import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/gate.js';
 import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
 import { authenticatedConsumerName } from '../lib/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/request-headers.js';
@@ -86,17 +86,25 @@ export function tokenValidator(ctx: Context): PluginModule {
     return claimed.consumerId;
   }
 
-  /** Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with its jwt plugin. */
+  /**
+   * Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with
+   * its jwt plugin. The upstream headers are cleared and set first and the backstop's mark comes last, so
+   * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
+   */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token), conf.keyClaimName), state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
+    await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
     // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.
     await kong.client.authenticate(consumer, { id: credential.credentialId, key: credential.key, consumer: { id: consumer.id }, [GATE_MARK]: true });
-    const upstream = gateHeaders(state.headers, consumer, claims, state.requestId);
-    await kong.service.request.setHeaders(upstream.set);
-    for (const name of upstream.clear) await kong.service.request.clearHeader(name);
     return consumer.id;
+  }
+
+  /** A preflight let through unchecked (run_on_preflight off) still carries no client identity headers upstream. */
+  async function passPreflight(kong: Kong, state: PhaseState): Promise<void> {
+    await kong.service.request.setHeaders(clearedIdentityHeaders(state.headers));
+    await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, 'preflight');
   }
 
   class Plugin {
@@ -109,10 +117,7 @@ export function tokenValidator(ctx: Context): PluginModule {
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, { plugin: 'token-validator', action: 'token-validate', challenge: bearerChallenge }, async (state) => {
         const conf = this.conf;
-        if (conf.mode === 'gate' && !conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') {
-          await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, 'preflight');
-          return;
-        }
+        if (conf.mode === 'gate' && !conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') return passPreflight(kong, state);
         const query = conf.uriParamNames.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
         try {
           const token = findToken(state.headers, query ?? {}, conf);

@@ -49,7 +49,7 @@ function keyAuth(store: KongStore): BundledPlugin {
       const consumer = key === undefined ? undefined : store.consumerByKeyAuthKey(key);
       if (consumer) {
         if (config.hide_credentials === true) for (const name of keyNames) req.clearHeader(name);
-        return setConsumer(req, toKongConsumer(consumer), { id: `key-auth:${consumer.id}` }, false);
+        return setConsumer(req, toKongConsumer(consumer), { id: `key-auth:${consumer.id}`, consumer: { id: consumer.id } }, false);
       }
       if (useAnonymous(req, store, config)) return;
       unauthorized(req, key === undefined ? 'No API key found in request' : 'Invalid authentication credentials', 'Key');
@@ -112,7 +112,7 @@ function jwt(store: KongStore): BundledPlugin {
       }
       const consumer = store.consumerByIdOrUsername(credential.consumerId);
       if (!consumer) return unauthorized(req, `Could not find consumer for '${keyClaimName}=${key}'`);
-      setConsumer(req, toKongConsumer(consumer), { id: credential.id }, false);
+      setConsumer(req, toKongConsumer(consumer), { id: credential.id, consumer: { id: consumer.id } }, false);
     },
   };
 }

@@ -44,9 +44,16 @@ type PdkFunction = (req: KongRequest, args: unknown[]) => unknown;
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'err', 'crit', 'alert', 'emerg'];
 
-function headerMap(headers: Map<string, string[]>): Record<string, string[]> {
+/** ngx.req.get_headers(): at most `limit` header lines (Kong's default 100), the rest dropped silently. */
+function headerMap(headers: Map<string, string[]>, limit = 100): Record<string, string[]> {
   const map: Record<string, string[]> = {};
-  for (const [name, values] of headers) map[name] = values.slice();
+  let lines = 0;
+  for (const [name, values] of headers) {
+    const kept = values.slice(0, limit - lines);
+    if (kept.length === 0) break;
+    map[name] = kept;
+    lines += kept.length;
+  }
   return map;
 }
 
@@ -144,7 +151,8 @@ export const PDK_FUNCTIONS: Record<string, PdkFunction> = {
     return undefined;
   },
   'kong.service.request.set_headers': (req, [headers]) => {
-    for (const [name, values] of Object.entries(headerTable(headers, 'headers'))) req.setHeader(name, values);
+    // ngx.req.set_header with an empty table removes the header.
+    for (const [name, values] of Object.entries(headerTable(headers, 'headers'))) values.length === 0 ? req.clearHeader(name) : req.setHeader(name, values);
     return undefined;
   },
   'kong.service.request.clear_header': (req, [name]) => {

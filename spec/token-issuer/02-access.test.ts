@@ -4,6 +4,9 @@ import { ALICE_SECRET, CAROL_SECRET, ISSUER_KONG_YML } from '../support/fixtures
 import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../support/kong-harness.js';
 
+/** `count` distinct headers a client may add to push others out of kong.request.get_headers' view. */
+const fillerHeaders = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-filler-${i}`, String(i)]));
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('token-issuer access phase', () => {
@@ -77,11 +80,11 @@ describe('token-issuer access phase', () => {
     assert.equal(claims.name, 'carol-custom');
   });
 
-  test('reads all headers with ONE get_headers round trip and one get_consumer', async () => {
+  test('reads all headers with ONE get_headers round trip, then the consumer and the credential Kong authenticated', async () => {
     const before = kong.rpcCalls.length;
     await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } });
     const calls = kong.rpcCalls.slice(before);
-    assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepConsumer']);
+    assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepConsumer', 'plugin.StepCredential']);
   });
 
   test('AUTH_001 with the SPEC problem shape when no consumer headers reach the plugin', async () => {
@@ -137,15 +140,49 @@ describe('token-issuer access phase', () => {
     assert.equal(problem(res).title, 'Anonymous Consumer');
   });
 
+  test('no token for the anonymous consumer whose X-Anonymous-Consumer header a client pushed out of get_headers\' view', async () => {
+    // Kong sets X-Consumer-ID/-Username in place and appends X-Anonymous-Consumer after the 100th header.
+    const before = kong.adminApi.requests.length;
+    const res = await kong.request({ path: '/anon/tokens', headers: { 'x-consumer-id': 'x', 'x-consumer-username': 'x', ...fillerHeaders(100) } });
+    assert.equal(res.status, 400, res.body);
+    assert.equal(problem(res).code, 'AUTH_007');
+    assert.deepEqual(kong.adminApi.requests.slice(before), [], 'no credential read or provisioned');
+    assert.equal(kong.store.jwtCredentialsOf(idOf('anonymous')).length, 0);
+  });
+
+  test('AUTH_007 when the header map reaches Kong\'s 100-header limit: nothing is decided on a partial view', async () => {
+    const full = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', ...fillerHeaders(98) } });
+    assert.equal(full.status, 400, full.body);
+    assert.equal(problem(full).code, 'AUTH_007');
+    assert.deepEqual(problem(full).extensions, { reason: 'too_many_headers' });
+    const fits = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', ...fillerHeaders(90) } });
+    assert.equal(fits.status, 200, fits.body);
+  });
+
   test('AUTH_002 for a consumer Kong does not know (headers trusted)', async () => {
     const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': '00000000-0000-4000-8000-000000000000', 'x-consumer-username': 'ghost' } });
     assert.equal(res.status, 401);
     assert.equal(problem(res).code, 'AUTH_002');
   });
 
-  test('AUTH_002 when X-Consumer-ID is a username: the credential must belong to that exact id', async () => {
-    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': 'alice', 'x-consumer-username': 'alice' } });
+  test('AUTH_007 when an unverified X-Consumer-ID is not a consumer id (a username, ".", ".."): nothing reaches the Admin API', async () => {
+    const before = kong.adminApi.requests.length;
+    for (const id of ['alice', '.', '..', '../jwts', `${idOf('alice')}/jwt`]) {
+      const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': id, 'x-consumer-username': 'alice' } });
+      assert.equal(res.status, 400, id);
+      assert.equal(problem(res).code, 'AUTH_007', id);
+      assert.deepEqual(problem(res).extensions, { reason: 'malformed_consumer_id', header: 'x-consumer-id' });
+    }
+    assert.deepEqual(kong.adminApi.requests.slice(before), []);
+  });
+
+  test('an unverified X-Consumer-ID never provisions a credential, even with provision_credentials on', async () => {
+    const bob = idOf('bob');
+    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': bob, 'x-consumer-username': 'bob' } });
+    assert.equal(res.status, 401);
     assert.equal(problem(res).code, 'AUTH_002');
+    assert.equal(kong.store.jwtCredentialsOf(bob).length, 0);
+    assert.ok(!kong.adminApi.requests.some((r) => r.method === 'POST'), 'no credential was created');
   });
 
   test('AUTH_002 when the consumer has no HS256 credential and provisioning is off', async () => {

@@ -46,8 +46,8 @@ describe('token-validator, gate mode', () => {
     const calls = kong.rpcCalls.slice(before);
     assert.equal(calls.filter((c) => c === 'plugin.HandleEvent').length, 1);
     assert.equal(res.authenticatedCredential?.kong_auth_sidecar_gate, true, 'the credential Kong holds is marked for the backstop');
-    // get_headers (HandleEvent's answer), authenticate (mark included), set_headers, the two client copies cleared, ret.
-    assert.deepEqual(calls.filter((c) => c !== 'plugin.StartInstance'), ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepCredential', 'plugin.Step', 'plugin.Step', 'plugin.Step']);
+    // get_headers (HandleEvent's answer), set_headers (ours set, client copies cleared), then authenticate (the mark, last), ret.
+    assert.deepEqual(calls.filter((c) => c !== 'plugin.StartInstance'), ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.Step', 'plugin.StepCredential']);
   });
 
   test('a consumer with a custom_id and no scope claim: no X-Token-Scopes, a client copy of it removed', async () => {
@@ -77,6 +77,35 @@ describe('token-validator, gate mode', () => {
     }
   });
 
+  test('identity headers in underscore and mixed spellings never reach the upstream', async () => {
+    const token = forgeJwt(HS256, claims({ scope: 'orders:read' }), ALICE_SECRET);
+    const res = await kong.request({
+      path: '/orders/1',
+      headers: {
+        authorization: `Bearer ${token}`,
+        x_token_scopes: 'admin orders:delete',
+        'x_consumer-custom_id': 'root',
+        x_credential_identifier: 'forged',
+        'x-anonymous_consumer': 'false',
+        x_consumer_username: 'admin',
+      },
+    });
+    assert.equal(res.status, 200, res.body);
+    const names = Object.keys(res.upstreamHeaders!).filter((name) => /consumer|credential|token/.test(name));
+    assert.deepEqual(names.sort(), ['x-consumer-id', 'x-consumer-username', 'x-token-id', 'x-token-scopes']);
+    assert.deepEqual(res.upstreamHeaders!['x-token-scopes'], ['orders:read']);
+  });
+
+  test('a request at Kong\'s 100-header limit is refused before anything is decided on a partial view', async () => {
+    const token = forgeJwt(HS256, claims(), ALICE_SECRET);
+    const filler = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-filler-${i}`, String(i)]));
+    const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${token}`, ...filler, 'x-token-scopes': 'admin', 'x-consumer-custom-id': 'root' } });
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.source, 'exit');
+    assert.equal(res.upstreamHeaders, undefined);
+    assert.deepEqual(res.json().extensions, { reason: 'too_many_headers' });
+  });
+
   test('the token can come from a query parameter or a cookie (WebSocket clients)', async () => {
     const token = forgeJwt(HS256, claims({ iss: undefined, aud: undefined }), ALICE_SECRET);
     const byQuery = await kong.request({ path: `/ws/stream?jwt=${token}` });
@@ -88,10 +117,12 @@ describe('token-validator, gate mode', () => {
     assert.equal((await kong.request({ path: '/ws/stream', headers: { authorization: `Bearer ${token}` } })).json().code, 'AUTH_012', 'only the configured places');
   });
 
-  test('run_on_preflight false lets OPTIONS through without a token', async () => {
-    const res = await kong.request({ method: 'OPTIONS', path: '/cors/x' });
+  test('run_on_preflight false lets OPTIONS through without a token, and without client identity headers', async () => {
+    const res = await kong.request({ method: 'OPTIONS', path: '/cors/x', headers: { 'x-consumer-username': 'admin', x_token_scopes: 'admin' } });
     assert.equal(res.status, 200);
     assert.equal(res.source, 'upstream');
+    assert.equal(res.upstreamHeaders!['x-consumer-username'], undefined);
+    assert.equal(res.upstreamHeaders!['x_token_scopes'], undefined);
     assert.equal((await kong.request({ method: 'GET', path: '/cors/x' })).json().code, 'AUTH_012');
   });
 

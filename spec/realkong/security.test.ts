@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startFakeAdminApi, type FakeAdminApi } from '../support/fake-admin-api.js';
+import { ALICE_SECRET } from '../support/fixtures.js';
+import { forgeJwt } from '../support/jwt-check.js';
+import { KillSwitchSocket } from '../support/kill-switch-socket.js';
+import { createKongStore, seedFromKongYml, type KongStore } from '../support/kong-store.js';
+import { parseKongYml } from '../support/kong-yml.js';
+import { PluginServerProcess } from '../support/plugin-server-process.js';
+import { RealKong, type RealKongRoutes } from '../support/realkong.js';
+
+const ADMIN_TOKEN = 'realkong-admin-token-0123456789';
+const CONSUMERS = parseKongYml(`_format_version: "3.0"
+consumers:
+  - username: alice
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+  - username: anonymous
+`);
+
+const GATE = { name: 'token-validator', config: { mode: 'gate', issuer: 'https://issuer.test' } };
+const ROUTES: RealKongRoutes = {
+  '/tokens': [{ name: 'token-issuer', config: { issuer: 'https://issuer.test' } }],
+  '/gated': [GATE],
+};
+
+/** `count` distinct headers a client adds to push others out of kong.request.get_headers' first 100. */
+const filler = (count: number): Array<[string, string]> => Array.from({ length: count }, (_, i) => [`X-Filler-${i}`, String(i)]);
+const IDENTITY_SPOOF: Array<[string, string]> = [
+  ['X-Token-Scopes', 'admin orders:delete'],
+  ['X-Consumer-Custom-ID', 'root'],
+  ['X-Credential-Identifier', 'forged'],
+  ['X-Anonymous-Consumer', 'false'],
+];
+const UNDERSCORE_SPOOF: Array<[string, string]> = [
+  ['X_Token_Scopes', 'admin'],
+  ['X_Consumer_Username', 'admin'],
+  ['X-Consumer_Custom-ID', 'root'],
+  ['X_Credential_Identifier', 'forged'],
+];
+
+const now = () => Math.floor(Date.now() / 1000);
+const aliceToken = () => forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', key: 'alice-jwt-key', jti: 'rk-1', iat: now(), exp: now() + 300, iss: 'https://issuer.test' }, ALICE_SECRET);
+
+async function startServer(adminApi: FakeAdminApi): Promise<PluginServerProcess> {
+  const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
+  await server.start();
+  return server;
+}
+
+describe("Kong's own plugin-server bridge (realkong): identity from Kong, never from headers", () => {
+  let store: KongStore;
+  let adminApi: FakeAdminApi;
+  let server: PluginServerProcess;
+  let kong: RealKong;
+  const consumer = (name: string) => store.consumerByIdOrUsername(name)!;
+
+  before(async () => {
+    store = createKongStore();
+    seedFromKongYml(store, CONSUMERS);
+    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
+    server = await startServer(adminApi);
+    kong = await RealKong.start(server.socketPath, ROUTES);
+  });
+  after(async () => {
+    await kong?.stop();
+    await server?.stop();
+    server?.removePrefix();
+    await adminApi?.close();
+  });
+
+  test('the gate: client identity headers after 100 others are refused, never passed upstream', async () => {
+    const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ...filler(100), ...IDENTITY_SPOOF]);
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.json().code, 'AUTH_007');
+    assert.equal(res.upstream, undefined);
+  });
+
+  test('the gate: underscore and mixed spellings of identity headers are cleared in the call that sets ours', async () => {
+    const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ...IDENTITY_SPOOF, ...UNDERSCORE_SPOOF]);
+    assert.equal(res.status, 200, res.body);
+    const seen = Object.keys(res.upstream!.headers).filter((name) => /consumer|credential|token|anonymous/i.test(name));
+    assert.deepEqual(seen.sort(), ['x-consumer-id', 'x-consumer-username', 'x-token-id']);
+    assert.equal(res.upstream!.headers['x-consumer-id'], consumer('alice').id);
+    assert.equal(res.upstream!.headers['x-consumer-username'], 'alice');
+    // get_headers, one set_headers (ours set, every other identity header cleared), authenticate (the mark, last).
+    assert.deepEqual(res.rpc, ['HandleEvent', 'StepMultiMap', 'Step', 'StepCredential']);
+  });
+
+  test('the issuer: no token for the anonymous consumer whose X-Anonymous-Consumer Kong appended after 100 headers', async () => {
+    const anonymous = consumer('anonymous');
+    const before = adminApi.requests.length;
+    const res = await kong.request('/tokens', [
+      ['X-Consumer-ID', 'x'],
+      ['X-Consumer-Username', 'x'],
+      ...filler(100),
+      ['x-test-keyauth-anonymous', JSON.stringify({ id: anonymous.id, username: 'anonymous' })],
+    ]);
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.json().code, 'AUTH_007');
+    assert.deepEqual(adminApi.requests.slice(before), [], 'no credential read or provisioned');
+    assert.equal(store.jwtCredentialsOf(anonymous.id).length, 0);
+  });
+
+  test('the issuer: a consumer Kong authenticated without a credential (anonymous) gets AUTH_009 from Kong\'s own signal', async () => {
+    const anonymous = consumer('anonymous');
+    const res = await kong.request('/tokens', [
+      ['X-Consumer-ID', anonymous.id],
+      ['X-Consumer-Username', 'anonymous'],
+      ['x-test-consumer', JSON.stringify({ id: anonymous.id, username: 'anonymous' })],
+    ]);
+    assert.equal(res.status, 401, res.body);
+    assert.equal(res.json().code, 'AUTH_009');
+    assert.equal(store.jwtCredentialsOf(anonymous.id).length, 0);
+  });
+
+  test('the issuer: the same consumer with the credential Kong authenticated it by gets a token', async () => {
+    const alice = consumer('alice');
+    const res = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+      ['x-test-consumer', JSON.stringify({ id: alice.id, username: 'alice' })],
+      ['x-test-credential', JSON.stringify({ id: 'key-auth-credential', consumer: { id: alice.id } })],
+    ]);
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.json().token_type, 'Bearer');
+  });
+});
+
+describe("Kong's own bridge: a gate that dies mid-request leaves no marked request behind", () => {
+  let store: KongStore;
+  let adminApi: FakeAdminApi;
+  let server: PluginServerProcess;
+  let killSwitch: KillSwitchSocket;
+  let kong: RealKong;
+
+  before(async () => {
+    store = createKongStore();
+    seedFromKongYml(store, CONSUMERS);
+    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
+    server = await startServer(adminApi);
+    // Dies once Kong has run the first of the gate's two writes, whichever it is.
+    const firstWrite = (method: string) => method === 'kong.client.authenticate' || method === 'kong.service.request.set_headers';
+    killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash());
+    await killSwitch.listen();
+    kong = await RealKong.start(killSwitch.path, ROUTES);
+  });
+  after(async () => {
+    await kong?.stop();
+    await killSwitch?.close();
+    await server?.stop();
+    server?.removePrefix();
+    await adminApi?.close();
+  });
+
+  test('killed between its writes: the backstop answers 503 and the client\'s identity headers never go upstream', async () => {
+    const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ['X-Consumer-Username', 'admin'], ['X-Token-Scopes', 'admin']]);
+    await killSwitch.fired;
+    assert.equal(killSwitch.pdkCalls[0], 'kong.request.get_headers');
+    assert.equal(res.status, 503, `${res.status} ${res.body} after ${killSwitch.pdkCalls.join(', ')}`);
+    assert.deepEqual(res.json(), { message: 'authentication gate unavailable' });
+    assert.equal(res.upstream, undefined);
+    assert.match(await kong.log(), /\[error\]/, 'Kong logged the failed call and went on (fail open), into the backstop');
+  });
+});
