@@ -3,7 +3,11 @@ import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis-connection.js';
 import type { SecretCipher } from './secret-cipher.js';
 
-/** The Redis layers of the secret cache (SPEC §5), shared by every sidecar on one Redis. */
+/**
+ * The Redis layers of the secret cache (SPEC §5), shared by every sidecar on one Redis. Each copy is sealed
+ * together with the Redis key it is written under and the end of its lifetime, so a copy moved to another
+ * key, or written back after its end, is refused.
+ */
 export interface RedisCredentialCache {
   /** Fresh copy (TTL = ttlSeconds); undefined on miss, on error, or when Redis is not ready. Never throws. */
   getFresh(consumerId: string): Promise<SigningCredential | undefined>;
@@ -38,6 +42,14 @@ export interface RedisCredentialCacheOptions {
 type Layer = 'fresh' | 'stale';
 type Decoded = { credential: SigningCredential } | { problem: string };
 
+/** What one Redis value holds (sealed when CACHE_ENCRYPTION_KEY is set). */
+interface StoredCredential extends SigningCredential {
+  /** The full Redis key the copy was written under. */
+  redisKey: string;
+  /** The copy's end, in ms since the epoch; past it the copy is refused even if Redis still holds it. */
+  expiresAtMs: number;
+}
+
 export function createRedisCredentialCache(
   deps: { connection: RedisConnection; cipher: SecretCipher; log: Logger },
   opts: RedisCredentialCacheOptions,
@@ -49,7 +61,16 @@ export function createRedisCredentialCache(
   };
   const keepsStale = opts.staleSeconds > 0;
   const layersWritten: Layer[] = keepsStale ? ['fresh', 'stale'] : ['fresh'];
-  let reportedUnreadable = false;
+  const lifetimeMs: Record<Layer, number> = { fresh: toMs(opts.ttlSeconds), stale: toMs(opts.staleSeconds) };
+  const reportedProblems = new Set<string>();
+  if (!cipher.encrypts) {
+    log.warn(
+      { 'event.action': 'redis-cache-unencrypted' },
+      'CACHE_ENCRYPTION_KEY is not set: credential secrets are stored in Redis in plain text; anyone who can read Redis can sign tokens ' +
+        'for those consumers, and anyone who can write to it can put in a secret of their own that tokens are then signed with. ' +
+        'Set CACHE_ENCRYPTION_KEY (openssl rand -base64 32)',
+    );
+  }
 
   const keyOf = (layer: Layer, consumerId: string) =>
     `${opts.keyPrefix}${layer === 'fresh' ? 'cred' : 'cred-stale'}:${consumerId}`;
@@ -60,7 +81,7 @@ export function createRedisCredentialCache(
     log.debug({ 'event.action': action, 'user.id': consumerId, error: err }, 'Redis credential cache call failed');
   }
 
-  function decode(value: string, consumerId: string): Decoded {
+  function decode(value: string, redisKey: string): Decoded {
     let json: string;
     try {
       json = cipher.open(value);
@@ -74,9 +95,13 @@ export function createRedisCredentialCache(
       // The parser's message may quote the value; it never reaches a log.
       return { problem: 'not JSON' };
     }
-    if (!isStoredCredential(parsed)) return { problem: 'not a credential' };
-    // Sealing does not bind a value to its key; a value copied onto another consumer's key is refused here.
-    if (parsed.consumerId !== consumerId) return { problem: "another consumer's credential" };
+    if (!isSigningCredential(parsed)) return { problem: 'not a credential' };
+    if (!isBound(parsed)) return { problem: 'no Redis key and end sealed with it (written by an earlier version)' };
+    // The key names the consumer and the layer: a copy moved to another consumer, or from the stale key
+    // (a longer end) to the fresh one, is refused.
+    if (parsed.redisKey !== redisKey) return { problem: 'sealed for another Redis key' };
+    // Redis's TTL goes with the key, not the value: a copy written back with SET would otherwise outlive its credential.
+    if (parsed.expiresAtMs <= Date.now()) return { problem: 'past the end it was written with' };
     return { credential: { consumerId: parsed.consumerId, key: parsed.key, secret: parsed.secret } };
   }
 
@@ -84,12 +109,13 @@ export function createRedisCredentialCache(
     counts[layer].misses++;
     counts[layer].errors++;
     const fields = { 'event.action': 'redis-credential-unreadable', 'user.id': consumerId, reason: problem };
-    // After a CACHE_ENCRYPTION_KEY change every consumer hits this once, until its copy is overwritten.
-    if (reportedUnreadable) {
+    // After a CACHE_ENCRYPTION_KEY change or an upgrade every consumer hits this once, until its copy is
+    // overwritten; clocks apart between sidecars end copies early. The first of each reason is a warning.
+    if (reportedProblems.has(problem)) {
       log.debug(fields, 'ignored an unreadable credential in Redis');
     } else {
-      reportedUnreadable = true;
-      log.warn(fields, 'ignored an unreadable credential in Redis (was CACHE_ENCRYPTION_KEY changed?); such copies count as misses and are overwritten');
+      reportedProblems.add(problem);
+      log.warn(fields, 'ignored an unreadable credential in Redis (changed CACHE_ENCRYPTION_KEY, earlier version, or a value written into Redis by someone else); such copies count as misses and are overwritten');
     }
   }
 
@@ -99,9 +125,10 @@ export function createRedisCredentialCache(
       counts[layer].errors++;
       return undefined;
     }
+    const redisKey = keyOf(layer, consumerId);
     let value: string | null;
     try {
-      value = await connection.client.get(keyOf(layer, consumerId));
+      value = await connection.client.get(redisKey);
     } catch (err) {
       counts[layer].misses++;
       failed([layer], 'redis-credential-read-failed', consumerId, err);
@@ -111,7 +138,7 @@ export function createRedisCredentialCache(
       counts[layer].misses++;
       return undefined;
     }
-    const decoded = decode(value, consumerId);
+    const decoded = decode(value, redisKey);
     if ('problem' in decoded) {
       reportUnreadable(layer, consumerId, decoded.problem);
       return undefined;
@@ -138,9 +165,13 @@ export function createRedisCredentialCache(
         return;
       }
       try {
-        const value = cipher.seal(JSON.stringify({ consumerId, key: credential.key, secret: credential.secret }));
-        const transaction = connection.client.multi().set(keyOf('fresh', consumerId), value, 'PX', toMs(opts.ttlSeconds));
-        if (keepsStale) transaction.set(keyOf('stale', consumerId), value, 'PX', toMs(opts.staleSeconds));
+        const transaction = connection.client.multi();
+        const writtenAtMs = Date.now();
+        for (const layer of layersWritten) {
+          const redisKey = keyOf(layer, consumerId);
+          const stored: StoredCredential = { consumerId, key: credential.key, secret: credential.secret, redisKey, expiresAtMs: writtenAtMs + lifetimeMs[layer] };
+          transaction.set(redisKey, cipher.seal(JSON.stringify(stored)), 'PX', lifetimeMs[layer]);
+        }
         const results = await transaction.exec();
         const commandError = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
         if (commandError) throw commandError;
@@ -170,8 +201,13 @@ function toMs(seconds: number): number {
   return Math.max(1, Math.round(seconds * 1000));
 }
 
-function isStoredCredential(value: unknown): value is SigningCredential {
+function isSigningCredential(value: unknown): value is SigningCredential {
   if (typeof value !== 'object' || value === null) return false;
   const { consumerId, key, secret } = value as Record<string, unknown>;
   return typeof consumerId === 'string' && typeof key === 'string' && typeof secret === 'string' && secret !== '';
+}
+
+function isBound(value: SigningCredential): value is StoredCredential {
+  const { redisKey, expiresAtMs } = value as Partial<StoredCredential>;
+  return typeof redisKey === 'string' && typeof expiresAtMs === 'number' && Number.isFinite(expiresAtMs);
 }

@@ -186,6 +186,76 @@ describe('Redis credential cache', () => {
   });
 });
 
+describe('sealed copies are bound to their Redis key and their end', () => {
+  test('a copy written back into Redis after its end is refused, though Redis holds it; before its end it is read', async (t) => {
+    const redis = await redisFor(t);
+    const { log, text } = capturedLog();
+    const connection = await readyConnection(t, redis.url);
+    const cache = createRedisCredentialCache(
+      { connection, cipher: createSecretCipher(randomBytes(32)), log },
+      { keyPrefix: 'test:', ttlSeconds: 2, staleSeconds: 3 },
+    );
+    const freshKey = `test:cred:${ALICE.consumerId}`;
+    const staleKey = `test:cred-stale:${ALICE.consumerId}`;
+    await cache.put(ALICE);
+    const [fresh, stale] = [(await redis.get(freshKey)) ?? '', (await redis.get(staleKey)) ?? ''];
+    await cache.evict(ALICE.consumerId); // the credential was deleted in Kong
+    await redis.command('SET', freshKey, fresh, 'PX', 3000);
+    await redis.command('SET', staleKey, stale, 'PX', 3000);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'within its lifetime a copy is a copy');
+
+    await eventually(async () => (await redis.keys('*')).length === 0, 'both ends pass, and Redis expires both copies', 8000);
+    await redis.command('SET', freshKey, fresh);
+    await redis.command('SET', staleKey, stale);
+    assert.equal(await redis.get(freshKey), fresh);
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getStale(ALICE.consumerId), undefined);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 1, errors: 1 }, stale: { hits: 0, misses: 1, errors: 1 } });
+    const refused = refusals(text());
+    assert.deepEqual(refused.map((line) => [line['log.level'], line.reason]), [['warn', 'past the end it was written with'], ['debug', 'past the end it was written with']]);
+    assert.ok(!text().includes(ALICE.secret) && !text().includes(fresh.slice(8, 40)), 'no secret and no sealed value in the log');
+  });
+
+  test('a copy moved onto another Redis key is refused: the stale copy onto the fresh key, onto another consumer, under another prefix', async (t) => {
+    const redis = await redisFor(t);
+    const { log, text } = capturedLog();
+    const connection = await readyConnection(t, redis.url);
+    const encryptionKey = randomBytes(32);
+    const cache = createRedisCredentialCache({ connection, cipher: createSecretCipher(encryptionKey), log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 1800 });
+    const otherPrefix = cacheOn(connection, { keyPrefix: 'other:', encryptionKey });
+    await cache.put(ALICE);
+    const stale = (await redis.get(`test:cred-stale:${ALICE.consumerId}`)) ?? '';
+    await redis.command('SET', `test:cred:${ALICE.consumerId}`, stale); // its 30-minute end on the 60-second key
+    await redis.command('SET', `test:cred-stale:${BOB.consumerId}`, stale);
+    await redis.command('SET', `other:cred-stale:${ALICE.consumerId}`, stale);
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getStale(BOB.consumerId), undefined);
+    assert.equal(await otherPrefix.getStale(ALICE.consumerId), undefined);
+    assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE, 'in its own place it is read');
+    assert.deepEqual(refusals(text()).map((line) => line.reason), ['sealed for another Redis key', 'sealed for another Redis key']);
+    assert.ok(!text().includes(ALICE.secret));
+  });
+
+  test('a copy written by an earlier version (no Redis key or end sealed with it) is a miss, then overwritten', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const encryptionKey = randomBytes(32);
+    const cache = cacheOn(connection, { encryptionKey });
+    const earlier = createSecretCipher(encryptionKey).seal(JSON.stringify({ consumerId: ALICE.consumerId, key: ALICE.key, secret: ALICE.secret }));
+    await redis.command('SET', `test:cred:${ALICE.consumerId}`, earlier);
+    await redis.command('SET', `test:cred-stale:${ALICE.consumerId}`, earlier);
+    assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getStale(ALICE.consumerId), undefined);
+    await cache.put(ALICE);
+    assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+});
+
+/** The log lines of refused Redis copies. */
+function refusals(log: string): Array<Record<string, unknown>> {
+  return log.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['event.action'] === 'redis-credential-unreadable');
+}
+
 describe('Redis outages', () => {
   test('Redis killed mid-run: every call returns without throwing; Redis back on the same port: the layer is used again by itself', async (t) => {
     const redis = await redisFor(t);
@@ -268,7 +338,7 @@ describe('Redis outages', () => {
 
     const lines = text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     const actions = lines.map((line) => line['event.action']).filter((action) => String(action).startsWith('redis-') && !String(action).startsWith('redis-credential'));
-    assert.deepEqual(actions, ['redis-connected', 'redis-unavailable', 'redis-restored']);
+    assert.deepEqual(actions, ['redis-connected', 'redis-cache-unencrypted', 'redis-unavailable', 'redis-restored']);
     assert.equal(lines.find((line) => line['event.action'] === 'redis-unavailable')?.['server.address'], `127.0.0.1:${redis.port}`);
     assert.ok(!text().includes(password));
   });

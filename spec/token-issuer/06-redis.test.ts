@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ALICE_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
 import { KongHarness } from '../support/kong-harness.js';
@@ -87,6 +88,29 @@ describe('the Redis cache layers', () => {
       const value = (await redis.get(key)) ?? '';
       assert.ok(!value.includes(ALICE_SECRET) && !value.includes(bobSecret), `${key} holds no plain secret`);
     }
+  });
+
+  test('Redis without CACHE_ENCRYPTION_KEY: one warning at start; with the key, none, and the key is never logged', async (t) => {
+    const redis = await redisFor(t);
+    const unencryptedWarnings = (kong: KongHarness) => kong.server.logLines().filter((line) => line['event.action'] === 'redis-cache-unencrypted');
+    const startedOf = (kong: KongHarness) => kong.server.waitForLogLine((line) => line['event.action'] === 'started');
+    const plain = await kongWith(t, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'plain:' });
+    assert.ok(await startedOf(plain));
+    assert.equal((await issue(plain)).status, 200);
+    const [warning, ...more] = unencryptedWarnings(plain);
+    assert.equal(more.length, 0, 'one line, not one per request');
+    assert.equal(warning?.['log.level'], 'warn');
+    assert.match(String(warning?.message), /CACHE_ENCRYPTION_KEY is not set.*plain text.*openssl rand -base64 32/);
+
+    const key = randomBytes(32).toString('base64');
+    const sealed = await kongWith(t, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'sealed:', CACHE_ENCRYPTION_KEY: key });
+    const withoutRedis = await kongWith(t, {});
+    for (const kong of [sealed, withoutRedis]) {
+      assert.ok(await startedOf(kong));
+      assert.equal((await issue(kong)).status, 200);
+      assert.deepEqual(unencryptedWarnings(kong), []);
+    }
+    assert.ok(!sealed.server.capturedOutput.includes(key) && !sealed.server.capturedOutput.includes(Buffer.from(key, 'base64').toString('hex')));
   });
 
   test('an invalid CACHE_ENCRYPTION_KEY stops the start with a clear line', async () => {
