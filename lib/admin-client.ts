@@ -1,9 +1,10 @@
 import {
-  BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry, SamplingBreaker,
-  TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
+  bulkhead, BulkheadRejectedError, BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry,
+  SamplingBreaker, TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
 } from 'cockatiel';
 import { context, propagation, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { BreakerConfig, KongMode } from './config.js';
+import { isEntityName } from './entity-name.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { inSpan } from './telemetry.js';
@@ -41,6 +42,14 @@ export class AdminApiConflictError extends Error {
   }
 }
 
+/** As many key lookups as KEY_LOOKUPS allows are in flight and queued: this one is refused without reaching the Admin API. */
+export class AdminApiBusyError extends AdminApiUnavailableError {
+  constructor() {
+    super(`${KEY_LOOKUPS.inFlight} key lookups are in flight and ${KEY_LOOKUPS.queued} queued`);
+    this.name = 'AdminApiBusyError';
+  }
+}
+
 /** The breaker is open: calls are refused without reaching the Admin API until it half-opens. */
 export class AdminApiCircuitOpenError extends Error {
   constructor(readonly retryAfterSeconds: number) {
@@ -58,10 +67,17 @@ export interface KongConsumer {
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/**
+ * Every method answers undefined, without a request, for a name no Kong entity can have (see isEntityName),
+ * and sends any other as one percent-encoded path segment.
+ */
 export interface AdminClient {
   /** All of a consumer's jwt credentials (every page), or undefined when Kong does not know the consumer. */
   listJwtCredentials(consumerId: string): Promise<JwtCredential[] | undefined>;
-  /** The jwt credential with this key (`GET /jwts/{key}`), or undefined. */
+  /**
+   * The jwt credential with this key (`GET /jwts/{key}`), or undefined. The key comes from a token anyone can
+   * send, so these lookups have their own bounded lane (KEY_LOOKUPS): beyond it AdminApiBusyError.
+   */
   jwtCredentialByKey(key: string): Promise<JwtCredential | undefined>;
   /** The consumer with this id, or undefined. */
   consumerById(consumerId: string): Promise<KongConsumer | undefined>;
@@ -92,6 +108,12 @@ export interface AdminClientOptions {
 
 /** Kong pages lists; this bounds a misbehaving `next` chain. */
 const MAX_PAGES = 100;
+
+/**
+ * Lookups by credential key at once, and waiting: a flood of made-up keys (each a 404) can neither load
+ * the Admin API until its answers fail and the breaker opens for everyone, nor hold up consumer lookups.
+ */
+export const KEY_LOOKUPS = { inFlight: 16, queued: 256 } as const;
 
 function isOutage(err: unknown): boolean {
   return err instanceof AdminApiUnavailableError || err instanceof TaskCancelledError;
@@ -132,6 +154,8 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
   });
   const forGet: IPolicy = wrap(retries, breaker, perAttempt);
   const forPost: IPolicy = wrap(breaker, perAttempt);
+  // Outermost: a lookup refused here never reaches the breaker.
+  const forKeyLookup: IPolicy = wrap(bulkhead(KEY_LOOKUPS.inFlight, KEY_LOOKUPS.queued), forGet);
 
   const server = new URL(opts.baseUrl);
   const tracer = opts.tracer ?? trace.getTracer('kong-auth-sidecar');
@@ -183,13 +207,13 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function call<T>(method: 'GET' | 'POST', path: string, template: string, body?: unknown): Promise<T | undefined> {
+  async function call<T>(method: 'GET' | 'POST', path: string, template: string, body?: unknown, policy = method === 'GET' ? forGet : forPost): Promise<T | undefined> {
     try {
       // A parent signal per call: cockatiel's default is one signal shared by every call, and each call in
       // flight hangs a listener on it — past 10, Node prints a MaxListenersExceededWarning to stderr.
-      const policy = method === 'GET' ? forGet : forPost;
       return await policy.execute(({ signal }) => attempt<T>(method, path, template, body, signal), new AbortController().signal);
     } catch (err) {
+      if (err instanceof BulkheadRejectedError) throw new AdminApiBusyError();
       if (err instanceof BrokenCircuitError) {
         counters.rejectedByBreaker++;
         throw new AdminApiCircuitOpenError(Math.max(1, Math.ceil((openedAt + opts.breaker.halfOpenAfterMs - Date.now()) / 1000)));
@@ -211,31 +235,33 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
   }
 
   return {
-    async listJwtCredentials(consumerId) {
-      const first = `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`;
-      const all: JwtCredential[] = [];
-      let path: string | null = first;
-      for (let page = 0; path !== null; page++) {
-        if (page === MAX_PAGES) throw new AdminApiUnavailableError(`jwt credential list exceeds ${MAX_PAGES} pages`);
-        const body = await call<Page<JwtCredential>>('GET', path, `${entities}/consumers/{consumer}/jwt`);
-        if (body === undefined) return undefined;
-        if (!Array.isArray(body.data)) throw new AdminApiUnavailableError('jwt credential list has no data array');
-        all.push(...body.data);
-        path = nextPath(first, body);
-      }
-      return all;
+    listJwtCredentials(consumerId) {
+      return named(consumerId, async (segment) => {
+        const first = `${entities}/consumers/${segment}/jwt`;
+        const all: JwtCredential[] = [];
+        let path: string | null = first;
+        for (let page = 0; path !== null; page++) {
+          if (page === MAX_PAGES) throw new AdminApiUnavailableError(`jwt credential list exceeds ${MAX_PAGES} pages`);
+          const body = await call<Page<JwtCredential>>('GET', path, `${entities}/consumers/{consumer}/jwt`);
+          if (body === undefined) return undefined;
+          if (!Array.isArray(body.data)) throw new AdminApiUnavailableError('jwt credential list has no data array');
+          all.push(...body.data);
+          path = nextPath(first, body);
+        }
+        return all;
+      });
     },
 
     jwtCredentialByKey(key) {
-      return call<JwtCredential>('GET', `${entities}/jwts/${encodeURIComponent(key)}`, `${entities}/jwts/{key}`);
+      return named(key, (segment) => call<JwtCredential>('GET', `${entities}/jwts/${segment}`, `${entities}/jwts/{key}`, undefined, forKeyLookup));
     },
 
     consumerById(consumerId) {
-      return call<KongConsumer>('GET', `${entities}/consumers/${encodeURIComponent(consumerId)}`, `${entities}/consumers/{consumer}`);
+      return named(consumerId, (segment) => call<KongConsumer>('GET', `${entities}/consumers/${segment}`, `${entities}/consumers/{consumer}`));
     },
 
-    async createJwtCredential(consumerId, body) {
-      return call<JwtCredential>('POST', `${entities}/consumers/${encodeURIComponent(consumerId)}/jwt`, `${entities}/consumers/{consumer}/jwt`, body);
+    createJwtCredential(consumerId, body) {
+      return named(consumerId, (segment) => call<JwtCredential>('POST', `${entities}/consumers/${segment}/jwt`, `${entities}/consumers/{consumer}/jwt`, body));
     },
 
     breakerState() {
@@ -256,6 +282,11 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       }
     },
   };
+}
+
+/** Asks about `name` as one encoded path segment; a name no entity can have has none, and nothing is sent. */
+function named<T>(name: string, ask: (segment: string) => Promise<T | undefined>): Promise<T | undefined> {
+  return isEntityName(name) ? ask(encodeURIComponent(name)) : Promise.resolve(undefined);
 }
 
 /** Query strings carry pagination offsets only, but keep log lines to the path. */

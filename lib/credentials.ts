@@ -40,7 +40,7 @@ export interface CredentialStore {
   forConsumer(consumerId: string, opts: { provision: boolean; traced?: TraceContext }): Promise<SigningCredential>;
   /**
    * The HS256 credential whose key is `key` (a token's key claim), through memory and stale copies;
-   * AUTH_011 key_mismatch when Kong has none, AUTH_004/AUTH_005 as above.
+   * AUTH_011 key_mismatch when Kong has none (remembered for `missingKeySeconds`), AUTH_004/AUTH_005 as above.
    */
   forKey(key: string, traced?: TraceContext): Promise<SigningCredential>;
   /** The consumer entity (for upstream headers and kong.client.authenticate), cached like credentials. */
@@ -60,6 +60,8 @@ export interface CredentialStoreOptions {
   /** While the Admin API is failing, a stale copy is reused this long before the Admin API is tried again. */
   staleRetrySeconds?: number;
   refreshIntervalSeconds?: number;
+  /** How long Kong's "no such key" is believed (10 s, never longer than ttlSeconds). */
+  missingKeySeconds?: number;
 }
 
 type Cached = SigningCredential | KongConsumer;
@@ -67,6 +69,12 @@ type Cached = SigningCredential | KongConsumer;
 const PROVISION_ATTEMPTS = 3;
 /** AUTH_004 happens before the breaker opens: the outage may be brief. */
 const OUTAGE_RETRY_AFTER_SECONDS = 5;
+/**
+ * Kong's jwt plugin caches a miss until the credential's creation invalidates it (Kong's own cache
+ * events); nothing tells us, so a miss is believed briefly: a key created meanwhile works within seconds,
+ * and a token naming an unknown key, however often it is sent, costs one lookup per this many seconds.
+ */
+const MISSING_KEY_SECONDS = 10;
 
 /** The part of the Admin API client the store reads credentials with. */
 export type CredentialSource = Pick<AdminClient, 'listJwtCredentials' | 'createJwtCredential' | 'jwtCredentialByKey' | 'consumerById'>;
@@ -80,6 +88,8 @@ export function createCredentialStore(
   const stale = new LRUCache<string, Cached>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
   const inFlight = new Map<string, Promise<Cached>>();
   const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
+  // Apart from `fresh`, so a flood of made-up keys pushes out only other misses, never a credential.
+  const missingKeys = new LRUCache<string, true>({ max: opts.maxEntries, ttl: Math.min(opts.missingKeySeconds ?? MISSING_KEY_SECONDS, opts.ttlSeconds) * 1000 });
   const stats = {
     memory: { hits: 0, misses: 0 },
     memoryStale: { hits: 0, misses: 0 },
@@ -211,7 +221,8 @@ export function createCredentialStore(
     const found = await deps.admin.jwtCredentialByKey(key);
     // Kong reads a UUID-shaped value as an id: the answer must carry exactly this key.
     if (!found || found.key !== key || !found.consumer?.id || !isUsableHs256(found)) {
-      throw new AuthError('AUTH_011', 'The token names no HS256 credential known to Kong', { extensions: { reason: 'key_mismatch' } });
+      missingKeys.set(key, true);
+      throw unknownKey();
     }
     return toSigning(found);
   }
@@ -229,6 +240,10 @@ export function createCredentialStore(
     },
 
     forKey(key, traced) {
+      if (missingKeys.get(key)) {
+        stats.memory.hits++;
+        return Promise.reject(unknownKey());
+      }
       return cached(`k:${key}`, () => fromAdminApiByKey(key), traced) as Promise<SigningCredential>;
     },
 
@@ -249,6 +264,10 @@ export function createCredentialStore(
       entries: { memory: fresh.size, memoryStale: stale.size },
     }),
   };
+}
+
+function unknownKey(): AuthError {
+  return new AuthError('AUTH_011', 'The token names no HS256 credential known to Kong', { extensions: { reason: 'key_mismatch' } });
 }
 
 function notFound(consumerId: string, reason: string): AuthError {

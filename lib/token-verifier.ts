@@ -1,7 +1,8 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { SigningCredential } from './credentials.js';
+import { isEntityName } from './entity-name.js';
 import { AuthError } from './errors.js';
 import { createHmacVerifyKeys } from './hmac-keys.js';
 import { inSpan } from './telemetry.js';
@@ -21,19 +22,83 @@ export function invalidToken(reason: InvalidReason, detail: string): AuthError {
   return new AuthError('AUTH_011', detail, { extensions: { reason } });
 }
 
-/** Header and claims read without verifying anything: only to find the credential, never to trust. */
-export function peekToken(token: string): { alg: unknown; claims: JWTPayload } {
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Canonical base64url: the URL-safe alphabet, no padding, and the unused low bits of a partial last
+ * character (4 of them 2 characters past a multiple of 4, 2 of them 3 past) zero. Any other spelling
+ * decodes to the same bytes, so it would be another string for the same token to everything keyed on the
+ * token (the verified tokens below, revocation lists, replay detection).
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  if (!BASE64URL.test(segment)) return false;
+  const leftover = segment.length % 4;
+  if (leftover === 0) return true;
+  const last = segment.charAt(segment.length - 1);
+  return leftover === 2 ? 'AQgw'.includes(last) : leftover === 3 && 'AEIMQUYcgkosw048'.includes(last);
+}
+
+/** 9999-12-31T23:59:59Z: the last second an ISO 8601 date (and the endpoint's answer) can show in four digits. */
+const LAST_NUMERIC_DATE = 253_402_300_799;
+const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const malformed = (detail = 'The token is not a well-formed JWT') => invalidToken('malformed', detail);
+
+function jsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    return { alg: decodeProtectedHeader(token).alg, claims: decodeJwt(token) };
+    const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
-    throw invalidToken('malformed', 'The token is not a well-formed JWT');
+    return undefined;
   }
+}
+
+/**
+ * Header and claims read without verifying anything: only to refuse early and to find the credential,
+ * never to trust. AUTH_011 malformed unless the token is three canonical base64url segments of JSON
+ * objects, with exp and any iat and nbf whole or fractional seconds from 1970 to the end of 9999; AUTH_011
+ * algorithm unless the header says HS256.
+ */
+function decodeToken(token: string): JWTPayload {
+  const segments = token.split('.');
+  if (segments.length !== 3 || !segments.every(isCanonicalBase64url)) throw malformed();
+  const [header, claims] = [jsonObject(segments[0] ?? ''), jsonObject(segments[1] ?? '')];
+  if (!header || !claims) throw malformed();
+  // Only HS256, so `none`, RS/ES/PS and HS384/512 never reach a credential lookup or a verifier.
+  if (header.alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(header.alg)} is not accepted; HS256 is required`);
+  for (const claim of TIME_CLAIMS) {
+    const value = claims[claim];
+    if (value === undefined && claim !== 'exp') continue;
+    if (typeof value !== 'number' || !(value >= 0 && value <= LAST_NUMERIC_DATE)) throw malformed(`The token claim "${claim}" is not a date between 1970 and 9999`);
+  }
+  return claims;
+}
+
+function expired(exp: unknown, cause?: unknown): AuthError {
+  return new AuthError('AUTH_010', undefined, { extensions: { expiredAt: typeof exp === 'number' ? new Date(exp * 1000).toISOString() : null, reason: 'Token has expired' }, cause });
+}
+const tooOld = () => invalidToken('too_old', 'The token is older than the accepted maximum age');
+const noUsableIssuedAt = () => invalidToken('too_old', 'The token has no usable issued-at time');
+const notYetValid = () => invalidToken('not_yet_valid', 'The token is not valid yet');
+
+/** What jose refuses on time alone (nbf, exp, the maximum age), in its order, for decoded claims. */
+function refuseByTime(claims: JWTPayload, opts: VerifyOptions, now: number): void {
+  const skew = opts.clockSkewSeconds;
+  if (claims.nbf !== undefined && claims.nbf > now + skew) throw notYetValid();
+  if ((claims.exp as number) <= now - skew) throw expired(claims.exp);
+  if (opts.maxTokenAgeSeconds === undefined) return;
+  if (claims.iat === undefined) throw noUsableIssuedAt();
+  const age = now - claims.iat;
+  if (age - skew > opts.maxTokenAgeSeconds) throw tooOld();
+  if (age < -skew) throw noUsableIssuedAt();
 }
 
 /** The key claim, which names the credential (Kong jwt plugin's key_claim_name). */
 export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
   const key = claims[keyClaimName];
   if (typeof key !== 'string' || key === '') throw invalidToken('key_mismatch', `The token has no "${keyClaimName}" claim`);
+  if (!isEntityName(key)) throw invalidToken('key_mismatch', `The token's "${keyClaimName}" claim cannot name a credential`);
   return key;
 }
 
@@ -42,9 +107,10 @@ export interface TokenVerifier {
   verify(token: string, credential: SigningCredential, opts: VerifyOptions, traced?: TraceContext): Promise<JWTPayload>;
   /**
    * The claims of a token, decoded and NOT verified (to find its credential by the key claim): from the
-   * tokens already verified when it is one, else decoded; AUTH_011 malformed when it is not a JWT.
+   * tokens already verified when it is one, else decoded (decodeToken's refusals). With the plugin's
+   * options, also what time alone refuses (AUTH_010, AUTH_011 not_yet_valid / too_old), as verify would.
    */
-  claimsOf(token: string): JWTPayload;
+  claimsOf(token: string, opts?: VerifyOptions): JWTPayload;
 }
 
 /** A token jose accepted, for one credential object and one plugin config, until its time checks could fail. */
@@ -74,8 +140,10 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
   const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS });
 
   return {
-    claimsOf(token) {
-      return verified.peek(token)?.payload ?? peekToken(token).claims;
+    claimsOf(token, opts) {
+      const claims = verified.peek(token)?.payload ?? decodeToken(token);
+      if (opts) refuseByTime(claims, opts, deps.nowSeconds());
+      return claims;
     },
 
     verify(token, credential, opts, traced) {
@@ -90,9 +158,8 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
   };
 
   async function verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload> {
-    // Checked before jose sees the token: only HS256, so `none`, RS/ES/PS and HS384/512 never reach a verifier.
-    const { alg } = peekToken(token);
-    if (alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} is not accepted; HS256 is required`);
+    // The refusals claimsOf makes, for endpoint mode too, which looks its credential up by consumer.
+    decodeToken(token);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, await keyOf(credential), {
@@ -115,17 +182,13 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
 
 /** jose's errors by code, never by message. */
 function translate(err: unknown): AuthError {
-  if (err instanceof errors.JWTExpired) {
-    if (err.claim === 'iat') return invalidToken('too_old', 'The token is older than the accepted maximum age');
-    const exp = err.payload.exp;
-    return new AuthError('AUTH_010', undefined, { extensions: { expiredAt: typeof exp === 'number' ? new Date(exp * 1000).toISOString() : null, reason: 'Token has expired' }, cause: err });
-  }
+  if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? tooOld() : expired(err.payload.exp, err);
   if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature', 'The token signature does not verify');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf') return invalidToken('not_yet_valid', 'The token is not valid yet');
+    if (err.claim === 'nbf') return notYetValid();
     if (err.claim === 'iss') return invalidToken('issuer', 'The token issuer is not accepted');
     if (err.claim === 'aud') return invalidToken('audience', 'The token audience is not accepted');
-    if (err.claim === 'iat') return invalidToken('too_old', 'The token has no usable issued-at time');
+    if (err.claim === 'iat') return noUsableIssuedAt();
     return invalidToken('malformed', `The token claim "${err.claim}" is invalid`);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('algorithm', 'The token algorithm is not accepted');

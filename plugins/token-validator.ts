@@ -92,7 +92,7 @@ export function tokenValidator(ctx: Context): PluginModule {
    * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
    */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token), conf.keyClaimName), state.trace);
+    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.keyClaimName), state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));

@@ -426,3 +426,12 @@ function rawGet(agent: Agent, url: string): Promise<{ status: number; reusedSock
     req.end();
   });
 }
+
+test('fault overloaded: answers after the delay up to `capacity` at once; a request beyond it gets Kong\'s 500 at once', async (t) => {
+  const { api } = await startFromYml(t);
+  api.setFault({ kind: 'overloaded', capacity: 2, delayMs: 300 });
+  const answers = await Promise.all(Array.from({ length: 3 }, () => getJson(`${api.url}/consumers/alice`)));
+  assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 500]);
+  assert.deepEqual(answers.find((a) => a.status === 500)?.body, { message: 'An unexpected error occurred' });
+  assert.equal((await getJson(`${api.url}/consumers/alice`)).status, 200, 'capacity is free again once answered');
+});

@@ -153,3 +153,56 @@ describe('credential store', () => {
     assert.equal(await credentials.refreshAfterSignatureFailure(other, 'consumer'), undefined, 'rate-limited per consumer');
   });
 });
+
+describe('credential store: keys Kong does not have', () => {
+  function byKeyAdmin(known: JwtCredential[], failing?: Error) {
+    const asked: string[] = [];
+    const admin: CredentialSource = {
+      listJwtCredentials: async () => undefined,
+      async jwtCredentialByKey(key) {
+        asked.push(key);
+        if (failing) throw failing;
+        return known.find((c) => c.key === key);
+      },
+      consumerById: async () => undefined,
+      createJwtCredential: async () => undefined,
+    };
+    return { admin, asked, known };
+  }
+  const askedFor = (asked: string[], key: string) => asked.filter((k) => k === key).length;
+
+  test('Kong\'s "no such key" is remembered for missingKeySeconds: asked once, and again after, so a credential created meanwhile works', async () => {
+    const fake = byKeyAdmin([]);
+    const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, missingKeySeconds: 0.3 });
+    for (let i = 0; i < 5; i++) {
+      const err = await rejectsWith(credentials.forKey('k-new'), 'AUTH_011');
+      assert.equal(err.extensions?.reason, 'key_mismatch');
+    }
+    assert.deepEqual(fake.asked, ['k-new']);
+    fake.known.push(credential({ key: 'k-new' }));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((await credentials.forKey('k-new')).key, 'k-new');
+    assert.deepEqual(fake.asked, ['k-new', 'k-new']);
+  });
+
+  test('remembered misses are bounded by maxEntries, the oldest forgotten first, and never push a credential out of the cache', async () => {
+    const fake = byKeyAdmin([credential({ key: 'k-real' })]);
+    const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10 });
+    await credentials.forKey('k-real');
+    for (let i = 0; i <= 10; i++) await rejectsWith(credentials.forKey(`bogus-${i}`), 'AUTH_011');
+    await rejectsWith(credentials.forKey('bogus-10'), 'AUTH_011');
+    await rejectsWith(credentials.forKey('bogus-0'), 'AUTH_011');
+    assert.equal(askedFor(fake.asked, 'bogus-10'), 1, 'remembered');
+    assert.equal(askedFor(fake.asked, 'bogus-0'), 2, 'forgotten: eleven misses in a memory of ten');
+    assert.equal((await credentials.forKey('k-real')).key, 'k-real');
+    assert.equal(askedFor(fake.asked, 'k-real'), 1, 'the credential stayed cached');
+  });
+
+  test('an Admin API failure is no answer: it is not remembered as a miss', async () => {
+    const fake = byKeyAdmin([], new AdminApiUnavailableError('GET /jwts/{key} answered 500', 500));
+    const credentials = store(fake.admin);
+    await rejectsWith(credentials.forKey('k-1'), 'AUTH_004');
+    await rejectsWith(credentials.forKey('k-1'), 'AUTH_004');
+    assert.deepEqual(fake.asked, ['k-1', 'k-1']);
+  });
+});

@@ -3,8 +3,9 @@ import { createSecretKey } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { SigningCredential } from '../../lib/credentials.js';
 import { AuthError } from '../../lib/errors.js';
-import { createTokenVerifier, type VerifyOptions } from '../../lib/token-verifier.js';
+import { createTokenVerifier, keyClaim, type VerifyOptions } from '../../lib/token-verifier.js';
 import { signHs256 } from '../../lib/tokens.js';
+import { nonCanonicalSpellings } from '../support/jwt-check.js';
 
 const T0 = 1_800_000_000;
 const credential = (secret: string): SigningCredential => ({ consumerId: 'c-1', key: 'k-1', secret });
@@ -86,5 +87,83 @@ describe('claimsOf: the claims that name a token\'s credential, before it is ver
     assert.equal(verifier.claimsOf(token), payload, 'remembered once verified');
     assert.equal(verifier.claimsOf(tokenFor(cred, { key: 'other-key' })).key, 'other-key');
     assert.throws(() => verifier.claimsOf('not.a-jwt'), (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'malformed');
+  });
+});
+
+describe('the form every token must have, checked before any credential is looked up', () => {
+  const cred = credential('secret-one-0123456789abcdef');
+  const malformed = (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'malformed';
+
+  test('canonical base64url only: padding, a respelled last character or the base64 alphabet in any segment is AUTH_011 malformed, for claimsOf and verify', async () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 });
+    // One of three payload lengths leaves unused bits in the payload's last character, as the signature's has;
+    // six bytes 0x7E hold one aligned 3-byte group, which encodes as "fn5-": a "-" to respell as "+".
+    const token = ['', 'x', 'xx'].map((pad) => tokenFor(cred, { pad, note: '~~~~~~' })).find((t) => (t.split('.')[1] ?? '').length % 4 !== 0) ?? assert.fail();
+    const spellings = nonCanonicalSpellings(token);
+    assert.equal(spellings.length, 4, 'payload and signature: padded and respelled');
+    for (const spelling of [...spellings, `${token}=`, token.replace(/-/g, '+').replace(/_/g, '/'), `${token}.`, token.replace('.', '..')]) {
+      assert.notEqual(spelling, token);
+      assert.throws(() => verifier.claimsOf(spelling), malformed, spelling);
+      assert.equal(await refusal(verifier.verify(spelling, cred, options())), 'AUTH_011 malformed', spelling);
+    }
+    assert.equal((await verifier.verify(token, cred, options())).sub, 'alice', 'the canonical spelling verifies');
+  });
+
+  test('exp must be there, and exp, iat and nbf NumericDates between 1970 and the end of the year 9999', async () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 });
+    // An undefined claim is left out of the token.
+    const refused = [{ exp: undefined }, { exp: 1e308 }, { exp: 253402300800 }, { exp: '1800000060' }, { exp: null }, { iat: 1e20 }, { iat: -1 }, { nbf: -1 }, { nbf: 'now' }];
+    for (const claims of refused) {
+      const token = tokenFor(cred, claims);
+      const label = JSON.stringify(claims, (_name, value: unknown) => (value === undefined ? 'left out' : value));
+      assert.throws(() => verifier.claimsOf(token), malformed, label);
+      assert.equal(await refusal(verifier.verify(token, cred, options())), 'AUTH_011 malformed', label);
+    }
+    assert.equal((await verifier.verify(tokenFor(cred, { exp: 253402300799, nbf: 0 }), cred, options())).exp, 253402300799);
+    const [header, payload, signature] = tokenFor(cred, {}).split('.');
+    const encoded = (json: string) => Buffer.from(json).toString('base64url');
+    for (const token of [`${encoded('[]')}.${payload}.${signature}`, `${header}.${encoded('[1]')}.${signature}`, `${header}.${encoded('{"exp":')}.${signature}`, `${header}..${signature}`]) {
+      assert.throws(() => verifier.claimsOf(token), malformed, 'a header or payload that is not a JSON object');
+    }
+  });
+
+  test('an alg other than HS256 is AUTH_011 algorithm from claimsOf already', () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 });
+    const [, payload, signature] = tokenFor(cred, {}).split('.');
+    for (const alg of ['none', 'HS512', 'RS256', undefined]) {
+      const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
+      assert.throws(() => verifier.claimsOf(`${header}.${payload}.${signature}`), (err: unknown) => err instanceof AuthError && err.extensions?.reason === 'algorithm', String(alg));
+    }
+  });
+
+  test('with the plugin\'s options, claimsOf also refuses what time alone refuses, exactly as verify does: nbf, exp with the skew, the maximum age', async () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 + 100 });
+    const token = tokenFor(cred, {}); // iat T0, exp T0 + 60
+    assert.equal(verifier.claimsOf(token).sub, 'alice', 'without options: the form only');
+    assert.equal(verifier.claimsOf(token, options({ clockSkewSeconds: 41 })).sub, 'alice', 'inside the skew');
+    const young = tokenFor(cred, { exp: T0 + 600 });
+    assert.equal(verifier.claimsOf(young, options({ maxTokenAgeSeconds: 100 })).sub, 'alice', 'exactly the maximum age');
+    const cases: Array<[string, VerifyOptions, string]> = [
+      [token, options(), 'AUTH_010 Token has expired'],
+      [token, options({ clockSkewSeconds: 40 }), 'AUTH_010 Token has expired'],
+      [tokenFor(cred, { nbf: T0 + 200, exp: T0 + 600 }), options(), 'AUTH_011 not_yet_valid'],
+      [young, options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
+      [tokenFor(cred, { iat: undefined, exp: T0 + 600 }), options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
+      [tokenFor(cred, { iat: T0 + 200, exp: T0 + 600 }), options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
+    ];
+    for (const [tok, opts, expected] of cases) {
+      assert.equal(await refusal(Promise.resolve().then(() => verifier.claimsOf(tok, opts))), expected);
+      assert.equal(await refusal(verifier.verify(tok, cred, opts)), expected, 'as verify answers');
+    }
+  });
+});
+
+describe('keyClaim: the credential key a token names', () => {
+  test('a key that cannot name a credential is AUTH_011 key_mismatch: empty, not a string, ".", "..", control characters, a lone surrogate, over 256 characters', () => {
+    const mismatch = (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'key_mismatch';
+    for (const key of [undefined, '', 42, '.', '..', 'a\u0000b', 'a\nb', 'a\u007fb', 'a\u202eb', '\ud800', 'k'.repeat(257)]) {
+      assert.throws(() => keyClaim({ key }, 'key'), mismatch, JSON.stringify(key));
+    }
+    for (const key of ['alice-jwt-key', 'a.b', '...', 'Zoë key', 'k'.repeat(256)]) assert.equal(keyClaim({ key }, 'key'), key);
   });
 });

@@ -24,7 +24,12 @@ export type Fault =
   | { kind: 'down' }
   | { kind: 'status'; status: 500 | 502 | 503 | 429; retryAfterSeconds?: number }
   /** The correct answer, after delayMs. */
-  | { kind: 'slow'; delayMs: number };
+  | { kind: 'slow'; delayMs: number }
+  /**
+   * Like an Admin API whose database pool is exhausted: each answer takes delayMs, and a request that
+   * arrives while `capacity` requests are being answered gets Kong's 500 at once.
+   */
+  | { kind: 'overloaded'; capacity: number; delayMs: number };
 
 export interface RecordedRequest {
   method: string;
@@ -76,6 +81,7 @@ export async function startFakeAdminApi(opts: FakeAdminApiOptions): Promise<Fake
   const pendingTimers = new Set<NodeJS.Timeout>();
   let fault: Fault | undefined;
   let droppedConnections = 0;
+  let answering = 0;
 
   const server = createServer((req, res) => {
     const faultNow = fault;
@@ -85,7 +91,10 @@ export async function startFakeAdminApi(opts: FakeAdminApiOptions): Promise<Fake
       return;
     }
     requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers } });
-    void respond(api, req, res, faultNow, pendingTimers);
+    answering++;
+    res.once('close', () => answering--);
+    const overloaded = faultNow?.kind === 'overloaded' && answering > faultNow.capacity;
+    void respond(api, req, res, overloaded ? { kind: 'status', status: 500 } : faultNow, pendingTimers);
   });
   server.on('connection', (socket) => {
     if (fault?.kind === 'down') {
@@ -167,7 +176,7 @@ async function respond(api: AdminApi, req: IncomingMessage, res: ServerResponse,
   } catch {
     return; // the client went away mid-request
   }
-  if (fault?.kind === 'slow') await delay(fault.delayMs, res, pendingTimers);
+  if (fault?.kind === 'slow' || fault?.kind === 'overloaded') await delay(fault.delayMs, res, pendingTimers);
   if (res.destroyed) return;
   send(res, fault?.kind === 'status' ? faultReply(fault) : handleSafely(api, parseRequest(req, body)), startedAt);
 }

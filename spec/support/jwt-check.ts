@@ -27,3 +27,26 @@ export function forgeJwt(header: Record<string, unknown>, claims: Record<string,
   const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512', RS256: 'sha256' }[alg] ?? 'sha256';
   return `${input}.${createHmac(hash, Buffer.from(secret, 'utf8')).update(input).digest('base64url')}`;
 }
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Other spellings of `token` that decode to the very same bytes, so verify with the same secret, but are
+ * not canonical base64url: each segment padded with `=`, and each segment whose last character carries
+ * unused bits with the lowest of them set.
+ */
+export function nonCanonicalSpellings(token: string): string[] {
+  const segments = token.split('.');
+  const replacing = (at: number, segment: string) => segments.map((s, i) => (i === at ? segment : s)).join('.');
+  const spellings: string[] = [];
+  segments.forEach((segment, at) => {
+    const leftover = segment.length % 4;
+    if (leftover === 0) return;
+    spellings.push(replacing(at, segment + '='.repeat(4 - leftover)));
+    const last = BASE64URL.indexOf(segment.slice(-1));
+    const respelled = segment.slice(0, -1) + BASE64URL.charAt(last | 1);
+    if (!Buffer.from(respelled, 'base64url').equals(Buffer.from(segment, 'base64url'))) throw new Error('a respelling must decode to the same bytes');
+    spellings.push(replacing(at, respelled));
+  });
+  return spellings;
+}

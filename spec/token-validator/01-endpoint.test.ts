@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ALICE_SECRET, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
-import { forgeJwt } from '../support/jwt-check.js';
+import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
 import { KongHarness } from '../support/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
@@ -104,6 +104,25 @@ describe('token-validator, endpoint mode', () => {
   test('a token without exp is refused', async () => {
     const { exp: _exp, ...withoutExp } = claims();
     await invalid('malformed')(forgeJwt(HS256, withoutExp, ALICE_SECRET));
+  });
+
+  test('a time claim no date can hold (exp 1e308, past the year 9999, before 1970) is AUTH_011 malformed, never a 500', async () => {
+    for (const overrides of [{ exp: 1e308 }, { exp: 253402300800 }, { iat: 1e20 }, { nbf: -1 }, { exp: '2099-01-01' }]) {
+      await invalid('malformed')(forgeJwt(HS256, claims(overrides), ALICE_SECRET));
+    }
+    const lastSecond = await validate(`Bearer ${forgeJwt(HS256, claims({ exp: 253402300799 }), ALICE_SECRET)}`);
+    assert.equal(lastSecond.status, 200, lastSecond.body);
+    assert.equal(lastSecond.json().expiresAt, '9999-12-31T23:59:59.000Z');
+  });
+
+  test('only canonical base64url: a valid token with "=" padding or a last character with unused bits set is AUTH_011 malformed', async () => {
+    // Six bytes 0x7E hold one aligned 3-byte group, which encodes as "fn5-": the token has a "-" to respell as "+".
+    const token = forgeJwt(HS256, claims({ note: '~~~~~~' }), ALICE_SECRET);
+    assert.equal((await validate(`Bearer ${token}`)).status, 200);
+    const spellings = nonCanonicalSpellings(token);
+    assert.ok(spellings.length >= 2, 'the signature has a padded and a respelled form at least');
+    for (const spelling of [...spellings, `${token}=`, `${token}==`]) await invalid('malformed')(spelling);
+    await invalid('malformed')(token.replace(/-/g, '+').replace(/_/g, '/'));
   });
 
   test('non-ASCII claims decode as UTF-8', async () => {

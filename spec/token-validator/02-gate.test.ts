@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ALICE_SECRET, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
-import { forgeJwt } from '../support/jwt-check.js';
+import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
 import { KongHarness } from '../support/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
@@ -104,6 +104,27 @@ describe('token-validator, gate mode', () => {
     assert.equal(res.source, 'exit');
     assert.equal(res.upstreamHeaders, undefined);
     assert.deepEqual(res.json().extensions, { reason: 'too_many_headers' });
+  });
+
+  test('as in endpoint mode: a time claim no date can hold is AUTH_011 malformed, the year 9999 is not', async () => {
+    for (const overrides of [{ exp: 1e308 }, { exp: 253402300800 }, { iat: 1e20 }, { nbf: -1 }]) {
+      const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${forgeJwt(HS256, claims(overrides), ALICE_SECRET)}` } });
+      assert.equal(res.status, 400, `${JSON.stringify(overrides)}: ${res.body}`);
+      assert.deepEqual([res.json().code, res.json().extensions], ['AUTH_011', { reason: 'malformed' }]);
+    }
+    const lastSecond = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ exp: 253402300799 }), ALICE_SECRET)}` } });
+    assert.equal(lastSecond.status, 200, lastSecond.body);
+  });
+
+  test('as in endpoint mode: only canonical base64url, so "=" padding or a respelled last character is AUTH_011 malformed', async () => {
+    const token = forgeJwt(HS256, claims(), ALICE_SECRET);
+    assert.equal((await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${token}` } })).status, 200);
+    for (const spelling of [...nonCanonicalSpellings(token), `${token}=`]) {
+      const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${spelling}` } });
+      assert.equal(res.status, 400, `${spelling}: ${res.body}`);
+      assert.equal(res.source, 'exit');
+      assert.deepEqual([res.json().code, res.json().extensions], ['AUTH_011', { reason: 'malformed' }]);
+    }
   });
 
   test('the token can come from a query parameter or a cookie (WebSocket clients)', async () => {
