@@ -63,6 +63,14 @@ describe('the gate and the Kong Admin API: what a client can make it ask', () =>
     assert.deepEqual(sent, []);
   });
 
+  test('tokens refused by the clock alone make no Admin API call: expired, not yet valid', async () => {
+    const sent = await requestsDuring(async () => {
+      for (let i = 0; i < 20; i++) await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), exp: now() - 10 }), ALICE_SECRET)), 'AUTH_010');
+      await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), nbf: now() + 600 }), ALICE_SECRET)), 'AUTH_011', 'not_yet_valid');
+    });
+    assert.deepEqual(sent, []);
+  });
+
   test('key claims that cannot name a credential (".", "..", control characters, 300 characters) are refused without an Admin API call', async () => {
     const sent = await requestsDuring(async () => {
       for (const key of ['.', '..', 'a\u0000b', 'line\nbreak', '\ud800', 'k'.repeat(300)]) {
