@@ -3,7 +3,7 @@ import { ConfigError } from './config.js';
 import { luaSchema } from './lua-schema.js';
 import { pluginInfo } from './plugin.js';
 import { PLUGIN_DESCRIPTIONS, pluginInfoFile } from './plugin-catalog.js';
-import { SocketInUseError } from './rpc-socket.js';
+import { SocketStartError } from './rpc-socket.js';
 import { VERSION } from './version.js';
 
 const DESCRIPTIONS = PLUGIN_DESCRIPTIONS;
@@ -103,7 +103,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     await serve(opts.kongPrefix, opts.sockName);
     return undefined;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof SocketInUseError) {
+    if (err instanceof ConfigError || err instanceof SocketStartError) {
       process.stderr.write(`kong-auth-sidecar: ${err.message}\n`);
       return 1;
     }

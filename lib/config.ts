@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseEncryptionKey } from './secret-cipher.js';
 
 export type KongMode = 'API_GATEWAY' | 'KONNECT';
@@ -32,6 +32,12 @@ export interface Config {
   pluginInstanceTtlSeconds: number;
   /** An event Kong stopped stepping (client gone, Kong worker killed) is dropped after this long. */
   eventTtlSeconds: number;
+  /** Past this many live instances StartInstance is refused (Kong starts one per plugin entity and worker). */
+  pluginMaxInstances: number;
+  /** Mode bits of the plugin socket: the owner reads and writes, Kong's user through the group, others never write. */
+  socketMode: number;
+  /** The group the plugin socket is given; unset: the process's group, or the directory's when it is setgid. */
+  socketGroup: number | undefined;
   /** When set, the plugin-info files for Kong's `cat` query_cmd are written here at start (a volume shared with Kong). */
   pluginInfoDir: string | undefined;
   statusHost: string;
@@ -172,6 +178,33 @@ function existingFile(env: Env, name: string): string | undefined {
   return raw;
 }
 
+const SOCKET_MODE_ALLOWED = 'an octal mode giving the owner read-write and others no write, e.g. 0660';
+
+/** Connecting to a Unix socket takes write permission: world-writable would let any local user speak to us as Kong. */
+function socketMode(env: Env, name: string, fallback: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const mode = /^0?[0-7]{3}$/.test(raw) ? parseInt(raw, 8) : 0;
+  if ((mode & 0o600) !== 0o600 || (mode & 0o002) !== 0) throw new ConfigError(name, SOCKET_MODE_ALLOWED, raw);
+  return mode;
+}
+
+/** A numeric gid, or a group name looked up in /etc/group. */
+function groupId(env: Env, name: string): number | undefined {
+  const raw = present(env, name);
+  if (raw === undefined) return undefined;
+  if (/^\d{1,10}$/.test(raw) && Number(raw) < 2 ** 32 - 1) return Number(raw);
+  let groups = '';
+  try {
+    groups = readFileSync('/etc/group', 'utf8');
+  } catch {
+    // No group file: only numeric gids can be given.
+  }
+  const gid = groups.split('\n').map((line) => line.split(':')).find(([group]) => group === raw)?.[2];
+  if (gid === undefined || !/^\d+$/.test(gid)) throw new ConfigError(name, 'a numeric gid or a group name from /etc/group', raw);
+  return Number(gid);
+}
+
 function encryptionKey(env: Env, name: string): Buffer | undefined {
   const raw = present(env, name);
   if (raw === undefined) return undefined;
@@ -267,6 +300,9 @@ export function loadConfig(env: Env = process.env): Config {
     telemetry: loadTelemetryConfig(env),
     pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
     eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
+    pluginMaxInstances: integer(env, 'PLUGIN_MAX_INSTANCES', 10_000, 1, 1_000_000),
+    socketMode: socketMode(env, 'SOCKET_MODE', 0o660),
+    socketGroup: groupId(env, 'SOCKET_GROUP'),
     pluginInfoDir: present(env, 'PLUGIN_INFO_DIR'),
     statusHost: present(env, 'STATUS_HOST') ?? '0.0.0.0',
     statusPort: integer(env, 'STATUS_PORT', 3000, 0, 65_535),
@@ -286,4 +322,5 @@ export const CONFIG_VARIABLES = [
   'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'PLUGIN_INFO_DIR', 'KONG_PREFIX', 'EVENT_LOG_LEVEL', 'TELEMETRY_MODE', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
   'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE',
   'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG',
+  'PLUGIN_MAX_INSTANCES', 'SOCKET_MODE', 'SOCKET_GROUP',
 ] as const;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AuthError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { pdkFor, PdkError, type PdkChannel } from './pdk.js';
-import { pluginInfo, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
+import { pluginInfo, withDefaults, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
 import { problemBody, problemHeaders } from './problem.js';
 import type { Dispatch, Respond } from './rpc-socket.js';
 
@@ -31,12 +31,15 @@ export interface PluginServerOptions {
   onEventDone?: (plugin: string, phase: string, status: string, seconds: number) => void;
   instanceTtlMs: number;
   eventTtlMs: number;
+  /** StartInstance is refused while this many instances are live. */
+  maxInstances: number;
   now?: () => number;
 }
 
 interface Instance {
   id: number;
   plugin: PluginModule;
+  /** The fields of the plugin's schema only: Kong's internal keys, or anything else sent, are not kept. */
   config: Record<string, unknown>;
   handler: PluginHandler;
   startTime: number;
@@ -49,6 +52,25 @@ const CONVERSATION_ENDERS = new Set(['kong.response.exit', 'kong.response.error'
 const NO_RESULT = Promise.resolve(undefined);
 /** Bounds the method table: names learned from Kong (its typed Steps) are added up to this size. */
 const MAX_METHODS = 32;
+/** Kong's config of one of our plugins is well under 1 KB of JSON. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+const NOT_A_CONFIG = 'plugin config refused: a JSON object in a string is expected, as Kong sends it';
+
+/** StartInstance's Config: the JSON text Kong encodes the plugin entity's config as (absent: no settings). */
+function parseConfig(raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'string') throw new Error(NOT_A_CONFIG);
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_CONFIG_BYTES) throw new Error(`plugin config of ${bytes} bytes refused: the limit is ${MAX_CONFIG_BYTES}`);
+  let config: unknown;
+  try {
+    config = JSON.parse(raw);
+  } catch {
+    throw new Error(NOT_A_CONFIG);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(NOT_A_CONFIG);
+  return config as Record<string, unknown>;
+}
 
 /**
  * One phase of one request. Kong's call (HandleEvent, then each Step) is answered straight from the
@@ -187,8 +209,11 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
   function handleEvent([request]: unknown[], respond: Respond): void {
     const { InstanceId, EventName } = (request ?? {}) as { InstanceId?: unknown; EventName?: unknown };
     const instance = instanceOf(InstanceId);
+    const { Name, Phases } = instance.plugin;
+    // Also keeps the phase label of the event metrics to the plugins' phases.
+    if (!Phases.includes(EventName as Phase)) throw new Error(`${Name} has no phase ${JSON.stringify(EventName)}; its phases: ${Phases.join(', ')}`);
     instance.lastUsedAt = now();
-    const event = new PluginEvent(nextEventId++, instance.plugin.Name, String(EventName), performance.now(), instance.lastUsedAt, deliver);
+    const event = new PluginEvent(nextEventId++, Name, EventName as Phase, performance.now(), instance.lastUsedAt, deliver);
     events.set(event.id, event);
     event.answerWith(respond);
     void runPhase(instance, EventName as Phase, event);
@@ -215,7 +240,10 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     async StartInstance([request]) {
       const { Name, Config } = (request ?? {}) as { Name?: unknown; Config?: unknown };
       const plugin = pluginNamed(Name);
-      const config = (typeof Config === 'string' ? JSON.parse(Config) : Config ?? {}) as Record<string, unknown>;
+      if (instances.size >= opts.maxInstances) {
+        throw new Error(`${instances.size} plugin instances are running, the most PLUGIN_MAX_INSTANCES allows; Kong starts one per plugin entity and worker`);
+      }
+      const config = withDefaults(plugin.Schema, parseConfig(Config));
       const at = now();
       const instance: Instance = { id: nextInstanceId++, plugin, config, handler: new plugin.Plugin(config), startTime: at / 1000, lastUsedAt: at };
       instances.set(instance.id, instance);

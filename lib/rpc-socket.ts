@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr/pack';
 import { errorMessage } from './errors.js';
@@ -24,6 +24,14 @@ export type Respond = (error: string | null, result: unknown) => void;
  */
 export type SocketReads = 'shared-buffer' | 'stream';
 
+export interface RpcSocketOptions {
+  /** Mode bits the socket gets as soon as it is bound, before anyone is told it listens. */
+  mode: number;
+  /** The group it is given (a gid), when set. */
+  group?: number;
+  reads?: SocketReads;
+}
+
 export interface RpcSocketServer {
   readonly path: string;
   readonly reads: SocketReads;
@@ -42,13 +50,23 @@ export interface RpcSocketServer {
 export const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 // copyBuffers: a binary value must not be a view of the shared read buffer, which the next read overwrites.
 export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
-/** A single RPC from Kong is a few KB; this bounds what one message may claim. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Kong's largest messages are tens of KB (a get_headers answer: at most 100 headers, each under 8 KB; a
+ * StartInstance config). An unfinished message is decoded again from its start on each read, so this
+ * bounds both that work and the bytes a connection holds.
+ */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-export class SocketInUseError extends Error {
+/** The plugin socket could not be set up; the process cannot serve Kong. */
+export class SocketStartError extends Error {
+  override name = 'SocketStartError';
+}
+
+export class SocketInUseError extends SocketStartError {
+  override name = 'SocketInUseError';
+
   constructor(readonly path: string) {
     super(`another plugin server is already listening on ${path}`);
-    this.name = 'SocketInUseError';
   }
 }
 
@@ -68,9 +86,9 @@ const READ_BUFFER_BYTES = 64 * 1024;
 
 export const DEFAULT_SOCKET_READS: SocketReads = ON_READ_FIELDS ? 'shared-buffer' : 'stream';
 
-export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger, asked: SocketReads = DEFAULT_SOCKET_READS): Promise<RpcSocketServer> {
+export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Logger, options: RpcSocketOptions): Promise<RpcSocketServer> {
   await removeStaleSocket(path);
-  const onRead = asked === 'shared-buffer' ? ON_READ_FIELDS : undefined;
+  const onRead = (options.reads ?? DEFAULT_SOCKET_READS) === 'shared-buffer' ? ON_READ_FIELDS : undefined;
   const reads: SocketReads = onRead ? 'shared-buffer' : 'stream';
   const readInto = onRead ? sharedBufferReader(onRead) : readStream;
   const connections = new Set<Connection>();
@@ -87,11 +105,24 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    // listen() binds a path at once: under umask 0177 the new socket is the owner's alone until
+    // setAccess, whatever umask the process was started with.
+    const inherited = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(inherited);
+    }
   });
+  try {
+    setAccess(path, options);
+  } catch (err) {
+    await stopAccepting(); // and the socket file goes with it
+    throw err;
+  }
   server.on('error', (err) => log.error({ error: err }, 'plugin socket error'));
   return {
     path,
@@ -105,6 +136,19 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
       await stopped;
     },
   };
+}
+
+function setAccess(path: string, { mode, group }: RpcSocketOptions): void {
+  if (group !== undefined) {
+    try {
+      chownSync(path, -1, group);
+    } catch (err) {
+      const { code, message } = err as NodeJS.ErrnoException;
+      const why = code === 'EPERM' ? 'this process is not a member of that group (EPERM)' : message;
+      throw new SocketStartError(`cannot give the plugin socket ${path} to group ${group} (SOCKET_GROUP): ${why}`);
+    }
+  }
+  chmodSync(path, mode);
 }
 
 interface Connection {
@@ -137,6 +181,7 @@ function sharedBufferReader(onRead: OnReadFields): Reader {
 function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger, readInto: Reader): Connection {
   let inFlight = 0;
   let ending = false;
+  let refused = false;
   /** The start of a message whose remaining bytes have not arrived yet. */
   let partial: Buffer | undefined;
   const answered = () => {
@@ -145,6 +190,7 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger, readIn
   };
   socket.on('error', () => socket.destroy());
   readInto(socket, (chunk) => {
+    if (refused) return;
     const bytes = partial ? Buffer.concat([partial, chunk]) : chunk;
     partial = undefined;
     let decoded: Decoded;
@@ -153,9 +199,12 @@ function serveConnection(socket: Socket, dispatch: Dispatch, log: Logger, readIn
     } catch {
       return dropConnection(socket, log, 'undecodable bytes');
     }
+    if (decoded.rest && decoded.rest.length > MAX_MESSAGE_BYTES) {
+      refused = true;
+      return refuseOversized(socket, decoded.rest, log);
+    }
     // A copy: `chunk` may be the shared read buffer.
     partial = decoded.rest && Buffer.from(decoded.rest);
-    if (partial && partial.length > MAX_MESSAGE_BYTES) return dropConnection(socket, log, 'message too large');
     for (const message of decoded.messages) {
       if (!isRequest(message)) return dropConnection(socket, log, 'not a MessagePack-RPC request');
       inFlight++;
@@ -224,6 +273,26 @@ function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Di
 function dropConnection(socket: Socket, log: Logger, why: string): void {
   log.warn({ 'event.action': 'rpc-protocol-error' }, `closing a plugin socket connection: ${why}`);
   socket.destroy();
+}
+
+/** Answered with an error when the start of the message shows its msgid, then that connection is closed. */
+function refuseOversized(socket: Socket, start: Buffer, log: Logger): void {
+  const why = `over the ${MAX_MESSAGE_BYTES}-byte limit of one plugin socket message`;
+  const msgid = requestMsgid(start);
+  if (msgid === undefined) return dropConnection(socket, log, `a message ${why}`);
+  log.warn({ 'event.action': 'rpc-protocol-error' }, `closing a plugin socket connection: a message ${why}`);
+  socket.end(packr.pack([1, msgid, `message refused: ${why}`, null]), () => socket.destroy());
+}
+
+/** The msgid at the start of a request, `[0, msgid, method, params]`, when these bytes begin one. */
+function requestMsgid(start: Buffer): number | undefined {
+  if (start[0] !== 0x94) return undefined;
+  try {
+    const [type, msgid] = decodeComplete(start.subarray(1, 16)).messages;
+    return type === 0 && Number.isInteger(msgid) ? (msgid as number) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A socket file left by a crashed run is removed; a live server on it is a hard error. */

@@ -33,6 +33,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     log,
     instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
     eventTtlMs: config.eventTtlSeconds * 1000,
+    maxInstances: config.pluginMaxInstances,
     onEventDone: (plugin, phase, status, seconds) => ctx.metrics.event(plugin, phase, status, seconds),
   });
 
@@ -85,7 +86,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   });
 
   if (config.pluginInfoDir) publishPluginInfo(config.pluginInfoDir);
-  socket = await listenRpcSocket(join(socketDir, socketName), pluginServer.dispatch, log);
+  socket = await listenRpcSocket(join(socketDir, socketName), pluginServer.dispatch, log, { mode: config.socketMode, group: config.socketGroup });
   const views = createStatusViews(ctx, {
     startedAt,
     isServing: () => socket !== undefined && !draining,

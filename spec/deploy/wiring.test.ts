@@ -60,6 +60,27 @@ function checkSidecarWiring(where: string, kongEnv: Record<string, string | unde
   for (const name of Object.keys(ours)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${where}: ${name} is a variable our config reads`);
 }
 
+// The sidecar image's user and group (distroless nonroot); Kong's image runs as kong, uid 1000 gid 1000.
+const SIDECAR_IMAGE_ID = 65532;
+const KONG_IMAGE_GID = 1000;
+
+/**
+ * Connecting to a Unix socket takes write permission, and Kong runs as another user than the sidecar:
+ * the socket is group read-write (SOCKET_MODE) and Kong is in the group the socket gets.
+ */
+function checkSocketAccess(where: string, sidecarEnv: Record<string, string | undefined>, socketGroup: number | undefined, kongGroups: number[]): void {
+  assert.equal(sidecarEnv.SOCKET_MODE, '0660', `${where}: SOCKET_MODE`);
+  assert.ok(socketGroup !== undefined && kongGroups.includes(socketGroup), `${where}: Kong (groups ${kongGroups.join(', ')}) is in the socket's group ${socketGroup}`);
+}
+
+/** A pod: fsGroup makes the shared emptyDir that group's (setgid) and adds it to every container's groups. */
+function checkPodSocketAccess(where: string, podSecurity: Doc | undefined, sidecar: Doc, kongSecurity: Doc | undefined): void {
+  assert.equal(sidecar.securityContext.runAsUser, SIDECAR_IMAGE_ID, `${where}: the sidecar runs as the image's user`);
+  const fsGroup = podSecurity?.fsGroup as number | undefined;
+  const kongGroups = [kongSecurity?.runAsGroup ?? podSecurity?.runAsGroup ?? KONG_IMAGE_GID, fsGroup, ...(podSecurity?.supplementalGroups ?? [])];
+  checkSocketAccess(where, envOf(sidecar), Number(envOf(sidecar).SOCKET_GROUP ?? fsGroup), kongGroups);
+}
+
 function checkProbes(where: string, sidecar: Doc): void {
   const port = Number(envOf(sidecar).STATUS_PORT ?? 3000);
   assert.equal(sidecar.livenessProbe.httpGet.path, '/health', where);
@@ -86,6 +107,10 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.equal(volume(kong), volume(sidecar), 'the same volume at the same path');
     assert.equal(volume(kong), `kong-socket:${sidecar.environment.KONG_PREFIX}`);
     assert.match(read('docker/Dockerfile'), /\/health\/ready/, 'the image health check is our readiness');
+    // Without `user:` each runs as its image's user; the socket gets the sidecar's primary group.
+    const [, sidecarGid = SIDECAR_IMAGE_ID] = String(sidecar.user ?? '').split(':').map(Number);
+    const kongGroups = [Number(String(kong.user ?? '').split(':')[1] ?? KONG_IMAGE_GID), ...((kong.group_add ?? []) as string[]).map(Number)];
+    checkSocketAccess('compose', sidecar.environment, Number(sidecar.environment.SOCKET_GROUP ?? sidecarGid), kongGroups);
   });
 
   test('Kubernetes: wiring, probes, grace period ≥ SHUTDOWN_TIMEOUT_MS + preStop, read-only root; valid against the Kubernetes schemas', async () => {
@@ -104,6 +129,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     const mount = (c: Doc) => c.volumeMounts.find((m: Doc) => m.name === 'kong-socket').mountPath;
     assert.equal(mount(sidecar), envOf(sidecar).KONG_PREFIX);
     assert.equal(mount(kong), mount(sidecar));
+    checkPodSocketAccess('deployment', pod.securityContext, sidecar, kong.securityContext);
   });
 
   test('Helm values for Kong\'s chart: the same wiring, and a valid native sidecar container', async () => {
@@ -113,6 +139,8 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     checkProbes('helm', sidecar);
     assert.ok(values!.terminationGracePeriodSeconds >= Number(envOf(sidecar).SHUTDOWN_TIMEOUT_MS) / 1000);
     assert.equal(values!.deployment.userDefinedVolumeMounts[0].mountPath, envOf(sidecar).KONG_PREFIX);
+    // The chart's pod securityContext is `securityContext`, Kong's container's `containerSecurityContext`.
+    checkPodSocketAccess('helm', values!.securityContext, sidecar, values!.containerSecurityContext);
     assert.doesNotThrow(() => new Pod({ metadata: { name: 'kong' }, spec: { containers: [{ name: 'kong', image: 'kong:3.9' }], initContainers: [sidecar], volumes: values!.deployment.userDefinedVolumes } } as never).validate());
   });
 
@@ -140,6 +168,9 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.ok(dockerfile.includes(`\nENTRYPOINT ${JSON.stringify(['/nodejs/bin/node', ...NODE_FLAGS, bin]).replaceAll(',', ', ')}\n`), 'the image starts node with the deployed flags');
     assert.match(dockerfile, /^FROM gcr\.io\/distroless\/nodejs22-debian12:nonroot$/m);
     assert.match(dockerfile, /^VOLUME \["\/kong-socket"\]$/m);
+    // A named volume starts as a copy of the image's directory: it must be the image user's to bind the socket in.
+    assert.match(dockerfile, /^RUN mkdir -p \/rootfs\/kong-socket$/m);
+    assert.match(dockerfile, new RegExp(`^COPY --from=build --chown=${SIDECAR_IMAGE_ID}:${SIDECAR_IMAGE_ID} /rootfs/ /$`, 'm'));
   });
 
   test('kong.yml validates against the dumped schemas, as `make validate-config` checks it', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { encode } from '@msgpack/msgpack';
 import { pino } from 'pino';
-import { DEFAULT_SOCKET_READS, listenRpcSocket, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/rpc-socket.js';
+import { DEFAULT_SOCKET_READS, listenRpcSocket, MAX_MESSAGE_BYTES, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/rpc-socket.js';
 import { MsgpackRpcClient } from '../support/msgpack-rpc-client.js';
 
 /** Answers `echo` with its params and the length of each string in them, so a corrupted read shows. */
@@ -26,6 +26,15 @@ async function openClient(path: string): Promise<{ socket: Socket; answers: (cou
 
 const request = (msgid: number, ...params: unknown[]) => Buffer.from(encode([0, msgid, 'echo', params]));
 
+/** A new connection is answered. */
+async function assertStillServing(path: string): Promise<void> {
+  const good = await openClient(path);
+  good.socket.write(request(5, 'still here'));
+  const [[, msgid, , result]] = (await good.answers(1)) as [Answer];
+  assert.deepEqual([msgid, result.params], [5, ['still here']]);
+  good.socket.destroy();
+}
+
 for (const reads of ['shared-buffer', 'stream'] as SocketReads[]) {
   // The timeout only turns a hang (an answer that never comes) into a failure.
   describe(`the RPC socket reading into ${reads === 'shared-buffer' ? 'one shared buffer' : 'stream chunks'}`, { timeout: 20_000 }, () => {
@@ -37,7 +46,7 @@ for (const reads of ['shared-buffer', 'stream'] as SocketReads[]) {
     });
 
     test('listens in that mode', async () => {
-      server = await listenRpcSocket(join(dir, 'rpc.sock'), echo, pino({ level: 'silent' }), reads);
+      server = await listenRpcSocket(join(dir, 'rpc.sock'), echo, pino({ level: 'silent' }), { mode: 0o600, reads });
       assert.equal(server.reads, reads);
     });
 
@@ -66,16 +75,32 @@ for (const reads of ['shared-buffer', 'stream'] as SocketReads[]) {
       }
     });
 
+    test('a message of almost MAX_MESSAGE_BYTES (1 MiB) is answered', async () => {
+      const client = await openClient(server.path);
+      client.socket.write(request(6, 'k'.repeat(MAX_MESSAGE_BYTES - 64)));
+      const [[, msgid, error, result]] = (await client.answers(1)) as [Answer];
+      assert.deepEqual([msgid, error, result.lengths], [6, null, [MAX_MESSAGE_BYTES - 64]]);
+      client.socket.destroy();
+    });
+
+    test('15 MB of a message that never ends: answered with an error naming the limit and that connection closed, others keep working', async () => {
+      const greedy = await openClient(server.path);
+      const closed = new Promise((resolve) => greedy.socket.once('close', resolve));
+      const unfinished = request(7, 'k'.repeat(15 * 1024 * 1024)).subarray(0, -1);
+      // Once written, the client ends its side: a server still waiting for the rest closes without an answer.
+      greedy.socket.write(unfinished, () => greedy.socket.end());
+      const [answer] = await greedy.answers(1);
+      assert.deepEqual(answer, [1, 7, 'message refused: over the 1048576-byte limit of one plugin socket message', null]);
+      await closed;
+      await assertStillServing(server.path);
+    });
+
     test('bytes that are not MessagePack close that connection only', async () => {
       const bad = await openClient(server.path);
       const closed = new Promise((resolve) => bad.socket.once('close', resolve));
       bad.socket.write(Buffer.from([0xc1, 0xc1, 0xc1]));
       await closed;
-      const good = await openClient(server.path);
-      good.socket.write(request(5, 'still here'));
-      const [[, msgid, , result]] = (await good.answers(1)) as [Answer];
-      assert.deepEqual([msgid, result.params], [5, ['still here']]);
-      good.socket.destroy();
+      await assertStillServing(server.path);
     });
   });
 }

@@ -22,10 +22,21 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The user and primary group a child process runs as (the test must be root); it gets no supplementary groups. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 /** Runs the CLI to completion, as Kong runs query_cmd; killed after timeoutMs (code null). */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  return runScript(CLI_PATH, args, env, timeoutMs);
+}
+
+/** Runs a Node script of this project to completion; killed after timeoutMs (code null). */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, runAs?: RunAs): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let stdout = '';
     let stderr = '';
@@ -55,6 +66,7 @@ export class PluginServerProcess {
   onOutput: ((text: string) => void) | undefined;
   /** A command the server is started under, as an operator would (e.g. `taskset -c 0`). */
   launcher: string[] = [];
+  runAs: RunAs | undefined;
 
   constructor(
     private readonly env: Record<string, string>,
@@ -99,6 +111,7 @@ export class PluginServerProcess {
     const child = spawn(command as string, args, {
       env: { ...baseEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...this.runAs,
     });
     this.child = child;
     const capture = (d: Buffer) => {
