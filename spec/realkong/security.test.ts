@@ -39,35 +39,64 @@ const UNDERSCORE_SPOOF: Array<[string, string]> = [
   ['X_Credential_Identifier', 'forged'],
 ];
 
+/** What an auth plugin leaves for the issuer: Kong's consumer headers, and the consumer (with the credential it used, if any) in ngx.ctx. */
+function authenticated(consumer: { id: string; username?: string | null }, credential?: Record<string, unknown>): Array<[string, string]> {
+  const headers: Array<[string, string]> = [
+    ['X-Consumer-ID', consumer.id],
+    ['X-Consumer-Username', String(consumer.username)],
+    ['x-test-consumer', JSON.stringify({ id: consumer.id, username: consumer.username })],
+  ];
+  if (credential) headers.push(['x-test-credential', JSON.stringify(credential)]);
+  return headers;
+}
+
 const now = () => Math.floor(Date.now() / 1000);
 const aliceToken = () => forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', key: 'alice-jwt-key', jti: 'rk-1', iat: now(), exp: now() + 300, iss: 'https://issuer.test' }, ALICE_SECRET);
 
-async function startServer(adminApi: FakeAdminApi): Promise<PluginServerProcess> {
-  const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
-  await server.start();
-  return server;
+/** The consumers in a fake Admin API, our plugin server, and Kong's bridge on its socket (or on one `between` it and Kong). */
+class Stack {
+  private constructor(
+    readonly store: KongStore,
+    readonly adminApi: FakeAdminApi,
+    readonly server: PluginServerProcess,
+    readonly kong: RealKong,
+    private readonly between?: KillSwitchSocket,
+  ) {}
+
+  static async start(between?: (server: PluginServerProcess) => KillSwitchSocket): Promise<Stack> {
+    const store = createKongStore();
+    seedFromKongYml(store, CONSUMERS);
+    const adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
+    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
+    await server.start();
+    const socket = between?.(server);
+    await socket?.listen();
+    return new Stack(store, adminApi, server, await RealKong.start(socket?.path ?? server.socketPath, ROUTES), socket);
+  }
+
+  consumer(name: string) {
+    return this.store.consumerByIdOrUsername(name)!;
+  }
+
+  async stop(): Promise<void> {
+    await this.kong.stop();
+    await this.between?.close();
+    await this.server.stop();
+    this.server.removePrefix();
+    await this.adminApi.close();
+  }
 }
 
 describe("Kong's own plugin-server bridge (realkong): identity from Kong, never from headers", () => {
-  let store: KongStore;
-  let adminApi: FakeAdminApi;
-  let server: PluginServerProcess;
+  let stack: Stack;
   let kong: RealKong;
-  const consumer = (name: string) => store.consumerByIdOrUsername(name)!;
+  const consumer = (name: string) => stack.consumer(name);
 
   before(async () => {
-    store = createKongStore();
-    seedFromKongYml(store, CONSUMERS);
-    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    server = await startServer(adminApi);
-    kong = await RealKong.start(server.socketPath, ROUTES);
+    stack = await Stack.start();
+    kong = stack.kong;
   });
-  after(async () => {
-    await kong?.stop();
-    await server?.stop();
-    server?.removePrefix();
-    await adminApi?.close();
-  });
+  after(() => stack?.stop());
 
   test('the gate: client identity headers after 100 others are refused, never passed upstream', async () => {
     const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ...filler(100), ...IDENTITY_SPOOF]);
@@ -89,7 +118,7 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
 
   test('the issuer: no token for the anonymous consumer whose X-Anonymous-Consumer Kong appended after 100 headers', async () => {
     const anonymous = consumer('anonymous');
-    const before = adminApi.requests.length;
+    const before = stack.adminApi.requests.length;
     const res = await kong.request('/tokens', [
       ['X-Consumer-ID', 'x'],
       ['X-Consumer-Username', 'x'],
@@ -98,60 +127,38 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
     ]);
     assert.equal(res.status, 400, res.body);
     assert.equal(res.json().code, 'AUTH_007');
-    assert.deepEqual(adminApi.requests.slice(before), [], 'no credential read or provisioned');
-    assert.equal(store.jwtCredentialsOf(anonymous.id).length, 0);
+    assert.deepEqual(stack.adminApi.requests.slice(before), [], 'no credential read or provisioned');
+    assert.equal(stack.store.jwtCredentialsOf(anonymous.id).length, 0);
   });
 
   test('the issuer: a consumer Kong authenticated without a credential (anonymous) gets AUTH_009 from Kong\'s own signal', async () => {
     const anonymous = consumer('anonymous');
-    const res = await kong.request('/tokens', [
-      ['X-Consumer-ID', anonymous.id],
-      ['X-Consumer-Username', 'anonymous'],
-      ['x-test-consumer', JSON.stringify({ id: anonymous.id, username: 'anonymous' })],
-    ]);
+    const res = await kong.request('/tokens', authenticated(anonymous));
     assert.equal(res.status, 401, res.body);
     assert.equal(res.json().code, 'AUTH_009');
-    assert.equal(store.jwtCredentialsOf(anonymous.id).length, 0);
+    assert.equal(stack.store.jwtCredentialsOf(anonymous.id).length, 0);
   });
 
   test('the issuer: the same consumer with the credential Kong authenticated it by gets a token', async () => {
     const alice = consumer('alice');
-    const res = await kong.request('/tokens', [
-      ['X-Consumer-ID', alice.id],
-      ['X-Consumer-Username', 'alice'],
-      ['x-test-consumer', JSON.stringify({ id: alice.id, username: 'alice' })],
-      ['x-test-credential', JSON.stringify({ id: 'key-auth-credential', consumer: { id: alice.id } })],
-    ]);
+    const res = await kong.request('/tokens', authenticated(alice, { id: 'key-auth-credential', consumer: { id: alice.id } }));
     assert.equal(res.status, 200, res.body);
     assert.equal(res.json().token_type, 'Bearer');
   });
 });
 
 describe("Kong's own bridge: a gate that dies mid-request leaves no marked request behind", () => {
-  let store: KongStore;
-  let adminApi: FakeAdminApi;
-  let server: PluginServerProcess;
+  let stack: Stack;
   let killSwitch: KillSwitchSocket;
   let kong: RealKong;
 
   before(async () => {
-    store = createKongStore();
-    seedFromKongYml(store, CONSUMERS);
-    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    server = await startServer(adminApi);
     // Dies once Kong has run the first of the gate's two writes, whichever it is.
     const firstWrite = (method: string) => method === 'kong.client.authenticate' || method === 'kong.service.request.set_headers';
-    killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash());
-    await killSwitch.listen();
-    kong = await RealKong.start(killSwitch.path, ROUTES);
+    stack = await Stack.start((server) => (killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash())));
+    kong = stack.kong;
   });
-  after(async () => {
-    await kong?.stop();
-    await killSwitch?.close();
-    await server?.stop();
-    server?.removePrefix();
-    await adminApi?.close();
-  });
+  after(() => stack?.stop());
 
   test('killed between its writes: the backstop answers 503 and the client\'s identity headers never go upstream', async () => {
     const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ['X-Consumer-Username', 'admin'], ['X-Token-Scopes', 'admin']]);
