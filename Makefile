@@ -25,7 +25,7 @@ build: install
 
 # Checks a declarative file's token-issuer / token-validator configs as Kong would (decK does not): for users' CI.
 validate-config: build
-	$(NODE) dist/spec/support/validate-config.js $(or $(FILE),kong.yml)
+	$(NODE) dist/kong/stand-in/validate-config.js $(or $(FILE),kong.yml)
 
 # Kong 3.x, Redis and the sidecar in Docker (needs a Docker engine).
 up:
@@ -69,7 +69,7 @@ profile: build
 	$(NODE) dist/bench/run.js --profile
 
 dev: build
-	$(NODE) dist/spec/support/dev-stack.js
+	$(NODE) dist/kong/stand-in/dev-stack.js
 
 clean:
 	rm -rf dist node_modules

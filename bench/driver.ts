@@ -1,10 +1,10 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { argv } from 'node:process';
 import { forgeJwt } from '../spec/support/jwt-check.js';
-import { KongRequest } from '../spec/support/kong-request.js';
+import { KongRequest } from '../kong/stand-in/kong-request.js';
 import { Packr, Unpackr } from 'msgpackr/pack';
-import { MsgpackRpcClient, type RpcCodec } from '../spec/support/msgpack-rpc-client.js';
-import { PluginBridge, type PluginEntity } from '../spec/support/plugin-bridge.js';
+import { MsgpackRpcClient, type RpcCodec } from '../kong/stand-in/msgpack-rpc-client.js';
+import { PluginBridge, type PluginEntity } from '../kong/stand-in/plugin-bridge.js';
 
 /**
  * A Kong-like load driver: the harness's own protocol code (MessagePack-RPC client with Kong's pool,

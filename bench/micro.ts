@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { jwtVerify, SignJWT } from 'jose';
-import { packr, unpackr } from '../lib/rpc-socket.js';
-import { signHs256 } from '../lib/tokens.js';
+import { packr, unpackr } from '../lib/kong/rpc-socket.js';
+import { signHs256 } from '../lib/tokens/signer.js';
 
 /**
  * Raw per-operation costs in one process (the "E. Raw costs" table of the perf research): signing and

@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argv } from 'node:process';
-import { startFakeAdminApi, type FakeAdminApi } from '../spec/support/fake-admin-api.js';
-import { queryPluginInfo } from '../spec/support/kong-harness.js';
-import { validatePluginConfig } from '../spec/support/kong-schema.js';
-import { createKongStore } from '../spec/support/kong-store.js';
+import { startFakeAdminApi, type FakeAdminApi } from '../kong/stand-in/fake-admin-api.js';
+import { queryPluginInfo } from '../kong/stand-in/kong-harness.js';
+import { validatePluginConfig } from '../kong/stand-in/kong-schema.js';
+import { createKongStore } from '../kong/stand-in/kong-store.js';
 import { OtlpReceiver } from '../spec/support/otlp-receiver.js';
-import { CLI_PATH, NODE_FLAGS, PROJECT_ROOT, waitForSocket } from '../spec/support/plugin-server-process.js';
+import { CLI_PATH, NODE_FLAGS, PROJECT_ROOT, waitForSocket } from '../kong/stand-in/plugin-server-process.js';
 import { freePort, startRedis, type RedisServer } from '../spec/support/redis-server.js';
 import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer, type DriverOptions, type DriverResult, type RequestKind } from './driver.js';
 import type { MicroRow } from './micro.js';

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { ConfigError } from './config.js';
-import { luaSchema } from './lua-schema.js';
-import { pluginInfo } from './plugin.js';
+import { luaSchema } from './kong/lua-schema.js';
+import { pluginInfo } from './kong/plugin.js';
 import { PLUGIN_DESCRIPTIONS, pluginInfoFile } from './plugin-catalog.js';
-import { SocketStartError } from './rpc-socket.js';
+import { SocketStartError } from './kong/rpc-socket.js';
 import { VERSION } from './version.js';
 
 const DESCRIPTIONS = PLUGIN_DESCRIPTIONS;

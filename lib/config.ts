@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseEncryptionKey } from './secret-cipher.js';
-
-export type KongMode = 'API_GATEWAY' | 'KONNECT';
+import { type BreakerConfig, type KongMode } from './credentials/admin-client.js';
+import type { RedisConfig } from './credentials/redis-connection.js';
+import { parseEncryptionKey } from './credentials/secret-cipher.js';
+import { LOG_LEVELS, type LogLevel } from './ops/logger.js';
+import { SAMPLERS, TELEMETRY_MODES, type TelemetryConfig } from './ops/telemetry.js';
 
 /** Process-wide settings, read from the environment once at start (SPEC §5, §7, §9). */
 export interface Config {
@@ -49,45 +51,6 @@ export interface Config {
   shutdownTimeoutMs: number;
   nodeEnv: string;
 }
-
-export interface BreakerConfig {
-  /** Failed share of calls in the window that opens the breaker, (0, 1). */
-  failureRatio: number;
-  windowMs: number;
-  /** Calls needed in the window before the ratio counts. */
-  minCalls: number;
-  halfOpenAfterMs: number;
-}
-
-export interface RedisConfig {
-  /** redis:// or rediss:// (TLS); with sentinels, only its credentials, database and scheme are used. */
-  url: string | undefined;
-  sentinels: Array<{ host: string; port: number }>;
-  sentinelMaster: string;
-  sentinelPassword: string | undefined;
-  tlsCaFile: string | undefined;
-  keyPrefix: string;
-  commandTimeoutMs: number;
-}
-
-export const TELEMETRY_MODES = ['off', 'console', 'otlp', 'both'] as const;
-export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
-
-/** Tracing settings, from TELEMETRY_MODE and the standard OTEL_* variables. */
-export interface TelemetryConfig {
-  mode: (typeof TELEMETRY_MODES)[number];
-  serviceName: string;
-  resourceAttributes: Record<string, string>;
-  tracesEndpoint: string;
-  exportTimeoutMs: number;
-  maxQueueSize: number;
-  scheduleDelayMs: number;
-  sampler: (typeof SAMPLERS)[number];
-  samplerArg: number;
-}
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly allowed: string, value: string) {

@@ -1,27 +1,22 @@
-import { createAdminClient, type AdminClient } from './admin-client.js';
+import type { PluginContext } from './access/plugin-context.js';
+import { createAdminClient, type AdminClient } from './credentials/admin-client.js';
 import type { Config } from './config.js';
-import { createCredentialStore, type CredentialStore } from './credentials.js';
-import type { Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from './rate-limiter.js';
-import type { RedisConnection } from './redis-connection.js';
-import { createRedisCredentialCache, type RedisCredentialCache } from './redis-credential-cache.js';
-import { createSecretCipher } from './secret-cipher.js';
-import { createTelemetry, type Telemetry } from './telemetry.js';
-import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
-import { createTokenService, type TokenService } from './tokens.js';
+import { createCredentialStore, type CredentialStore } from './credentials/credential-store.js';
+import type { Logger } from './ops/logger.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { createLocalRateLimiter, createRedisRateLimiter, type RateLimiter } from './access/rate-limiter.js';
+import type { RedisConnection } from './credentials/redis-connection.js';
+import { createRedisCredentialCache, type RedisCredentialCache } from './credentials/redis-credential-cache.js';
+import { createSecretCipher } from './credentials/secret-cipher.js';
+import { createTelemetry, type Telemetry } from './ops/telemetry.js';
+import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
+import { createTokenService, type TokenService } from './tokens/signer.js';
 
 /** The composition root: everything the plugins share, built once per process from the config. */
-export interface Context {
+/** The composition root: everything the process built from its configuration, the plugins' part included. */
+export interface Context extends PluginContext {
   config: Config;
-  log: Logger;
-  metrics: Metrics;
-  telemetry: Telemetry;
   admin: AdminClient;
-  credentials: CredentialStore;
-  tokens: TokenService;
-  verifier: TokenVerifier;
-  rateLimiter: RateLimiter;
   redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
   /** Releases what the context opened (Redis). */
   close(): Promise<void>;
@@ -48,7 +43,7 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
   let rateLimiter: RateLimiter = localLimiter;
   if (config.redis) {
     // ioredis adds ~20 MB to the process: loaded only when Redis is configured.
-    const { createRedisConnection } = await import('./redis-connection.js');
+    const { createRedisConnection } = await import('./credentials/redis-connection.js');
     const connection = createRedisConnection(config.redis, { log });
     const cache = createRedisCredentialCache(
       { connection, cipher: createSecretCipher(config.cacheEncryptionKey), log },

@@ -48,8 +48,3 @@ export function toAuthError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   return new AuthError('AUTH_008', AUTH.AUTH_008.detail, { cause: err });
 }
-
-/** The message of anything thrown: an Error's own message, else its text. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

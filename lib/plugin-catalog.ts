@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { description as issuerDescription } from '../plugins/token-issuer.js';
 import { description as validatorDescription } from '../plugins/token-validator.js';
-import { pluginInfo, type PluginDescription } from './plugin.js';
+import { pluginInfo, type PluginDescription } from './kong/plugin.js';
 
 /** The plugins this server serves, as Kong's query_cmd sees them. */
 export const PLUGIN_DESCRIPTIONS: readonly PluginDescription[] = [issuerDescription, validatorDescription];

@@ -4,12 +4,13 @@ import { tokenValidator } from '../plugins/token-validator.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
 import { fitGcToCpus } from './cpu-budget.js';
-import { createLogger } from './logger.js';
-import { batchedLogOutput } from './log-output.js';
+import { createLogger } from './ops/logger.js';
+import { batchedLogOutput } from './ops/log-output.js';
 import { publishPluginInfo } from './plugin-catalog.js';
-import { createPluginServer } from './plugin-server.js';
-import { listenRpcSocket, type RpcSocketServer } from './rpc-socket.js';
-import { startStatusServer, type StatusServer } from './status-server.js';
+import { failedPhaseAnswer } from './access/problem.js';
+import { createPluginServer } from './kong/plugin-server.js';
+import { listenRpcSocket, type RpcSocketServer } from './kong/rpc-socket.js';
+import { startStatusServer, type StatusServer } from './ops/status-server.js';
 import { createStatusViews } from './status-views.js';
 import { VERSION } from './version.js';
 
@@ -31,6 +32,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   const ctx = await createContext(config, log);
   const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
     log,
+    failedPhaseAnswer,
     instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,
     eventTtlMs: config.eventTtlSeconds * 1000,
     maxInstances: config.pluginMaxInstances,

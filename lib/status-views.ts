@@ -1,5 +1,7 @@
 import type { Context } from './context.js';
-import { cachedProbe, type ProbeResult } from './health.js';
+import { cachedProbe, type ProbeResult } from './ops/health.js';
+import type { StatusViews, View } from './ops/status-server.js';
+import type { TelemetryStatus } from './ops/telemetry.js';
 import { VERSION } from './version.js';
 
 /** What the status port reports about the process itself. */
@@ -11,17 +13,6 @@ export interface ProcessState {
   pluginServer(): { events: number; instances: number; connections: number };
   telemetry(): TelemetryStatus;
 }
-
-export interface TelemetryStatus {
-  mode: string;
-  initialized: boolean;
-  healthy: boolean;
-  exporter: string | null;
-  exports: Record<string, number | string | boolean | null>;
-}
-
-export const VIEWS = ['operational', 'infrastructure', 'telemetry', 'exports', 'config', 'full'] as const;
-export type View = (typeof VIEWS)[number];
 
 /** Userinfo and query strings can hold credentials; status output never shows them. */
 export function safeUrl(raw: string | undefined): string | undefined {
@@ -37,7 +28,7 @@ export function safeUrl(raw: string | undefined): string | undefined {
   }
 }
 
-export function createStatusViews(ctx: Context, state: ProcessState) {
+export function createStatusViews(ctx: Context, state: ProcessState): StatusViews {
   const kongProbe = cachedProbe(() => ctx.admin.probe(), ctx.config.healthProbeCacheMs);
   const redisProbe = cachedProbe(async (): Promise<ProbeResult> => {
     const connection = ctx.redis?.connection;
@@ -160,8 +151,6 @@ export function createStatusViews(ctx: Context, state: ProcessState) {
     },
   };
 }
-
-export type StatusViews = ReturnType<typeof createStatusViews>;
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;

@@ -1,11 +1,11 @@
-import type { Context } from '../lib/context.js';
+import type { PluginContext } from '../lib/access/plugin-context.js';
 import { AuthError } from '../lib/errors.js';
-import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
-import { rateLimitHeaders } from '../lib/rate-limiter.js';
-import { authenticatedConsumerName } from '../lib/kong-consumer.js';
-import { readConsumerHeaders } from '../lib/request-headers.js';
-import { runAccessPhase } from '../lib/phase.js';
-import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/respond.js';
+import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
+import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
+import { readConsumerHeaders } from '../lib/access/request-headers.js';
+import { runAccessPhase } from '../lib/access/phase.js';
+import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'];
@@ -58,7 +58,7 @@ async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
 
 export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
 
-export function tokenIssuer(ctx: Context): PluginModule {
+export function tokenIssuer(ctx: PluginContext): PluginModule {
   class Plugin {
     private readonly conf: IssuerConfig;
 

@@ -1,16 +1,17 @@
 import type { JWTPayload } from 'jose';
 import type { Context as TraceContext } from '@opentelemetry/api';
-import { findToken } from '../lib/bearer-token.js';
-import type { Context } from '../lib/context.js';
-import type { SigningCredential } from '../lib/credentials.js';
+import { findToken } from '../lib/access/bearer-token.js';
+import type { PluginContext } from '../lib/access/plugin-context.js';
+import type { SigningCredential } from '../lib/tokens/signing-credential.js';
 import { AuthError } from '../lib/errors.js';
-import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/gate.js';
-import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/plugin.js';
-import { authenticatedConsumerName } from '../lib/kong-consumer.js';
-import { readConsumerHeaders } from '../lib/request-headers.js';
-import { runAccessPhase, type PhaseState } from '../lib/phase.js';
-import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/respond.js';
-import { keyClaim, type VerifyOptions } from '../lib/token-verifier.js';
+import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
+import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
+import { readConsumerHeaders } from '../lib/access/request-headers.js';
+import { runAccessPhase, type PhaseState } from '../lib/access/phase.js';
+import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
+import { keyClaim } from '../lib/credentials/entity-name.js';
+import type { VerifyOptions } from '../lib/tokens/verifier.js';
 import { VERSION } from '../lib/version.js';
 
 const strings = (description: string, fallback: string[]) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description });
@@ -59,7 +60,7 @@ function toValidatorConfig(raw: Record<string, unknown>): ValidatorConfig {
 
 const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null);
 
-export function tokenValidator(ctx: Context): PluginModule {
+export function tokenValidator(ctx: PluginContext): PluginModule {
   /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
   async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key', traced: TraceContext | undefined): Promise<JWTPayload> {
     try {

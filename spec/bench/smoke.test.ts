@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROJECT_ROOT } from '../support/plugin-server-process.js';
+import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 // Checks that the driver, every server and scenario, and the report work; the figures are `make bench`'s business.
 test('the bench smoke run drives every server and scenario without errors and prints the bar, the tables and the results file', { timeout: 180_000 }, async () => {

@@ -7,11 +7,11 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
-import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../support/kong-harness.js';
-import { NODE_FLAGS } from '../support/plugin-server-process.js';
-import { loadKongYml } from '../support/kong-yml.js';
-import { parseLuaReturn } from '../support/lua-table.js';
-import { PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
+import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../../kong/stand-in/kong-harness.js';
+import { NODE_FLAGS } from '../../kong/stand-in/plugin-server-process.js';
+import { loadKongYml } from '../../kong/stand-in/kong-yml.js';
+import { parseLuaReturn } from '../../kong/stand-in/lua-table.js';
+import { PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface EnvVar { name: string; value?: string }

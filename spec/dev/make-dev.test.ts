@@ -3,15 +3,15 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROJECT_ROOT } from '../support/plugin-server-process.js';
+import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 test('make dev runs the dev stack script', () => {
   const makefile = readFileSync(join(PROJECT_ROOT, 'Makefile'), 'utf8');
-  assert.match(makefile, /^dev: build\n\t\$\(NODE\) dist\/spec\/support\/dev-stack\.js$/m);
+  assert.match(makefile, /^dev: build\n\t\$\(NODE\) dist\/kong\/stand-in\/dev-stack\.js$/m);
 });
 
 test('the dev stack prints a working curl line, issues a token for it, and stops cleanly on Ctrl-C', async () => {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/spec/support/dev-stack.js')], {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/kong/stand-in/dev-stack.js')], {
     env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { startFakeAdminApi, type FakeAdminApi, type FakeAdminApiOptions } from '../support/fake-admin-api.js';
-import { createKongStore, seedFromKongYml, type KongStore } from '../support/kong-store.js';
-import { KongYmlError, parseKongYml } from '../support/kong-yml.js';
+import { startFakeAdminApi, type FakeAdminApi, type FakeAdminApiOptions } from '../../kong/stand-in/fake-admin-api.js';
+import { createKongStore, seedFromKongYml, type KongStore } from '../../kong/stand-in/kong-store.js';
+import { KongYmlError, parseKongYml } from '../../kong/stand-in/kong-yml.js';
 
 const ALICE_ID = '0b7a4b7e-1f0e-4a43-9a34-2a0c5f1d9e01';
 const ALICE_JWT_ID = '7f000000-0000-4000-8000-000000000001';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 test('a kong.yml with an invalid token-issuer config fails to load, as Kong refuses it', async () => {
   const yml = `

@@ -6,7 +6,7 @@ import {
   UnsupportedByHarness,
   type FieldEntry,
   type PluginInfo,
-} from '../support/kong-schema.js';
+} from '../../kong/stand-in/kong-schema.js';
 
 function pluginWith(fields: FieldEntry[], overrides: Partial<PluginInfo> = {}): PluginInfo {
   return {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { AdminApiBusyError, AdminApiUnavailableError, createAdminClient, KEY_LOOKUPS } from '../../lib/admin-client.js';
-import { startFakeAdminApi } from '../support/fake-admin-api.js';
-import { createKongStore } from '../support/kong-store.js';
+import { AdminApiBusyError, AdminApiUnavailableError, createAdminClient, KEY_LOOKUPS } from '../../lib/credentials/admin-client.js';
+import { startFakeAdminApi } from '../../kong/stand-in/fake-admin-api.js';
+import { createKongStore } from '../../kong/stand-in/kong-store.js';
 
 const log = pino({ level: 'silent' });
 

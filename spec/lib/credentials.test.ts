@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type JwtCredential } from '../../lib/admin-client.js';
-import { createCredentialStore, type CredentialSource } from '../../lib/credentials.js';
+import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type JwtCredential } from '../../lib/credentials/admin-client.js';
+import { createCredentialStore, type CredentialSource } from '../../lib/credentials/credential-store.js';
 import { AuthError } from '../../lib/errors.js';
 
 const log = pino({ level: 'silent' });

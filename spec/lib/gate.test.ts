@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { gateHeaders } from '../../lib/gate.js';
+import { gateHeaders } from '../../lib/access/gate.js';
 
 const IDENTITY = ['x-consumer-id', 'x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-anonymous-consumer', 'x-token-id', 'x-token-scopes'];
 const consumer = { id: '6f1c8a52-0c3e-4b8e-9d7a-2f5e1b0c4d3a', username: 'alice' };

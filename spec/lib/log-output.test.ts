@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { batchedLogOutput } from '../../lib/log-output.js';
+import { batchedLogOutput } from '../../lib/ops/log-output.js';
 
 const line = (n: number) => `${JSON.stringify({ n, message: 'x'.repeat(80) })}\n`;
 
@@ -77,7 +77,7 @@ describe('batched log output', () => {
   });
 
   test('what is still buffered is written when the process exits', () => {
-    const module = fileURLToPath(new URL('../../lib/log-output.js', import.meta.url));
+    const module = fileURLToPath(new URL('../../lib/ops/log-output.js', import.meta.url));
     const script = `import(${JSON.stringify(module)}).then(({ batchedLogOutput }) => {
       const logs = batchedLogOutput();
       logs.stream.write('first\\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import KongPdk from 'kong-pdk/pdk.js';
-import { pdkFor, PdkError, type PdkChannel } from '../../lib/pdk.js';
+import { pdkFor, PdkError, type PdkChannel } from '../../lib/kong/pdk.js';
 
 /** A channel that records each call and answers with `answer`. */
 function recordingChannel(answer: (method: string) => [unknown, unknown] = () => ['ok', undefined]) {

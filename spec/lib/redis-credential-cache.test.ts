@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import type { RedisConfig } from '../../lib/config.js';
-import type { SigningCredential } from '../../lib/credentials.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { createRedisConnection, type RedisConnection } from '../../lib/redis-connection.js';
-import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/redis-credential-cache.js';
-import { createSecretCipher } from '../../lib/secret-cipher.js';
+import type { RedisConfig } from '../../lib/credentials/redis-connection.js';
+import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
+import { createLogger, type Logger } from '../../lib/ops/logger.js';
+import { createRedisConnection, type RedisConnection } from '../../lib/credentials/redis-connection.js';
+import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
+import { createSecretCipher } from '../../lib/credentials/secret-cipher.js';
 import { startRedis, startSentinelSet, type RedisServer } from '../support/redis-server.js';
 
 type After = { after(fn: () => Promise<void> | void): void };

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { encode } from '@msgpack/msgpack';
 import { pino } from 'pino';
-import { DEFAULT_SOCKET_READS, listenRpcSocket, MAX_MESSAGE_BYTES, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/rpc-socket.js';
-import { MsgpackRpcClient } from '../support/msgpack-rpc-client.js';
+import { DEFAULT_SOCKET_READS, listenRpcSocket, MAX_MESSAGE_BYTES, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/kong/rpc-socket.js';
+import { MsgpackRpcClient } from '../../kong/stand-in/msgpack-rpc-client.js';
 
 /** Answers `echo` with its params and the length of each string in them, so a corrupted read shows. */
 const echo: Dispatch = (method, params, respond) => {

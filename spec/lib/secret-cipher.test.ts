@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { createSecretCipher, parseEncryptionKey } from '../../lib/secret-cipher.js';
+import { createSecretCipher, parseEncryptionKey } from '../../lib/credentials/secret-cipher.js';
 
 const KEY_BYTES = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const SECRET = JSON.stringify({ consumerId: 'alice', key: 'alice-iss', secret: 'alice-test-secret-0123456789abcdef' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Histogram, Registry } from 'prom-client';
-import { TallyHistogram } from '../../lib/tally-histogram.js';
+import { TallyHistogram } from '../../lib/ops/tally-histogram.js';
 
 const BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1, 1];
 // On a bound, between bounds, above every bound, zero, tiny: each lands where prom-client puts it.

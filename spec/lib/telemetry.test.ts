@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { trace } from '@opentelemetry/api';
-import type { TelemetryConfig } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
-import { contextHooksOn, createTelemetry, inTraceContext } from '../../lib/telemetry.js';
+import type { TelemetryConfig } from '../../lib/ops/telemetry.js';
+import { createLogger } from '../../lib/ops/logger.js';
+import { contextHooksOn, createTelemetry, inTraceContext } from '../../lib/ops/telemetry.js';
 
 const SAMPLED = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 

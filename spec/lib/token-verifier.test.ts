@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createSecretKey } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { SigningCredential } from '../../lib/credentials.js';
+import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
 import { AuthError } from '../../lib/errors.js';
-import { createTokenVerifier, keyClaim, type VerifyOptions } from '../../lib/token-verifier.js';
-import { signHs256 } from '../../lib/tokens.js';
+import { keyClaim } from '../../lib/credentials/entity-name.js';
+import { createTokenVerifier, type VerifyOptions } from '../../lib/tokens/verifier.js';
+import { signHs256 } from '../../lib/tokens/signer.js';
 import { nonCanonicalSpellings } from '../support/jwt-check.js';
 
 const T0 = 1_800_000_000;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AuthError } from '../../lib/errors.js';
 import { SignJWT } from 'jose';
-import { createTokenService, type IssueOptions } from '../../lib/tokens.js';
+import { createTokenService, type IssueOptions } from '../../lib/tokens/signer.js';
 import { verifyHs256 } from '../support/jwt-check.js';
 
 const credential = { consumerId: 'c', key: 'the-key', secret: 'sécret-ünïcode-0123' };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Schema as issuerSchema } from '../../plugins/token-issuer.js';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 interface Instance {
   Id: number;

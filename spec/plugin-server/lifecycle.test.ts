@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
-import { KongHarness } from '../support/kong-harness.js';
-import { runCli } from '../support/plugin-server-process.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
+import { runCli } from '../../kong/stand-in/plugin-server-process.js';
 
 interface Status {
   Events: number;

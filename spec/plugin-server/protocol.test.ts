@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { encode } from '@msgpack/msgpack';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
-import { KongHarness } from '../support/kong-harness.js';
-import { MsgpackRpcClient, RpcError } from '../support/msgpack-rpc-client.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
+import { MsgpackRpcClient, RpcError } from '../../kong/stand-in/msgpack-rpc-client.js';
 
 interface Status {
   Pid: number;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { PluginServerProcess, PROJECT_ROOT, runScript, type RunAs } from '../support/plugin-server-process.js';
+import { PluginServerProcess, PROJECT_ROOT, runScript, type RunAs } from '../../kong/stand-in/plugin-server-process.js';
 
 // The deployments' users: the sidecar image's (distroless nonroot, 65532:65532) and Kong's (kong, uid 1000),
 // which compose and Kubernetes put in the sidecar's group. A spawned process gets no supplementary groups,

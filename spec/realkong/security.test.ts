@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startFakeAdminApi, type FakeAdminApi } from '../support/fake-admin-api.js';
+import { startFakeAdminApi, type FakeAdminApi } from '../../kong/stand-in/fake-admin-api.js';
 import { ALICE_SECRET } from '../support/fixtures.js';
 import { forgeJwt } from '../support/jwt-check.js';
 import { KillSwitchSocket } from '../support/kill-switch-socket.js';
-import { createKongStore, seedFromKongYml, type KongStore } from '../support/kong-store.js';
-import { parseKongYml } from '../support/kong-yml.js';
-import { PluginServerProcess } from '../support/plugin-server-process.js';
+import { createKongStore, seedFromKongYml, type KongStore } from '../../kong/stand-in/kong-store.js';
+import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
+import { PluginServerProcess } from '../../kong/stand-in/plugin-server-process.js';
 import { RealKong, type RealKongRoutes } from '../support/realkong.js';
 
 const ADMIN_TOKEN = 'realkong-admin-token-0123456789';

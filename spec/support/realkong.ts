@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from './plugin-server-process.js';
+import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 const run = promisify(execFile);
 

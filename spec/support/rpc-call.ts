@@ -1,4 +1,4 @@
-import { MsgpackRpcClient } from './msgpack-rpc-client.js';
+import { MsgpackRpcClient } from '../../kong/stand-in/msgpack-rpc-client.js';
 
 /**
  * One RPC on a plugin socket, as whichever user runs this script: prints `{"result": …}` or

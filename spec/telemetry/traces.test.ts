@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
 
 type After = { after(fn: () => Promise<void> | void): void };

@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../support/kong-harness.js';
-import { validatePluginConfig, validatePluginInfo } from '../support/kong-schema.js';
-import { loadKongYml } from '../support/kong-yml.js';
-import { PluginServerProcess, PROJECT_ROOT, runCli } from '../support/plugin-server-process.js';
+import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '../../kong/stand-in/kong-harness.js';
+import { validatePluginConfig, validatePluginInfo } from '../../kong/stand-in/kong-schema.js';
+import { loadKongYml } from '../../kong/stand-in/kong-yml.js';
+import { PluginServerProcess, PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
 
 describe('plugin info for Kong\'s query_cmd and the config schema', () => {
   test('--dump-all-plugins prints both plugins as one JSON array, nothing else, and starts nothing', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ALICE_SECRET, CAROL_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 /** `count` distinct headers a client may add to push others out of kong.request.get_headers' view. */
 const fillerHeaders = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-filler-${i}`, String(i)]));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ALICE_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 describe('token-issuer and the Kong Admin API', () => {
   let kong: KongHarness;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
-import { KongHarness, type HarnessOptions } from '../support/kong-harness.js';
+import { KongHarness, type HarnessOptions } from '../../kong/stand-in/kong-harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ALICE_SECRET, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);

@@ -6,8 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
-import { KongHarness } from '../support/kong-harness.js';
-import { PROJECT_ROOT } from '../support/plugin-server-process.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
+import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 describe('issued tokens over their lifetime, and Kong\'s jwt plugin rules', () => {
   let kong: KongHarness;

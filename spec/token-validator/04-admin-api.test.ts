@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ALICE_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { forgeJwt } from '../support/jwt-check.js';
-import { KongHarness } from '../support/kong-harness.js';
+import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);

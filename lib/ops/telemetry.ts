@@ -7,12 +7,37 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler,
   type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import type { TelemetryConfig } from './config.js';
-import { AuthError } from './errors.js';
+import { AuthError } from '../errors.js';
 import type { Logger } from './logger.js';
-import type { HeaderMap } from './request-headers.js';
-import type { TelemetryStatus } from './status-views.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
+
+/** The request headers a phase continues the trace from (traceparent, tracestate), as Kong's get_headers gives them. */
+export type TraceCarrier = Readonly<Record<string, string | string[] | undefined>>;
+
+export const TELEMETRY_MODES = ['off', 'console', 'otlp', 'both'] as const;
+export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+/** What the status port reports about tracing. */
+export interface TelemetryStatus {
+  mode: string;
+  initialized: boolean;
+  healthy: boolean;
+  exporter: string | null;
+  exports: Record<string, number | string | boolean | null>;
+}
+
+/** Tracing settings, from TELEMETRY_MODE and the standard OTEL_* variables. */
+export interface TelemetryConfig {
+  mode: (typeof TELEMETRY_MODES)[number];
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  tracesEndpoint: string;
+  exportTimeoutMs: number;
+  maxQueueSize: number;
+  scheduleDelayMs: number;
+  sampler: (typeof SAMPLERS)[number];
+  samplerArg: number;
+}
 
 export interface Telemetry {
   readonly tracer: Tracer;
@@ -20,7 +45,7 @@ export interface Telemetry {
    * Runs one plugin phase in a span that continues the request's W3C traceparent (from headers already
    * read). `traced` is the phase's trace context for child spans, undefined when the phase is not recorded.
    */
-  inPhase<T>(plugin: string, phase: string, headers: HeaderMap, fn: (span: Span, traced: Context | undefined) => Promise<T>): Promise<T>;
+  inPhase<T>(plugin: string, phase: string, headers: TraceCarrier, fn: (span: Span, traced: Context | undefined) => Promise<T>): Promise<T>;
   status(): TelemetryStatus;
   /** Exports what is queued; called on shutdown. */
   flush(): Promise<void>;
@@ -28,8 +53,8 @@ export interface Telemetry {
 
 const propagator = new W3CTraceContextPropagator();
 const headerGetter = {
-  keys: (carrier: HeaderMap) => Object.keys(carrier),
-  get: (carrier: HeaderMap, key: string) => carrier[key],
+  keys: (carrier: TraceCarrier) => Object.keys(carrier),
+  get: (carrier: TraceCarrier, key: string) => carrier[key],
 };
 
 /** What code outside a recorded phase gets instead of a span. */
@@ -247,7 +272,7 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
   // non-recording span for each (~4 µs). Decided here instead when the answer is certain: no tracing, an
   // always_off sampler, or a parent-based one (the default) under a valid traceparent that says "not sampled".
   const parentBased = config.sampler.startsWith('parentbased_');
-  const neverRecorded = (headers: HeaderMap): boolean => {
+  const neverRecorded = (headers: TraceCarrier): boolean => {
     if (!provider || config.sampler === 'always_off') return true;
     if (!parentBased) return false;
     const header = headers.traceparent;

@@ -1,7 +1,7 @@
 import type { Context as TraceContext, Span } from '@opentelemetry/api';
-import type { Context } from './context.js';
-import type { AuthError } from './errors.js';
-import type { Kong } from './plugin.js';
+import type { PluginContext } from './plugin-context.js';
+import type { AuthError } from '../errors.js';
+import type { Kong } from '../kong/plugin.js';
 import { asHeaderMap, requestIdFrom, requireCompleteHeaders, type HeaderMap } from './request-headers.js';
 import { exitWithProblem } from './respond.js';
 
@@ -29,7 +29,7 @@ export interface PhaseOptions {
  * span continuing the request's traceparent, and a single exit for failures — no error escapes, since Kong lets a request through
  * when a plugin call fails.
  */
-export async function runAccessPhase(kong: Kong, ctx: Context, opts: PhaseOptions, handle: (state: PhaseState) => Promise<void>): Promise<void> {
+export async function runAccessPhase(kong: Kong, ctx: PluginContext, opts: PhaseOptions, handle: (state: PhaseState) => Promise<void>): Promise<void> {
   const startedAt = performance.now();
   let headers: HeaderMap;
   try {

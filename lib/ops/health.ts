@@ -1,4 +1,4 @@
-import { errorMessage } from './errors.js';
+import { errorMessage } from './error-message.js';
 
 export interface ProbeResult {
   healthy: boolean;

@@ -1,4 +1,4 @@
-import { AuthError } from './errors.js';
+import { AuthError } from '../errors.js';
 import type { HeaderMap } from './request-headers.js';
 
 export interface TokenLocations {

@@ -1,11 +1,10 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { SigningCredential } from './credentials.js';
-import { isEntityName } from './entity-name.js';
-import { AuthError } from './errors.js';
+import type { SigningCredential } from './signing-credential.js';
+import { AuthError } from '../errors.js';
 import { createHmacVerifyKeys } from './hmac-keys.js';
-import { inSpan } from './telemetry.js';
+import { inSpan } from '../ops/telemetry.js';
 
 /** AUTH_011's fixed `extensions.reason` values. */
 export type InvalidReason = 'malformed' | 'signature' | 'algorithm' | 'not_yet_valid' | 'issuer' | 'audience' | 'key_mismatch' | 'too_old';
@@ -92,14 +91,6 @@ function refuseByTime(claims: JWTPayload, opts: VerifyOptions, now: number): voi
   const age = now - claims.iat;
   if (age - skew > opts.maxTokenAgeSeconds) throw tooOld();
   if (age < -skew) throw noUsableIssuedAt();
-}
-
-/** The key claim, which names the credential (Kong jwt plugin's key_claim_name). */
-export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
-  const key = claims[keyClaimName];
-  if (typeof key !== 'string' || key === '') throw invalidToken('key_mismatch', `The token has no "${keyClaimName}" claim`);
-  if (!isEntityName(key)) throw invalidToken('key_mismatch', `The token's "${keyClaimName}" claim cannot name a credential`);
-  return key;
 }
 
 export interface TokenVerifier {

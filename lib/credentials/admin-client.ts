@@ -3,11 +3,22 @@ import {
   SamplingBreaker, TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
 } from 'cockatiel';
 import { context, propagation, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
-import type { BreakerConfig, KongMode } from './config.js';
 import { isEntityName } from './entity-name.js';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import { inSpan } from './telemetry.js';
+import { errorMessage } from '../ops/error-message.js';
+import type { Logger } from '../ops/logger.js';
+import { inSpan } from '../ops/telemetry.js';
+import type { BreakerState } from '../ops/metric-sources.js';
+
+export type KongMode = 'API_GATEWAY' | 'KONNECT';
+
+export interface BreakerConfig {
+  /** Failed share of calls in the window that opens the breaker, (0, 1). */
+  failureRatio: number;
+  windowMs: number;
+  /** Calls needed in the window before the ratio counts. */
+  minCalls: number;
+  halfOpenAfterMs: number;
+}
 
 /** A Kong `jwt_secrets` credential as the Admin API returns it. */
 export interface JwtCredential {
@@ -64,8 +75,6 @@ export interface KongConsumer {
   username?: string | null;
   custom_id?: string | null;
 }
-
-export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /**
  * Every method answers undefined, without a request, for a name no Kong entity can have (see isEntityName),

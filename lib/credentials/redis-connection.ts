@@ -1,8 +1,18 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from './config.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../ops/logger.js';
+
+export interface RedisConfig {
+  /** redis:// or rediss:// (TLS); with sentinels, only its credentials, database and scheme are used. */
+  url: string | undefined;
+  sentinels: Array<{ host: string; port: number }>;
+  sentinelMaster: string;
+  sentinelPassword: string | undefined;
+  tlsCaFile: string | undefined;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+}
 
 /** One shared Redis client that never holds a request hostage: while it is down, callers skip it. */
 export interface RedisConnection {

@@ -1,10 +1,9 @@
 import type { Span } from '@opentelemetry/api';
-import type { LogLevel } from './config.js';
-import type { Kong } from './plugin.js';
-import { toAuthError, type AuthError } from './errors.js';
-import { traceFieldsOf, type Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import { recordFailure } from './telemetry.js';
+import type { Kong } from '../kong/plugin.js';
+import { toAuthError, type AuthError } from '../errors.js';
+import { traceFieldsOf, type Logger, type LogLevel } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
+import { recordFailure } from '../ops/telemetry.js';
 import { problemBody, problemHeaders } from './problem.js';
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 
-/** The project root, from dist/spec/support/. */
+/** The project root, from dist/kong/stand-in/. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI_PATH = join(PROJECT_ROOT, 'dist', 'lib', 'cli.js');
 /**

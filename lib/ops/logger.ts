@@ -1,6 +1,8 @@
 import { isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import type { LogLevel } from './config.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type { Logger };
 

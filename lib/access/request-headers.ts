@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AuthError } from './errors.js';
+import { AuthError } from '../errors.js';
 
 /** `kong.request.get_headers()` as Kong sends it: lower-case names, each value an array of strings. */
 export type HeaderMap = Record<string, string | string[] | undefined>;

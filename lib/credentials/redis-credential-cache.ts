@@ -1,7 +1,8 @@
-import type { SigningCredential } from './credentials.js';
-import type { Logger } from './logger.js';
+import type { SigningCredential } from '../tokens/signing-credential.js';
+import type { Logger } from '../ops/logger.js';
 import type { RedisConnection } from './redis-connection.js';
 import type { SecretCipher } from './secret-cipher.js';
+import type { LayerCounts } from '../ops/metric-sources.js';
 
 /**
  * The Redis layers of the secret cache (SPEC §5), shared by every sidecar on one Redis. Each copy is sealed
@@ -22,12 +23,6 @@ export interface RedisCredentialCache {
    * (not connected, command failed or timed out, value unreadable), writes and evictions included.
    */
   stats(): { fresh: LayerCounts; stale: LayerCounts };
-}
-
-export interface LayerCounts {
-  hits: number;
-  misses: number;
-  errors: number;
 }
 
 export interface RedisCredentialCacheOptions {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { Logger } from './logger.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { Logger } from '../ops/logger.js';
+import type { RedisConnection } from '../credentials/redis-connection.js';
 
 export interface RateLimitDecision {
   allowed: boolean;

@@ -2,7 +2,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
-import { VIEWS, type StatusViews, type View } from './status-views.js';
+
+export const VIEWS = ['operational', 'infrastructure', 'telemetry', 'exports', 'config', 'full'] as const;
+export type View = (typeof VIEWS)[number];
+
+/** What the status port answers with; the process that owns the numbers builds it. */
+export interface StatusViews {
+  health(): Promise<{ status: number; body: Record<string, unknown> }>;
+  ready(): { status: number; body: Record<string, unknown> };
+  telemetry(): { healthy: boolean; telemetry: Record<string, unknown> };
+  view(view: View): Record<string, unknown>;
+  debugInfo(): Record<string, unknown>;
+}
 
 export interface StatusServer {
   readonly url: string;

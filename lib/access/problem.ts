@@ -1,4 +1,6 @@
-import { AUTH, type AuthError } from './errors.js';
+import { randomUUID } from 'node:crypto';
+import { AUTH, AuthError } from '../errors.js';
+import type { ExitAnswer } from '../kong/plugin-server.js';
 
 export interface ProblemContext {
   /** The request path, RFC 7807 `instance`. */
@@ -32,4 +34,11 @@ export function problemHeaders(err: AuthError, requestId: string): Record<string
   };
   if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds)));
   return headers;
+}
+
+/** What the plugin server answers when a phase threw: AUTH_008 under a new request id. */
+export function failedPhaseAnswer(): ExitAnswer {
+  const problem = new AuthError('AUTH_008');
+  const requestId = randomUUID();
+  return { status: problem.status, body: problemBody(problem, { instance: '/', requestId, now: new Date() }), headers: problemHeaders(problem, requestId) };
 }

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { AuthError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
+import { errorMessage } from '../ops/error-message.js';
+import type { Logger } from '../ops/logger.js';
 import { pdkFor, PdkError, type PdkChannel } from './pdk.js';
 import { pluginInfo, withDefaults, type Phase, type PluginHandler, type PluginModule } from './plugin.js';
-import { problemBody, problemHeaders } from './problem.js';
 import type { Dispatch, Respond } from './rpc-socket.js';
 
 /**
@@ -25,8 +23,17 @@ export interface PluginServer {
   close(): void;
 }
 
+/** A kong.response.exit: status, body and headers exactly as Kong's exit takes them. */
+export interface ExitAnswer {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
 export interface PluginServerOptions {
   log: Logger;
+  /** The answer to a request whose phase threw: Kong would let it through on "ret", so it gets this instead. */
+  failedPhaseAnswer: () => ExitAnswer;
   /** Called when a phase has answered: `status` is the exit's HTTP status, or "continue". */
   onEventDone?: (plugin: string, phase: string, status: string, seconds: number) => void;
   instanceTtlMs: number;
@@ -173,14 +180,10 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       if (handler) await handler.call(instance.handler, pdkFor(event));
       event.send(RET);
     } catch (err) {
-      // Kong would let the request through if we answered "ret": fail closed with AUTH_008 instead.
+      // Kong would let the request through if we answered "ret": fail closed instead.
       opts.log.error({ 'event.action': `${instance.plugin.Name}.${phase}`, error: err }, 'plugin phase threw');
-      const problem = new AuthError('AUTH_008');
-      const requestId = randomUUID();
-      event.send({
-        Method: 'kong.response.exit',
-        Args: [problem.status, problemBody(problem, { instance: '/', requestId, now: new Date() }), problemHeaders(problem, requestId)],
-      });
+      const answer = opts.failedPhaseAnswer();
+      event.send({ Method: 'kong.response.exit', Args: [answer.status, answer.body, answer.headers] });
     }
   }
 

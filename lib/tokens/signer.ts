@@ -1,8 +1,8 @@
 import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
-import type { SigningCredential } from './credentials.js';
-import { AuthError } from './errors.js';
-import { inSyncSpan } from './telemetry.js';
+import type { SigningCredential } from './signing-credential.js';
+import { AuthError } from '../errors.js';
+import { inSyncSpan } from '../ops/telemetry.js';
 
 export interface IssueOptions {
   ttlSeconds: number;

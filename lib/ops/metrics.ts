@@ -1,8 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BreakerState } from './admin-client.js';
-import type { CredentialStats } from './credentials.js';
-import type { AuthCode } from './errors.js';
-import type { LayerCounts } from './redis-credential-cache.js';
+import type { AuthCode } from '../errors.js';
+import type { BreakerState, CredentialStats, LayerCounts } from './metric-sources.js';
 import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */

@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import type { SigningCredential } from './credentials.js';
+import type { SigningCredential } from './signing-credential.js';
 
 /**
  * The credential's secret (its UTF-8 bytes, as Kong's jwt plugin with secret_is_base64 false) imported

@@ -4,31 +4,12 @@ import {
   AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential, type KongConsumer,
 } from './admin-client.js';
 import { SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
-import { AuthError } from './errors.js';
-import { inSpan, inTraceContext } from './telemetry.js';
-import type { Logger } from './logger.js';
+import { AuthError } from '../errors.js';
+import { inSpan, inTraceContext } from '../ops/telemetry.js';
+import type { Logger } from '../ops/logger.js';
 import type { RedisCredentialCache } from './redis-credential-cache.js';
-
-/** What signing and verifying need from a consumer's credential. */
-export interface SigningCredential {
-  consumerId: string;
-  key: string;
-  secret: string;
-  /** Kong's credential id, when the copy came from the Admin API (Redis copies do not keep it). */
-  credentialId?: string;
-}
-
-export interface LayerStats {
-  hits: number;
-  misses: number;
-}
-
-export interface CredentialStats {
-  memory: LayerStats;
-  memoryStale: LayerStats;
-  admin: { lookups: number; notFound: number; outages: number };
-  entries: { memory: number; memoryStale: number };
-}
+import type { SigningCredential } from '../tokens/signing-credential.js';
+import type { CredentialStats } from '../ops/metric-sources.js';
 
 export interface CredentialStore {
   /**

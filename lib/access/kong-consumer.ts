@@ -1,5 +1,5 @@
-import { AuthError } from './errors.js';
-import type { Kong } from './plugin.js';
+import { AuthError } from '../errors.js';
+import type { Kong } from '../kong/plugin.js';
 import { consumerName, type ConsumerHeaders } from './request-headers.js';
 
 interface KongEntity {

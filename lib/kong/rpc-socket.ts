@@ -1,8 +1,8 @@
 import { chmodSync, chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr/pack';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
+import { errorMessage } from '../ops/error-message.js';
+import type { Logger } from '../ops/logger.js';
 
 /**
  * MessagePack-RPC over a Unix socket, as Kong's mp_rpc.lua speaks it: requests `[0, msgid, method, params]`,

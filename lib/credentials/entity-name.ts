@@ -1,3 +1,6 @@
+import type { JWTPayload } from 'jose';
+import { invalidToken } from '../tokens/verifier.js';
+
 /** Controls, format characters (bidi overrides, zero-width), lone surrogates, private use, line and paragraph separators. */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u;
 const MAX_ENTITY_NAME_LENGTH = 256;
@@ -9,4 +12,12 @@ const MAX_ENTITY_NAME_LENGTH = 256;
  */
 export function isEntityName(name: unknown): name is string {
   return typeof name === 'string' && name.length > 0 && name.length <= MAX_ENTITY_NAME_LENGTH && name !== '.' && name !== '..' && !UNPRINTABLE.test(name);
+}
+
+/** The key claim, which names the credential (Kong jwt plugin's key_claim_name). */
+export function keyClaim(claims: JWTPayload, keyClaimName: string): string {
+  const key = claims[keyClaimName];
+  if (typeof key !== 'string' || key === '') throw invalidToken('key_mismatch', `The token has no "${keyClaimName}" claim`);
+  if (!isEntityName(key)) throw invalidToken('key_mismatch', `The token's "${keyClaimName}" claim cannot name a credential`);
+  return key;
 }

@@ -1,5 +1,5 @@
-import type { KongConsumer } from './admin-client.js';
-import type { AuthError } from './errors.js';
+import type { KongConsumer } from '../credentials/admin-client.js';
+import type { AuthError } from '../errors.js';
 import { consumerName, type HeaderMap } from './request-headers.js';
 
 /**

@@ -1,0 +1,26 @@
+/**
+ * The counts the metrics and the status views read from the layers above at scrape time. They are
+ * defined here, where they are read, and implemented by the modules that keep them.
+ */
+
+/** A Redis layer of the credential cache. */
+export interface LayerCounts {
+  hits: number;
+  misses: number;
+  errors: number;
+}
+
+/** A memory layer of the credential store. */
+export interface LayerStats {
+  hits: number;
+  misses: number;
+}
+
+export interface CredentialStats {
+  memory: LayerStats;
+  memoryStale: LayerStats;
+  admin: { lookups: number; notFound: number; outages: number };
+  entries: { memory: number; memoryStale: number };
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
