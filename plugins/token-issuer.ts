@@ -51,8 +51,7 @@ function toIssuerConfig(raw: Record<string, unknown>): IssuerConfig {
 
 /** Kong's own request id (Kong 3.5+ returns it as X-Kong-Request-Id): one extra round trip, only when configured. */
 async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
-  // kong-pdk types getVar without its argument.
-  const id = await (kong.nginx.getVar as (name: string) => Promise<unknown>)('kong_request_id');
+  const id = await kong.nginx.getVar('kong_request_id');
   return typeof id === 'string' && id !== '' ? id : fallback;
 }
 

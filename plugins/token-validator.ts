@@ -105,7 +105,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   /** A preflight let through unchecked (run_on_preflight off) still carries no client identity headers upstream. */
   async function passPreflight(kong: Kong, state: PhaseState): Promise<void> {
     await kong.service.request.setHeaders(clearedIdentityHeaders(state.headers));
-    await (kong.ctx.shared.set as (key: string, value: unknown) => Promise<unknown>)(GATE_MARK, 'preflight');
+    await kong.ctx.shared.set(GATE_MARK, 'preflight');
   }
 
   class Plugin {

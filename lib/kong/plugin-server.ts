@@ -8,7 +8,7 @@ import type { Dispatch, Respond } from './rpc-socket.js';
  * Kong's plugin-server RPC methods (StartInstance, HandleEvent, Step…), implemented here rather than
  * with kong-pdk 0.6.0's Server, which keeps every event that ends in kong.response.exit, expires
  * instances on a timer given seconds as milliseconds, and reports no instances in GetStatus.
- * Plugin code receives kong-pdk's PDK API (lib/pdk.ts).
+ * Plugin code receives the PDK API of lib/kong/kong-pdk.ts (lib/kong/pdk.ts).
  */
 export interface PluginServer {
   dispatch: Dispatch;

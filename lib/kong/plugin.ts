@@ -1,7 +1,6 @@
-import type KongPdk from 'kong-pdk/kong/index.js';
+import type { Kong } from './kong-pdk.js';
 
-/** kong-pdk's typed PDK (`kong.request.getHeaders()` …); its .d.ts is CommonJS, hence `.default`. */
-export type Kong = KongPdk.default;
+export type { Kong };
 
 /** Kong phase names a plugin server may implement. */
 export type Phase = 'certificate' | 'rewrite' | 'access' | 'response' | 'preread' | 'log';
