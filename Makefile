@@ -56,7 +56,7 @@ test: build redis realkong
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
 # Kong-like load on one core against the bare kong-pdk plugins and the floor, interleaved in one run;
-# scenarios, fixed-rate latency, status port, memory after 1 M tokens; "the bar" + bench/results/<date>.json.
+# scenarios, fixed-rate latency, status port, memory after 1 M tokens; the targets + bench/results/<date>.json.
 bench: build redis
 	$(NODE) dist/bench/run.js
 
@@ -64,7 +64,7 @@ bench: build redis
 soak: build
 	$(NODE) dist/bench/run.js --soak
 
-# Our two plugins under the bar's load with --cpu-prof: the top costs per function and per module.
+# Our two plugins under the targets' load with --cpu-prof: the top costs per function and per module.
 profile: build
 	$(NODE) dist/bench/run.js --profile
 

@@ -18,7 +18,7 @@ import { scrapeUnderLoad, type ScrapeResult } from './scrape.js';
 /**
  * `make bench`: our plugins against the bare kong-pdk 0.6.0 plugins and the floor (a minimal protocol
  * server), interleaved in one run, server pinned to core 0 and driver to core 1; then the scenarios,
- * the fixed-rate latency, the status port under scrapers, memory after 1 M tokens, and "the bar" with
+ * the fixed-rate latency, the status port under scrapers, memory after 1 M tokens, and the targets with
  * every ratio. Writes bench/results/<date>.json. `--smoke`: tiny sizes, to check the machinery in
  * `make test`. `--soak`: only the 10-minute RSS soak (`make soak`), saved for later runs to print.
  */
@@ -48,7 +48,7 @@ const S = {
   window: Number(windowFlag ?? (smoke ? 0.5 : 3)),
   /**
    * Seconds of warm-up and of measurement at the other levels (1, 8, 64): one round each, shown but not the
-   * bar's. Shorter than at the bar's level, so that make bench stays under 10 minutes on a slow spell.
+   * targets'. Shorter than at the targets' level, so that make bench stays under 10 minutes on a slow spell.
    */
   otherLevels: { warmupSeconds: Number(warmupFlag ?? (smoke ? 0.2 : 2)), seconds: Number(windowFlag ?? (smoke ? 0.5 : 2)) },
   /**
@@ -60,8 +60,8 @@ const S = {
   warmup: Number(warmupFlag ?? (smoke ? 0.2 : 3)),
   levels: flagValue('--levels')?.split(',').map(Number) ?? (smoke ? [8] : [1, 8, 32, 64]),
   /**
-   * The bar's level runs this many interleaved rounds (`--rounds`); the ratio is the median of the paired
-   * ones. Five, not three: a round on this VM swings by ±10 %, and the issuer's ratio sits near its bar.
+   * The targets' level runs this many interleaved rounds (`--rounds`); the ratio is the median of the paired
+   * ones. Five, not three: a round can swing by ±10 %, and a ratio may sit near its target.
    */
   rounds: Number(flagValue('--rounds') ?? (smoke ? 1 : 5)),
   barLevel: smoke ? 8 : 32,
@@ -420,7 +420,7 @@ async function memory(bench: Bench, tokens: number, rate?: number, seconds = 3_6
 }
 
 /**
- * `--variants '{"a":{},"b":{"TELEMETRY_MODE":"off"}}'`: ours under the bar's load with each set of
+ * `--variants '{"a":{},"b":{"TELEMETRY_MODE":"off"}}'`: ours under the targets' load with each set of
  * environment variables, interleaved over `--rounds` rounds (5 by default); the median server CPU per
  * event of each. For weighing one change or setting on this noisy VM, where only a same-run comparison holds.
  */
@@ -446,7 +446,7 @@ async function compareVariants(bench: Bench, named: Record<string, Record<string
   }
 }
 
-/** `make profile`: ours (or the `--servers` kinds) under the bar's load with --cpu-prof; the top costs by function and by module. */
+/** `make profile`: ours (or the `--servers` kinds) under the targets' load with --cpu-prof; the top costs by function and by module. */
 async function profile(bench: Bench): Promise<void> {
   const kinds = serverKinds ?? new Set(['ours']);
   for (const spec of [...issuerServers(bench), ...gateServers(bench)].filter((s) => kinds.has(s.kind))) {
@@ -543,8 +543,8 @@ function report(results: { micro: MicroRow[]; rows: Row[]; scrapes: ScrapeResult
       rows.map((r) => [r.server, r.concurrency, r.round + 1, `${r.eventsPerSecond}${bound(r)}`, r.p50Ms, r.p95Ms, r.p99Ms, r.serverCpuUsPerEvent, r.serverUtil, r.driverUtil, r.serverRssMb, r.errors]));
   const out = [
     `## kong-auth-sidecar benchmark — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}${smoke ? ' — SMOKE (figures meaningless)' : ''}`,
-    '### The bar',
-    table(['figure', 'measured', 'bar', 'met'], results.bar.map((b) => [b.figure, b.measured, b.bar, b.met === null ? '–' : b.met ? 'yes' : 'NO'])),
+    '### The targets',
+    table(['figure', 'measured', 'target', 'met'], results.bar.map((b) => [b.figure, b.measured, b.bar, b.met === null ? '–' : b.met ? 'yes' : 'NO'])),
     '### Throughput, issuer (closed loop, one RPC in flight per connection)',
     perRun(runRows('issuer')),
     '### Throughput, gate',

@@ -15,7 +15,7 @@ const USAGE = `Usage: kong-auth-sidecar [options]
       --dump-plugin-info <name> print one plugin's info as a one-element JSON array and exit
       --dump-lua-schema <name>  print one plugin's Kong schema.lua (for Konnect) and exit
   -v, --version                 print the version and exit
-Settings come from the environment; see README.md.`;
+Settings come from the environment; see docs/configuration.md.`;
 
 export interface CliOptions {
   kongPrefix: string;

@@ -5,7 +5,7 @@ import { parseEncryptionKey } from './credentials/secret-cipher.js';
 import { LOG_LEVELS, type LogLevel } from './ops/logger.js';
 import { SAMPLERS, TELEMETRY_MODES, type TelemetryConfig } from './ops/telemetry.js';
 
-/** Process-wide settings, read from the environment once at start (SPEC §5, §7, §9). */
+/** Process-wide settings, read from the environment once at start (docs/configuration.md). */
 export interface Config {
   /** API_GATEWAY: a Kong Admin API with Kong-Admin-Token; KONNECT: a control plane's URL with a Bearer token. */
   kongMode: KongMode;

@@ -1,4 +1,4 @@
-/** The closed set of error codes every plugin response uses (SPEC §2). */
+/** The closed set of error codes every plugin response uses (docs/errors.md). */
 export const AUTH = {
   AUTH_001: { status: 401, title: 'Missing Consumer Headers', detail: 'Required Kong consumer headers are missing from the request' },
   AUTH_002: { status: 401, title: 'Consumer Not Found', detail: 'The specified consumer was not found or has no JWT credentials' },

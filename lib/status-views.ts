@@ -54,7 +54,7 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
   }
 
   return {
-    /** SPEC §6: 503 only when the plugin socket is not serving; degraded when a dependency is unhealthy. */
+    /** 503 only when the plugin socket is not serving; degraded when a dependency is unhealthy. */
     async health(): Promise<{ status: number; body: Record<string, unknown> }> {
       const [kong, redis] = await Promise.all([kongProbe(), ctx.redis ? redisProbe() : Promise.resolve(undefined)]);
       const telemetry = state.telemetry();

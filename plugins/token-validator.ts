@@ -73,7 +73,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     }
   }
 
-  /** Endpoint mode keeps the anchor's contract: Bearer token + Kong's consumer headers for the same consumer. */
+  /** Endpoint mode keeps the contract of the HTTP token service it replaces: Bearer token + Kong's consumer headers for the same consumer. */
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
     if (conf.verifyConsumer) await authenticatedConsumerName(kong, claimed);

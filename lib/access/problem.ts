@@ -9,7 +9,7 @@ export interface ProblemContext {
   now: Date;
 }
 
-/** The RFC 7807 body of SPEC §2; field order is part of the contract. */
+/** The RFC 7807 body of docs/errors.md; field order is part of the contract. */
 export function problemBody(err: AuthError, at: ProblemContext): string {
   const body: Record<string, unknown> = {
     type: `urn:problem-type:auth-service/${err.code.toLowerCase().replace('_', '-')}`,

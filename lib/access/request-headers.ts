@@ -82,7 +82,7 @@ const saysTrue = (value: string) => value.trim().toLowerCase() === 'true';
 // Kong and Konnect name every consumer by a UUID; anything else must never reach an Admin API path.
 const CONSUMER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** SPEC §3 order: AUTH_001 (missing) → AUTH_007 (malformed) → AUTH_009 (anonymous). */
+/** The documented order (docs/errors.md): AUTH_001 (missing) → AUTH_007 (malformed) → AUTH_009 (anonymous). */
 export function readConsumerHeaders(headers: HeaderMap): ConsumerHeaders {
   if (!hasValue(headers, 'x-consumer-id') || !(hasValue(headers, 'x-consumer-username') || hasValue(headers, 'x-consumer-custom-id'))) {
     throw new AuthError('AUTH_001', undefined, { extensions: { reason: 'Missing Kong consumer headers' } });
@@ -108,7 +108,7 @@ export function requestIdFrom(headers: HeaderMap): string {
   return incoming !== undefined && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/** Kong's rule for naming a consumer: username, else custom_id, else id (SPEC §2). */
+/** Kong's rule for naming a consumer: username, else custom_id, else id (docs/errors.md). */
 export function consumerName(consumer: { id: string; username?: unknown; custom_id?: unknown }): string {
   if (typeof consumer.username === 'string' && consumer.username !== '') return consumer.username;
   if (typeof consumer.custom_id === 'string' && consumer.custom_id !== '') return consumer.custom_id;

@@ -130,7 +130,7 @@ function isOutage(err: unknown): boolean {
 
 /**
  * One client per process, guarded by cockatiel: retry( breaker( timeout( call ))) for GETs, so the
- * breaker counts every attempt (SPEC §9), and breaker( timeout( call )) for POSTs.
+ * breaker counts every attempt, and breaker( timeout( call )) for POSTs.
  */
 export function createAdminClient(opts: AdminClientOptions): AdminClient {
   const isKonnect = opts.mode === 'KONNECT';

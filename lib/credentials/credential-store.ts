@@ -13,7 +13,7 @@ import type { CredentialStats } from '../ops/metric-sources.js';
 
 export interface CredentialStore {
   /**
-   * The consumer's HS256 credential, read through the layers of SPEC §5. Throws AuthError: AUTH_002 (Kong
+   * The consumer's HS256 credential, read through memory, Redis, the Admin API and stale copies. Throws AuthError: AUTH_002 (Kong
    * does not know the consumer, or it has no credential and provisioning is off), AUTH_004 (Admin API
    * failed, no stale copy), AUTH_005 (breaker open, no stale copy). `traced`: the phase's trace context,
    * which a look-up beyond memory continues.

@@ -5,7 +5,7 @@ import type { SecretCipher } from './secret-cipher.js';
 import type { LayerCounts } from '../ops/metric-sources.js';
 
 /**
- * The Redis layers of the secret cache (SPEC §5), shared by every sidecar on one Redis. Each copy is sealed
+ * The Redis layers of the credential cache, shared by every sidecar on one Redis. Each copy is sealed
  * together with the Redis key it is written under and the end of its lifetime, so a copy moved to another
  * key, or written back after its end, is refused.
  */

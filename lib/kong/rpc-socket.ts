@@ -19,7 +19,7 @@ export type Respond = (error: string | null, result: unknown) => void;
  * calls back at once, but only sockets we open can ask for it, not those a server accepts; "shared-buffer"
  * sets, on each accepted socket, the two fields that option sets (Node 20, 22 and 24 have them) and one
  * buffer serves every connection, since each read is decoded (or its unfinished tail copied) before the next.
- * Measured on the bench (a PVM guest): ~8 µs less server CPU per issued token (78 → 70), from fewer
+ * Measured with make bench: ~8 µs less server CPU per issued token (78 → 70), from fewer
  * allocations and stream calls. Where a Node lacks those fields, "stream" it is.
  */
 export type SocketReads = 'shared-buffer' | 'stream';

@@ -12,7 +12,7 @@ export type { Logger };
  */
 const REDACTED_PATHS = ['secret', 'token', 'access_token', 'authorization', 'headers.authorization', 'headers["kong-admin-token"]', 'adminToken', 'kongAdminToken'];
 
-/** pino writing NDJSON with ECS field names (SPEC §7), flat dotted keys as @elastic/ecs-pino-format does. */
+/** pino writing NDJSON with ECS field names (docs/operations.md), flat dotted keys as @elastic/ecs-pino-format does. */
 export function createLogger(opts: { level: LogLevel; serviceVersion: string; destination?: DestinationStream }): Logger {
   return pino(
     {

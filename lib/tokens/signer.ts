@@ -19,7 +19,7 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  /** Signs an HS256 JWT for `subject` with the credential's secret (SPEC §3); AUTH_003 when signing fails. Synchronous: HMAC is. */
+  /** Signs an HS256 JWT for `subject` with the credential's secret; AUTH_003 when signing fails. Synchronous: HMAC is. */
   issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext): IssuedToken;
 }
 

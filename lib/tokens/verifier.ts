@@ -94,7 +94,7 @@ function refuseByTime(claims: JWTPayload, opts: VerifyOptions, now: number): voi
 }
 
 export interface TokenVerifier {
-  /** Verifies signature and claims (SPEC §4); AUTH_010 when expired, AUTH_011 with a reason otherwise. */
+  /** Verifies signature and claims; AUTH_010 when expired, AUTH_011 with a reason otherwise. */
   verify(token: string, credential: SigningCredential, opts: VerifyOptions, traced?: TraceContext): Promise<JWTPayload>;
   /**
    * The claims of a token, decoded and NOT verified (to find its credential by the key claim): from the

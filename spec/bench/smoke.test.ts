@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 // Checks that the driver, every server and scenario, and the report work; the figures are `make bench`'s business.
-test('the bench smoke run drives every server and scenario without errors and prints the bar, the tables and the results file', { timeout: 180_000 }, async () => {
+test('the bench smoke run drives every server and scenario without errors and prints the targets, the tables and the results file', { timeout: 180_000 }, async () => {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/run.js'), '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   assert.equal(await new Promise((resolve) => child.once('exit', resolve)), 0, err);
-  for (const section of ['The bar', 'Throughput, issuer', 'Throughput, gate', 'Scenarios', 'Fixed rate', 'Status port', 'Raw costs', 'Memory']) {
+  for (const section of ['The targets', 'Throughput, issuer', 'Throughput, gate', 'Scenarios', 'Fixed rate', 'Status port', 'Raw costs', 'Memory']) {
     assert.match(out, new RegExp(`^### ${section}`, 'm'), section);
   }
   for (const figure of ['ours / bare kong-pdk', 'ours / floor', 'p99 at a fixed 1,000 events/s', 'RSS after', 'RSS slope', 'events left']) {

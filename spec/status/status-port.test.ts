@@ -31,7 +31,7 @@ describe('the status port', () => {
   });
   after(() => kong.stop());
 
-  test('/health: healthy with the SPEC shape', async () => {
+  test('/health: healthy with the documented shape', async () => {
     const res = await get(`${base}/health`);
     assert.equal(res.status, 200);
     const body = JSON.parse(res.text);

@@ -23,7 +23,7 @@ describe('token-issuer access phase', () => {
   });
   after(() => kong.stop());
 
-  test('issues a token with the SPEC body, headers and claims, verifiable with node:crypto HMAC', async () => {
+  test('issues a token with the documented body, headers and claims, verifiable with node:crypto HMAC', async () => {
     const res = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', 'x-request-id': 'req-123' } });
     assert.equal(res.status, 200);
     assert.equal(res.source, 'exit');
@@ -87,7 +87,7 @@ describe('token-issuer access phase', () => {
     assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepConsumer', 'plugin.StepCredential']);
   });
 
-  test('AUTH_001 with the SPEC problem shape when no consumer headers reach the plugin', async () => {
+  test('AUTH_001 with the documented problem shape when no consumer headers reach the plugin', async () => {
     const res = await kong.request({ path: '/open/tokens', headers: { 'x-request-id': 'req-001' } });
     assert.equal(res.status, 401);
     assert.equal(res.headers['content-type'], 'application/problem+json');

@@ -33,7 +33,7 @@ describe('token-validator, endpoint mode', () => {
 
   const invalid = (reason: string) => async (token: string) => refusal(await validate(`Bearer ${token}`), 400, 'AUTH_011', { reason });
 
-  test('a token from token-issuer validates, with the SPEC success body', async () => {
+  test('a token from token-issuer validates, with the documented success body', async () => {
     const issued = (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>().access_token;
     const res = await validate(`Bearer ${issued}`);
     assert.equal(res.status, 200);
@@ -138,7 +138,7 @@ describe('token-validator, endpoint mode', () => {
     await refusal(await validate(`Bearer ${old}`, '/lenient/validate'), 400, 'AUTH_011', { reason: 'too_old' });
   });
 
-  test('consumer headers are required in endpoint mode (the anchor\'s contract)', async () => {
+  test('consumer headers are required in endpoint mode (the contract of the service it replaces)', async () => {
     const res = await kong.request({ path: '/open/validate', headers: { authorization: `Bearer ${forgeJwt(HS256, claims(), ALICE_SECRET)}` } });
     await refusal(res, 401, 'AUTH_001');
   });
