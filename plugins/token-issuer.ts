@@ -1,6 +1,6 @@
 import type { PluginContext } from '../lib/access/plugin-context.js';
 import { AuthError } from '../lib/errors.js';
-import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import { withDefaults, type Kong, type PluginConfig, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
@@ -8,9 +8,9 @@ import { runAccessPhase } from '../lib/access/phase.js';
 import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
 
-const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'];
+const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
 
-export const Schema: SchemaField[] = [
+export const Schema = [
   { ttl_seconds: { type: 'integer', default: 900, between: [60, 86400], required: true, description: 'Token lifetime in seconds.' } },
   { issuer: { type: 'string', description: 'The iss claim; omitted when unset.' } },
   { audience: { type: 'array', elements: { type: 'string' }, default: [], required: true, description: 'The aud claim: one entry is a string, several an array.' } },
@@ -20,34 +20,9 @@ export const Schema: SchemaField[] = [
   { provision_credentials: { type: 'boolean', default: true, required: true, description: 'Create an HS256 jwt credential for a consumer that has none (never when verify_consumer is off).' } },
   { rate_limit_per_minute: { type: 'integer', default: 0, between: [0, 1000000], required: true, description: 'Tokens per consumer per minute; 0 = no limit.' } },
   { request_id_source: { type: 'string', default: 'header', one_of: ['header', 'kong'], required: true, description: "header: X-Request-Id or a new UUID; kong: Kong's kong_request_id." } },
-];
+] as const satisfies readonly SchemaField[];
 
-interface IssuerConfig {
-  ttlSeconds: number;
-  issuer?: string;
-  audience: string[];
-  keyClaimName: string;
-  uniqueNamePrefix?: string;
-  verifyConsumer: boolean;
-  provisionCredentials: boolean;
-  rateLimitPerMinute: number;
-  requestIdSource: 'header' | 'kong';
-}
-
-function toIssuerConfig(raw: Record<string, unknown>): IssuerConfig {
-  const conf = withDefaults(Schema, raw);
-  return {
-    ttlSeconds: conf.ttl_seconds as number,
-    issuer: conf.issuer as string | undefined,
-    audience: conf.audience as string[],
-    keyClaimName: conf.key_claim_name as string,
-    uniqueNamePrefix: conf.unique_name_prefix as string | undefined,
-    verifyConsumer: conf.verify_consumer !== false,
-    provisionCredentials: conf.provision_credentials !== false,
-    rateLimitPerMinute: conf.rate_limit_per_minute as number,
-    requestIdSource: conf.request_id_source === 'kong' ? 'kong' : 'header',
-  };
-}
+type IssuerConfig = PluginConfig<typeof Schema>;
 
 /** Kong's own request id (Kong 3.5+ returns it as X-Kong-Request-Id): one extra round trip, only when configured. */
 async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
@@ -62,23 +37,23 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
     private readonly conf: IssuerConfig;
 
     constructor(config: Record<string, unknown>) {
-      this.conf = toIssuerConfig(config);
+      this.conf = withDefaults(Schema, config);
     }
 
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, { plugin: 'token-issuer', action: 'token-issue' }, async (state) => {
-        if (this.conf.requestIdSource === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
+        if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
-        const subject = this.conf.verifyConsumer ? await authenticatedConsumerName(kong, claimed) : claimed.consumerName;
+        const subject = this.conf.verify_consumer ? await authenticatedConsumerName(kong, claimed) : claimed.consumerName;
         let limitHeaders: Record<string, string> | undefined;
-        if (this.conf.rateLimitPerMinute > 0) {
-          const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rateLimitPerMinute);
+        if (this.conf.rate_limit_per_minute > 0) {
+          const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rate_limit_per_minute);
           limitHeaders = rateLimitHeaders(decision);
           if (!decision.allowed) throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
         // An identity nobody verified may read a credential, never create one.
-        const provision = this.conf.provisionCredentials && this.conf.verifyConsumer;
+        const provision = this.conf.provision_credentials && this.conf.verify_consumer;
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });
         const token = ctx.tokens.issue(subject, credential, this.conf, state.trace);
         ctx.metrics.tokenIssued();

@@ -5,18 +5,17 @@ import type { PluginContext } from '../lib/access/plugin-context.js';
 import type { SigningCredential } from '../lib/tokens/signing-credential.js';
 import { AuthError } from '../lib/errors.js';
 import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
-import { withDefaults, type Kong, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import { withDefaults, type Kong, type PluginConfig, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseState } from '../lib/access/phase.js';
 import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { keyClaim } from '../lib/credentials/entity-name.js';
-import type { VerifyOptions } from '../lib/tokens/verifier.js';
 import { VERSION } from '../lib/version.js';
 
-const strings = (description: string, fallback: string[]) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description });
+const strings = <const D extends readonly string[]>(description: string, fallback: D) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
 
-export const Schema: SchemaField[] = [
+export const Schema = [
   { mode: { type: 'string', default: 'endpoint', one_of: ['endpoint', 'gate'], required: true, description: 'endpoint answers itself; gate protects an upstream.' } },
   { issuer: { type: 'string', description: 'Required iss claim when set.' } },
   { audience: strings('Accepted aud values when non-empty.', []) },
@@ -28,35 +27,11 @@ export const Schema: SchemaField[] = [
   { cookie_names: strings('Cookies carrying the token.', []) },
   { run_on_preflight: { type: 'boolean', default: true, required: true, description: 'Also check OPTIONS requests (gate mode).' } },
   { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: X-Consumer-ID must name the consumer Kong authenticated.' } },
-];
+] as const satisfies readonly SchemaField[];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
 
-interface ValidatorConfig extends VerifyOptions {
-  mode: 'endpoint' | 'gate';
-  headerNames: string[];
-  uriParamNames: string[];
-  cookieNames: string[];
-  runOnPreflight: boolean;
-  verifyConsumer: boolean;
-}
-
-function toValidatorConfig(raw: Record<string, unknown>): ValidatorConfig {
-  const conf = withDefaults(Schema, raw);
-  return {
-    mode: conf.mode === 'gate' ? 'gate' : 'endpoint',
-    issuer: conf.issuer as string | undefined,
-    audience: conf.audience as string[],
-    keyClaimName: conf.key_claim_name as string,
-    clockSkewSeconds: conf.clock_skew_seconds as number,
-    maxTokenAgeSeconds: conf.max_token_age_seconds as number | undefined,
-    headerNames: conf.header_names as string[],
-    uriParamNames: conf.uri_param_names as string[],
-    cookieNames: conf.cookie_names as string[],
-    runOnPreflight: conf.run_on_preflight !== false,
-    verifyConsumer: conf.verify_consumer !== false,
-  };
-}
+type ValidatorConfig = PluginConfig<typeof Schema>;
 
 const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null);
 
@@ -76,7 +51,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   /** Endpoint mode keeps the contract of the HTTP token service it replaces: Bearer token + Kong's consumer headers for the same consumer. */
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
-    if (conf.verifyConsumer) await authenticatedConsumerName(kong, claimed);
+    if (conf.verify_consumer) await authenticatedConsumerName(kong, claimed);
     const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
     const claims = await verify(token, credential, conf, 'consumer', state.trace);
     const body = {
@@ -93,7 +68,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
    * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
    */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.keyClaimName), state.trace);
+    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.key_claim_name), state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
@@ -112,14 +87,14 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     private readonly conf: ValidatorConfig;
 
     constructor(config: Record<string, unknown>) {
-      this.conf = toValidatorConfig(config);
+      this.conf = withDefaults(Schema, config);
     }
 
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, { plugin: 'token-validator', action: 'token-validate', challenge: bearerChallenge }, async (state) => {
         const conf = this.conf;
-        if (conf.mode === 'gate' && !conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') return passPreflight(kong, state);
-        const query = conf.uriParamNames.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
+        if (conf.mode === 'gate' && !conf.run_on_preflight && (await kong.request.getMethod()) === 'OPTIONS') return passPreflight(kong, state);
+        const query = conf.uri_param_names.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
         try {
           const token = findToken(state.headers, query ?? {}, conf);
           const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);

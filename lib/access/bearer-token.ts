@@ -1,12 +1,13 @@
 import { AuthError } from '../errors.js';
 import type { HeaderMap } from './request-headers.js';
 
+/** Where token-validator's config says to look (its fields, named as in kong.yml and in Kong's jwt plugin). */
 export interface TokenLocations {
-  /** Header names carrying `Bearer <token>` (Kong jwt plugin's header_names). */
-  headerNames: string[];
+  /** Header names carrying `Bearer <token>`. */
+  readonly header_names: readonly string[];
   /** Query parameters, for clients that cannot set headers (WebSocket). */
-  uriParamNames: string[];
-  cookieNames: string[];
+  readonly uri_param_names: readonly string[];
+  readonly cookie_names: readonly string[];
 }
 
 /** JWTs are a few hundred bytes; nginx caps a header line at 8 KB anyway. */
@@ -34,18 +35,18 @@ function fromCookies(cookieHeader: string, name: string): string | undefined {
  * AUTH_012 when there is none, AUTH_011 for an empty one, AUTH_007 for a header it cannot be.
  */
 export function findToken(headers: HeaderMap, query: Record<string, string[] | string | undefined>, where: TokenLocations): string {
-  for (const name of where.uriParamNames) {
+  for (const name of where.uri_param_names) {
     const raw = query[name];
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value) return checked(`query parameter ${name}`, value);
   }
-  const cookies = where.cookieNames.length > 0 ? headers.cookie : undefined;
+  const cookies = where.cookie_names.length > 0 ? headers.cookie : undefined;
   const cookieHeader = Array.isArray(cookies) ? cookies.join('; ') : cookies;
-  for (const name of where.cookieNames) {
+  for (const name of where.cookie_names) {
     const value = cookieHeader ? fromCookies(cookieHeader, name) : undefined;
     if (value) return checked(`cookie ${name}`, value);
   }
-  for (const name of where.headerNames) {
+  for (const name of where.header_names) {
     const raw = headers[name.toLowerCase()];
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value === undefined) continue;

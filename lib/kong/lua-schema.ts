@@ -1,4 +1,4 @@
-import type { PluginDescription } from './plugin.js';
+import type { FieldDefinition, PluginDescription } from './plugin.js';
 
 /**
  * The plugin's schema as a Kong `schema.lua`, for Konnect, which accepts custom plugins only as Lua
@@ -6,7 +6,7 @@ import type { PluginDescription } from './plugin.js';
  */
 export function luaSchema(description: PluginDescription): string {
   const fields = description.Schema.map((entry) => {
-    const [[name, definition]] = Object.entries(entry) as [[string, Record<string, unknown>]];
+    const [[name, definition]] = Object.entries(entry) as [[string, FieldDefinition]];
     return `          { ${luaKey(name)} = ${luaValue(definition)} },`;
   });
   return [

@@ -5,8 +5,34 @@ export type { Kong };
 /** Kong phase names a plugin server may implement. */
 export type Phase = 'certificate' | 'rewrite' | 'access' | 'response' | 'preread' | 'log';
 
+/** A field of a Kong plugin schema, as far as our plugins use Kong's schema language. */
+export interface FieldDefinition {
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  description: string;
+  default?: unknown;
+  required?: boolean;
+  one_of?: readonly string[];
+  not_one_of?: readonly string[];
+  between?: readonly [number, number];
+  elements?: { type: 'string' };
+}
+
 /** One entry of a Kong schema `fields` list: `{ field_name: definition }`. */
-export type SchemaField = Record<string, Record<string, unknown>>;
+export type SchemaField = Readonly<Record<string, FieldDefinition>>;
+
+type FieldValue<F> = F extends { one_of: readonly (infer V)[] }
+  ? V
+  : F extends { type: 'string' } ? string : F extends { type: 'integer' | 'number' } ? number : F extends { type: 'boolean' } ? boolean : string[];
+/** Kong fills a default before the plugin sees the config; a field without one may be absent. */
+type EntryConfig<E> = { [K in keyof E]: E[K] extends { default: unknown } ? FieldValue<E[K]> : FieldValue<E[K]> | undefined };
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/**
+ * The config Kong hands a plugin with schema `S`, read as Kong's own plugins read theirs
+ * (`conf.ttl_seconds`): one property per field, typed from its definition. Declare the schema
+ * `as const satisfies readonly SchemaField[]` so the types follow it.
+ */
+export type PluginConfig<S extends readonly SchemaField[]> = Readonly<Intersection<S[number] extends infer E ? (E extends unknown ? EntryConfig<E> : never) : never>>;
 
 /** What Kong learns from `query_cmd`, before any instance exists. */
 export interface PluginDescription {
@@ -36,8 +62,11 @@ export function pluginInfo(plugin: PluginDescription) {
   };
 }
 
-/** Kong fills defaults before StartInstance; this does it again for fields an older Kong schema lacked. */
-export function withDefaults(schema: readonly SchemaField[], config: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The schema's fields of `config`, defaults filled: Kong fills them before StartInstance, this does it
+ * again for fields an older Kong schema lacked. Kong has validated the values against the schema.
+ */
+export function withDefaults<S extends readonly SchemaField[]>(schema: S, config: Record<string, unknown>): PluginConfig<S> {
   const out: Record<string, unknown> = {};
   for (const entry of schema) {
     for (const [name, def] of Object.entries(entry)) {
@@ -45,5 +74,5 @@ export function withDefaults(schema: readonly SchemaField[], config: Record<stri
       out[name] = value === undefined || value === null ? def.default : value;
     }
   }
-  return out;
+  return out as PluginConfig<S>;
 }

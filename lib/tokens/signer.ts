@@ -4,12 +4,13 @@ import type { SigningCredential } from './signing-credential.js';
 import { AuthError } from '../errors.js';
 import { inSyncSpan } from '../ops/telemetry.js';
 
+/** What signing reads of token-issuer's config (its fields, named as in kong.yml). */
 export interface IssueOptions {
-  ttlSeconds: number;
-  issuer?: string;
-  audience: string[];
-  keyClaimName: string;
-  uniqueNamePrefix?: string;
+  readonly ttl_seconds: number;
+  readonly issuer?: string | undefined;
+  readonly audience: readonly string[];
+  readonly key_claim_name: string;
+  readonly unique_name_prefix?: string | undefined;
 }
 
 export interface IssuedToken {
@@ -53,12 +54,12 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
     if (credential.secret === '') throw new AuthError('AUTH_003', 'The credential has no secret to sign with');
     const iat = deps.nowSeconds();
     const jti = randomUUID();
-    const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.keyClaimName]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttlSeconds };
+    const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.key_claim_name]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttl_seconds };
     if (opts.issuer !== undefined) claims.iss = opts.issuer;
     if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
-    if (opts.uniqueNamePrefix !== undefined) claims.unique_name = opts.uniqueNamePrefix + subject;
+    if (opts.unique_name_prefix !== undefined) claims.unique_name = opts.unique_name_prefix + subject;
     try {
-      return { accessToken: signHs256(claims, keyOf(credential)), jti, expiresIn: opts.ttlSeconds };
+      return { accessToken: signHs256(claims, keyOf(credential)), jti, expiresIn: opts.ttl_seconds };
     } catch (err) {
       keys.delete(credential);
       throw new AuthError('AUTH_003', undefined, { cause: err });

@@ -9,12 +9,13 @@ import { inSpan } from '../ops/telemetry.js';
 /** AUTH_011's fixed `extensions.reason` values. */
 export type InvalidReason = 'malformed' | 'signature' | 'algorithm' | 'not_yet_valid' | 'issuer' | 'audience' | 'key_mismatch' | 'too_old';
 
+/** What verifying reads of token-validator's config (its fields, named as in kong.yml). */
 export interface VerifyOptions {
-  issuer?: string;
-  audience: string[];
-  keyClaimName: string;
-  clockSkewSeconds: number;
-  maxTokenAgeSeconds?: number;
+  readonly issuer?: string | undefined;
+  readonly audience: readonly string[];
+  readonly key_claim_name: string;
+  readonly clock_skew_seconds: number;
+  readonly max_token_age_seconds?: number | undefined;
 }
 
 export function invalidToken(reason: InvalidReason, detail: string): AuthError {
@@ -83,13 +84,13 @@ const notYetValid = () => invalidToken('not_yet_valid', 'The token is not valid 
 
 /** What jose refuses on time alone (nbf, exp, the maximum age), in its order, for decoded claims. */
 function refuseByTime(claims: JWTPayload, opts: VerifyOptions, now: number): void {
-  const skew = opts.clockSkewSeconds;
+  const skew = opts.clock_skew_seconds;
   if (claims.nbf !== undefined && claims.nbf > now + skew) throw notYetValid();
   if ((claims.exp as number) <= now - skew) throw expired(claims.exp);
-  if (opts.maxTokenAgeSeconds === undefined) return;
+  if (opts.max_token_age_seconds === undefined) return;
   if (claims.iat === undefined) throw noUsableIssuedAt();
   const age = now - claims.iat;
-  if (age - skew > opts.maxTokenAgeSeconds) throw tooOld();
+  if (age - skew > opts.max_token_age_seconds) throw tooOld();
   if (age < -skew) throw noUsableIssuedAt();
 }
 
@@ -118,9 +119,9 @@ const VERIFIED_TOKENS = 10_000;
 
 /** The first second at which jose would refuse a token it accepted (time only moves forward, so nbf stays met). */
 function firstRefusal(payload: JWTPayload, opts: VerifyOptions): number {
-  const byExp = (payload.exp as number) + opts.clockSkewSeconds;
-  if (opts.maxTokenAgeSeconds === undefined || typeof payload.iat !== 'number') return byExp;
-  return Math.min(byExp, payload.iat + opts.maxTokenAgeSeconds + opts.clockSkewSeconds);
+  const byExp = (payload.exp as number) + opts.clock_skew_seconds;
+  if (opts.max_token_age_seconds === undefined || typeof payload.iat !== 'number') return byExp;
+  return Math.min(byExp, payload.iat + opts.max_token_age_seconds + opts.clock_skew_seconds);
 }
 
 export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
@@ -158,15 +159,15 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
         // Stricter than jose's default: a token without exp never expires, which we do not accept.
         requiredClaims: ['exp'],
         issuer: opts.issuer,
-        audience: opts.audience.length > 0 ? opts.audience : undefined,
-        clockTolerance: opts.clockSkewSeconds,
-        maxTokenAge: opts.maxTokenAgeSeconds,
+        audience: opts.audience.length > 0 ? [...opts.audience] : undefined,
+        clockTolerance: opts.clock_skew_seconds,
+        maxTokenAge: opts.max_token_age_seconds,
         currentDate: new Date(deps.nowSeconds() * 1000),
       }));
     } catch (err) {
       throw translate(err);
     }
-    if (payload[opts.keyClaimName] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.keyClaimName}" claim does not name this credential`);
+    if (payload[opts.key_claim_name] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.key_claim_name}" claim does not name this credential`);
     return payload;
   }
 }

@@ -11,7 +11,7 @@ import { nonCanonicalSpellings } from '../support/jwt-check.js';
 const T0 = 1_800_000_000;
 const credential = (secret: string): SigningCredential => ({ consumerId: 'c-1', key: 'k-1', secret });
 const tokenFor = (cred: SigningCredential, claims: Record<string, unknown>) => signHs256({ sub: 'alice', key: cred.key, iat: T0, exp: T0 + 60, aud: 'api', ...claims }, createSecretKey(Buffer.from(cred.secret)));
-const options = (extra: Partial<VerifyOptions> = {}): VerifyOptions => ({ audience: ['api'], keyClaimName: 'key', clockSkewSeconds: 0, ...extra });
+const options = (extra: Partial<VerifyOptions> = {}): VerifyOptions => ({ audience: ['api'], key_claim_name: 'key', clock_skew_seconds: 0, ...extra });
 
 async function refusal(promise: Promise<unknown>): Promise<string> {
   const err = await promise.then(() => undefined, (e: unknown) => e);
@@ -38,7 +38,7 @@ describe('the verifier remembers accepted tokens, never past what jose would acc
     let now = T0;
     const verifier = createTokenVerifier({ nowSeconds: () => now });
     const cred = credential('secret-one-0123456789abcdef');
-    const opts = options({ maxTokenAgeSeconds: 10 });
+    const opts = options({ max_token_age_seconds: 10 });
     const token = tokenFor(cred, {});
     await verifier.verify(token, cred, opts);
     now = T0 + 11;
@@ -141,16 +141,16 @@ describe('the form every token must have, checked before any credential is looke
     const verifier = createTokenVerifier({ nowSeconds: () => T0 + 100 });
     const token = tokenFor(cred, {}); // iat T0, exp T0 + 60
     assert.equal(verifier.claimsOf(token).sub, 'alice', 'without options: the form only');
-    assert.equal(verifier.claimsOf(token, options({ clockSkewSeconds: 41 })).sub, 'alice', 'inside the skew');
+    assert.equal(verifier.claimsOf(token, options({ clock_skew_seconds: 41 })).sub, 'alice', 'inside the skew');
     const young = tokenFor(cred, { exp: T0 + 600 });
-    assert.equal(verifier.claimsOf(young, options({ maxTokenAgeSeconds: 100 })).sub, 'alice', 'exactly the maximum age');
+    assert.equal(verifier.claimsOf(young, options({ max_token_age_seconds: 100 })).sub, 'alice', 'exactly the maximum age');
     const cases: Array<[string, VerifyOptions, string]> = [
       [token, options(), 'AUTH_010 Token has expired'],
-      [token, options({ clockSkewSeconds: 40 }), 'AUTH_010 Token has expired'],
+      [token, options({ clock_skew_seconds: 40 }), 'AUTH_010 Token has expired'],
       [tokenFor(cred, { nbf: T0 + 200, exp: T0 + 600 }), options(), 'AUTH_011 not_yet_valid'],
-      [young, options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
-      [tokenFor(cred, { iat: undefined, exp: T0 + 600 }), options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
-      [tokenFor(cred, { iat: T0 + 200, exp: T0 + 600 }), options({ maxTokenAgeSeconds: 99 }), 'AUTH_011 too_old'],
+      [young, options({ max_token_age_seconds: 99 }), 'AUTH_011 too_old'],
+      [tokenFor(cred, { iat: undefined, exp: T0 + 600 }), options({ max_token_age_seconds: 99 }), 'AUTH_011 too_old'],
+      [tokenFor(cred, { iat: T0 + 200, exp: T0 + 600 }), options({ max_token_age_seconds: 99 }), 'AUTH_011 too_old'],
     ];
     for (const [tok, opts, expected] of cases) {
       assert.equal(await refusal(Promise.resolve().then(() => verifier.claimsOf(tok, opts))), expected);

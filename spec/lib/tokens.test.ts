@@ -10,16 +10,16 @@ const tokens = createTokenService({ nowSeconds: () => 1_700_000_000 });
 
 describe('token service', () => {
   test('signs with the UTF-8 bytes of the secret', async () => {
-    const { accessToken } = tokens.issue('Zoë', credential, { ttlSeconds: 900, audience: [], keyClaimName: 'key' });
+    const { accessToken } = tokens.issue('Zoë', credential, { ttl_seconds: 900, audience: [], key_claim_name: 'key' });
     const { claims } = verifyHs256(accessToken, credential.secret);
     assert.deepEqual(claims, { sub: 'Zoë', name: 'Zoë', key: 'the-key', jti: claims.jti, iat: 1_700_000_000, nbf: 1_700_000_000, exp: 1_700_000_900 });
   });
 
   test('tokens are byte-identical to jose\'s SignJWT for the same claims', async () => {
     const cases: IssueOptions[] = [
-      { ttlSeconds: 900, audience: [], keyClaimName: 'key' },
-      { ttlSeconds: 60, issuer: 'https://issuer.test', audience: ['api-a'], keyClaimName: 'key', uniqueNamePrefix: 'corp#' },
-      { ttlSeconds: 86400, issuer: 'https://ü.test/ñ?a=b&c="d"', audience: ['a', 'b', 'c'], keyClaimName: 'kid_key' },
+      { ttl_seconds: 900, audience: [], key_claim_name: 'key' },
+      { ttl_seconds: 60, issuer: 'https://issuer.test', audience: ['api-a'], key_claim_name: 'key', unique_name_prefix: 'corp#' },
+      { ttl_seconds: 86400, issuer: 'https://ü.test/ñ?a=b&c="d"', audience: ['a', 'b', 'c'], key_claim_name: 'kid_key' },
     ];
     for (const [index, opts] of cases.entries()) {
       for (const subject of ['alice', 'Zoë Ågren 日本 🚀', 'quote"back\\slash/</script>']) {
@@ -32,7 +32,7 @@ describe('token service', () => {
   });
 
   test('AUTH_003 when the credential cannot sign (no secret)', () => {
-    assert.throws(() => tokens.issue('a', { ...credential, secret: '' }, { ttlSeconds: 900, audience: [], keyClaimName: 'key' }), (err: unknown) => {
+    assert.throws(() => tokens.issue('a', { ...credential, secret: '' }, { ttl_seconds: 900, audience: [], key_claim_name: 'key' }), (err: unknown) => {
       assert.ok(err instanceof AuthError);
       assert.equal(err.code, 'AUTH_003');
       assert.equal(err.status, 500);
