@@ -4,8 +4,8 @@ import { withDefaults, type Kong, type PluginConfig, type PluginDescription, typ
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
-import { runAccessPhase } from '../lib/access/phase.js';
-import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
+import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
+import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
@@ -33,6 +33,13 @@ async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
 export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
 
 export function tokenIssuer(ctx: PluginContext): PluginModule {
+  const PHASE: PhaseOptions = {
+    plugin: 'token-issuer',
+    action: 'token-issue',
+    count(refusal) {
+      if (!refusal) ctx.metrics.tokenIssued();
+    },
+  };
   class Plugin {
     private readonly conf: IssuerConfig;
 
@@ -41,7 +48,7 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
     }
 
     access(kong: Kong): Promise<void> {
-      return runAccessPhase(kong, ctx, { plugin: 'token-issuer', action: 'token-issue' }, async (state) => {
+      return runAccessPhase(kong, ctx, PHASE, async (state) => {
         if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
@@ -56,10 +63,9 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         const provision = this.conf.provision_credentials && this.conf.verify_consumer;
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });
         const token = ctx.tokens.issue(subject, credential, this.conf, state.trace);
-        ctx.metrics.tokenIssued();
-        ctx.log[ctx.config.eventLogLevel](eventFields('token-issue', 'success', state.startedAt, state.span, { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti }), 'token issued');
         const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
         await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));
+        return { message: 'token issued', fields: { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti } };
       });
     }
   }

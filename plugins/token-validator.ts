@@ -3,13 +3,14 @@ import type { Context as TraceContext } from '@opentelemetry/api';
 import { findToken } from '../lib/access/bearer-token.js';
 import type { PluginContext } from '../lib/access/plugin-context.js';
 import type { SigningCredential } from '../lib/tokens/signing-credential.js';
-import { AuthError } from '../lib/errors.js';
+import { AuthError, type AuthCode } from '../lib/errors.js';
+import type { ValidationResult } from '../lib/ops/metrics.js';
 import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
 import { withDefaults, type Kong, type PluginConfig, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
-import { runAccessPhase, type PhaseState } from '../lib/access/phase.js';
-import { eventFields, exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
+import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
+import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { keyClaim } from '../lib/credentials/entity-name.js';
 import { VERSION } from '../lib/version.js';
 
@@ -35,7 +36,19 @@ type ValidatorConfig = PluginConfig<typeof Schema>;
 
 const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null);
 
+/** The validation outcome a refusal counts as, when it is about the token itself. */
+const VALIDATION_REFUSALS: Partial<Record<AuthCode, ValidationResult>> = { AUTH_010: 'expired', AUTH_011: 'invalid' };
+
 export function tokenValidator(ctx: PluginContext): PluginModule {
+  const PHASE: PhaseOptions = {
+    plugin: 'token-validator',
+    action: 'token-validate',
+    challenge: bearerChallenge,
+    count(refusal) {
+      const result = refusal ? VALIDATION_REFUSALS[refusal.code] : 'valid';
+      if (result) ctx.metrics.tokenValidated(result);
+    },
+  };
   /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
   async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key', traced: TraceContext | undefined): Promise<JWTPayload> {
     try {
@@ -78,9 +91,10 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   }
 
   /** A preflight let through unchecked (run_on_preflight off) still carries no client identity headers upstream. */
-  async function passPreflight(kong: Kong, state: PhaseState): Promise<void> {
+  async function passPreflight(kong: Kong, state: PhaseState): Promise<undefined> {
     await kong.service.request.setHeaders(clearedIdentityHeaders(state.headers));
     await kong.ctx.shared.set(GATE_MARK, 'preflight');
+    return undefined;
   }
 
   class Plugin {
@@ -91,19 +105,13 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     }
 
     access(kong: Kong): Promise<void> {
-      return runAccessPhase(kong, ctx, { plugin: 'token-validator', action: 'token-validate', challenge: bearerChallenge }, async (state) => {
+      return runAccessPhase(kong, ctx, PHASE, async (state) => {
         const conf = this.conf;
         if (conf.mode === 'gate' && !conf.run_on_preflight && (await kong.request.getMethod()) === 'OPTIONS') return passPreflight(kong, state);
         const query = conf.uri_param_names.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
-        try {
-          const token = findToken(state.headers, query ?? {}, conf);
-          const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
-          ctx.metrics.tokenValidated('valid');
-          ctx.log[ctx.config.eventLogLevel](eventFields('token-validate', 'success', state.startedAt, state.span, { 'user.id': consumerId }), 'token valid');
-        } catch (err) {
-          if (err instanceof AuthError && (err.code === 'AUTH_010' || err.code === 'AUTH_011')) ctx.metrics.tokenValidated(err.code === 'AUTH_010' ? 'expired' : 'invalid');
-          throw err;
-        }
+        const token = findToken(state.headers, query ?? {}, conf);
+        const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
+        return { message: 'token valid', fields: { 'user.id': consumerId } };
       });
     }
   }

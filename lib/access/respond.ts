@@ -1,10 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { Kong } from '../kong/plugin.js';
-import { toAuthError, type AuthError } from '../errors.js';
-import { traceFieldsOf, type Logger, type LogLevel } from '../ops/logger.js';
-import type { Metrics } from '../ops/metrics.js';
-import { recordFailure } from '../ops/telemetry.js';
-import { problemBody, problemHeaders } from './problem.js';
+import { traceFieldsOf } from '../ops/logger.js';
 
 /**
  * kong.response.exit ends the conversation: Kong never resumes the plugin after it. Every value
@@ -30,31 +26,8 @@ export function eventFields(action: string, outcome: 'success' | 'failure', star
   return Object.assign(fields, traceFieldsOf(span), extra);
 }
 
-/** The single exit for failures: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
-export async function exitWithProblem(
-  kong: Kong,
-  err: unknown,
-  requestId: string,
-  ctx: { log: Logger; metrics: Metrics; config: { eventLogLevel: LogLevel } },
-  action: string,
-  startedAt: number,
-  extraHeaders?: (err: AuthError) => Record<string, string>,
-  span?: Span,
-): Promise<void> {
-  const authError = toAuthError(err);
-  ctx.metrics.authError(authError.code);
-  if (span) recordFailure(span, authError);
-  const fields = eventFields(action, 'failure', startedAt, span, { 'error.code': authError.code, 'error.message': authError.detail });
-  if (authError.code === 'AUTH_008') ctx.log.error(Object.assign(fields, { error: authError.cause }), 'unexpected failure');
-  else if (authError.status >= 500) ctx.log.warn(Object.assign(fields, { error: authError.cause }), 'request refused: a dependency failed');
-  else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');
-  const instance = await requestPath(kong);
-  const headers = { ...problemHeaders(authError, requestId), ...extraHeaders?.(authError) };
-  await exitWith(kong, authError.status, problemBody(authError, { instance, requestId, now: new Date() }), headers);
-}
-
-/** One extra round trip, paid only on the error path. */
-async function requestPath(kong: Kong): Promise<string> {
+/** The request's path for a problem's `instance`: one extra round trip, paid only on the error path. */
+export async function requestPath(kong: Kong): Promise<string> {
   try {
     const path = await kong.request.getPath();
     return typeof path === 'string' && path !== '' ? path : '/';
