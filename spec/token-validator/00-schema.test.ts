@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { queryPluginInfo } from '../../kong/stand-in/kong-harness.js';
+import { validatePluginConfig } from '../../kong/stand-in/kong-schema.js';
+
+describe("token-validator's config schema, as Kong checks it", () => {
+  test('Kong fills the token-validator defaults', async () => {
+    const checked = validatePluginConfig(await queryPluginInfo('token-validator'), {});
+    assert.ok(checked.ok);
+    assert.deepEqual(checked.config, {
+      mode: 'endpoint',
+      audience: [],
+      key_claim_name: 'key',
+      clock_skew_seconds: 0,
+      header_names: ['authorization'],
+      uri_param_names: [],
+      cookie_names: [],
+      run_on_preflight: true,
+      verify_consumer: true,
+    });
+  });
+
+  test('a gate config with every field set is accepted as given', async () => {
+    const config = {
+      mode: 'gate', issuer: 'https://issuer.test', audience: ['api-a', 'api-b'], key_claim_name: 'kid_key', clock_skew_seconds: 300, max_token_age_seconds: 604800,
+      header_names: ['x-token'], uri_param_names: ['jwt'], cookie_names: ['session_token'], run_on_preflight: false, verify_consumer: false,
+    };
+    const checked = validatePluginConfig(await queryPluginInfo('token-validator'), config);
+    assert.ok(checked.ok, JSON.stringify(checked));
+    assert.deepEqual(checked.config, config);
+  });
+
+  test('a bad token-validator config is refused as Kong refuses it, field by field', async () => {
+    const info = await queryPluginInfo('token-validator');
+    const errors = (config: Record<string, unknown>) => {
+      const checked = validatePluginConfig(info, config);
+      assert.equal(checked.ok, false, JSON.stringify(config));
+      return (checked as { errors: Record<string, unknown> }).errors;
+    };
+    assert.deepEqual(errors({ mode: 'proxy' }), { mode: 'expected one of: endpoint, gate' });
+    assert.deepEqual(errors({ clock_skew_seconds: 301 }), { clock_skew_seconds: 'value should be between 0 and 300' });
+    assert.deepEqual(errors({ max_token_age_seconds: 0 }), { max_token_age_seconds: 'value should be between 1 and 604800' });
+    assert.deepEqual(errors({ run_on_preflight: 'no' }), { run_on_preflight: 'expected a boolean' });
+    assert.deepEqual(errors({ header_names: 'authorization' }), { header_names: 'expected an array' });
+    assert.deepEqual(errors({ audiences: ['api-a'] }), { audiences: 'unknown field' });
+  });
+});
