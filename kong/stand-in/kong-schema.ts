@@ -798,6 +798,13 @@ function isDroppedOnSelect(field: FieldDef, value: unknown): boolean {
  * and returns the config as a running Kong serialises it for the plugin server
  * (defaults filled, unset optional fields absent).
  */
+/** The errors Kong answers a config it refuses with, field by field; throws when Kong would accept it. */
+export function configErrors(info: unknown, config: Record<string, unknown>): Record<string, unknown> {
+  const checked = validatePluginConfig(info, config);
+  if (checked.ok) throw new Error(`Kong would accept ${JSON.stringify(config)}`);
+  return checked.errors as Record<string, unknown>;
+}
+
 export function validatePluginConfig(info: unknown, config: Record<string, unknown>): ConfigValidation {
   if (!isLuaTable(config)) throw new TypeError('config must be an object');
   const record = configRecordOf(info);
