@@ -17,17 +17,17 @@ import { VERSION } from '../lib/version.js';
 const strings = <const D extends readonly string[]>(description: string, fallback: D) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
 
 export const Schema = [
-  { mode: { type: 'string', default: 'endpoint', one_of: ['endpoint', 'gate'], required: true, description: 'endpoint answers itself; gate protects an upstream.' } },
-  { issuer: { type: 'string', description: 'Required iss claim when set.' } },
-  { audience: strings('Accepted aud values when non-empty.', []) },
-  { key_claim_name: { type: 'string', default: 'key', required: true, description: 'Claim carrying the credential key.' } },
-  { clock_skew_seconds: { type: 'integer', default: 0, between: [0, 300], required: true, description: 'Leeway for exp and nbf, in seconds.' } },
-  { max_token_age_seconds: { type: 'integer', between: [1, 604800], description: 'Refuse tokens whose iat is older than this.' } },
-  { header_names: strings('Headers carrying "Bearer <token>".', ['authorization']) },
-  { uri_param_names: strings('Query parameters carrying the token (for WebSocket clients).', []) },
-  { cookie_names: strings('Cookies carrying the token.', []) },
-  { run_on_preflight: { type: 'boolean', default: true, required: true, description: 'Also check OPTIONS requests (gate mode).' } },
-  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: X-Consumer-ID must name the consumer Kong authenticated.' } },
+  { mode: { type: 'string', default: 'endpoint', one_of: ['endpoint', 'gate'], required: true, description: "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream." } },
+  { issuer: { type: 'string', description: "When set, the token's `iss` must equal it." } },
+  { audience: strings("When not empty, the token's `aud` must contain one of these values.", []) },
+  { key_claim_name: { type: 'string', default: 'key', required: true, description: "Claim that names the credential (as in Kong's `jwt` plugin)." } },
+  { clock_skew_seconds: { type: 'integer', default: 0, between: [0, 300], required: true, description: 'Leeway for `exp`, `nbf` and the maximum age, in seconds.' } },
+  { max_token_age_seconds: { type: 'integer', between: [1, 604800], description: 'When set, tokens whose `iat` is older than this are refused, and so are tokens without an `iat`.' } },
+  { header_names: strings('Headers that carry `Bearer <token>`. The scheme is matched case-insensitively.', ['authorization']) },
+  { uri_param_names: strings('Query parameters that carry the token, for WebSocket clients. Off by default, because URLs end up in logs.', []) },
+  { cookie_names: strings('Cookies that carry the token.', []) },
+  { run_on_preflight: { type: 'boolean', default: true, required: true, description: "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does." } },
+  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: the consumer headers must name the consumer Kong authenticated.' } },
 ] as const satisfies readonly SchemaField[];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
