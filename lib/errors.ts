@@ -12,6 +12,7 @@ export const AUTH = {
   AUTH_010: { status: 401, title: 'Token Expired', detail: 'The provided JWT token has expired' },
   AUTH_011: { status: 400, title: 'Invalid Token', detail: 'The provided JWT token is invalid or malformed' },
   AUTH_012: { status: 400, title: 'Missing Authorization', detail: 'Authorization header with Bearer token is required' },
+  AUTH_013: { status: 403, title: 'Insufficient Scope', detail: 'The token does not carry the scopes this route requires' },
 } as const;
 
 export type AuthCode = keyof typeof AUTH;

@@ -12,6 +12,7 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { keyClaim } from '../lib/credentials/entity-name.js';
+import { hasScopes, scopesOf } from '../lib/tokens/scopes.js';
 import { VERSION } from '../lib/version.js';
 
 const strings = <const D extends readonly string[]>(description: string, fallback: D) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
@@ -28,6 +29,8 @@ export const Schema = [
   { cookie_names: strings('Cookies that carry the token.', []) },
   { run_on_preflight: { type: 'boolean', default: true, required: true, description: "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does." } },
   { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: the consumer headers must name the consumer Kong authenticated.' } },
+  { required_scopes: strings('Scopes the token must carry (its `scope` claim, space-delimited, or `scp`, a string or an array); a token without them is refused with 403 `AUTH_013`. Empty: no scope is required.', []) },
+  { scopes_match: { type: 'string', default: 'all', one_of: ['all', 'any'], required: true, description: '`all`: the token must carry every one of `required_scopes`. `any`: at least one.' } },
 ] as const satisfies readonly SchemaField[];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -38,6 +41,12 @@ const isoSeconds = (seconds: unknown) => (typeof seconds === 'number' ? new Date
 
 /** The validation outcome a refusal counts as, when it is about the token itself. */
 const VALIDATION_REFUSALS: Partial<Record<AuthCode, ValidationResult>> = { AUTH_010: 'expired', AUTH_011: 'invalid' };
+
+/** 403 AUTH_013 unless the verified token carries the route's required scopes (RFC 6750 §3.1). */
+function requireScopes(conf: ValidatorConfig, claims: JWTPayload): void {
+  if (hasScopes(scopesOf(claims), conf.required_scopes, conf.scopes_match)) return;
+  throw new AuthError('AUTH_013', undefined, { extensions: { requiredScopes: conf.required_scopes, scopesMatch: conf.scopes_match } });
+}
 
 export function tokenValidator(ctx: PluginContext): PluginModule {
   const PHASE: PhaseOptions = {
@@ -67,9 +76,12 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     if (conf.verify_consumer) await authenticatedConsumerName(kong, claimed);
     const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
     const claims = await verify(token, credential, conf, 'consumer', state.trace);
+    requireScopes(conf, claims);
     const body = {
       valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
       issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
+      // Only when the token has scopes; JSON leaves an undefined field out.
+      scope: scopesOf(claims).join(' ') || undefined,
     };
     await exitWith(kong, 200, JSON.stringify(body), jsonNoStoreHeaders(state.requestId));
     return claimed.consumerId;
@@ -83,6 +95,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.key_claim_name), state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
+    requireScopes(conf, claims);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
     // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.

@@ -1,5 +1,6 @@
 import type { KongConsumer } from '../credentials/admin-client.js';
 import type { AuthError } from '../errors.js';
+import { scopesOf } from '../tokens/scopes.js';
 import { consumerName, type HeaderMap } from './request-headers.js';
 
 /**
@@ -39,13 +40,6 @@ export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
   return headers;
 }
 
-function scopesOf(claims: Record<string, unknown>): string | undefined {
-  const scopes = claims.scope ?? claims.scp;
-  if (typeof scopes === 'string' && scopes !== '') return scopes;
-  if (Array.isArray(scopes) && scopes.every((s) => typeof s === 'string') && scopes.length > 0) return scopes.join(' ');
-  return undefined;
-}
-
 /** The one set_headers table of a gated request: ours set, every other identity header cleared. */
 export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
   const headers = clearedIdentityHeaders(incoming);
@@ -53,15 +47,22 @@ export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims:
   headers['x-consumer-username'] = consumerName(consumer);
   if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
   const scopes = scopesOf(claims);
-  if (scopes !== undefined) headers['x-token-scopes'] = scopes;
+  if (scopes.length > 0) headers['x-token-scopes'] = scopes.join(' ');
   if (incoming['x-request-id'] === undefined) headers['x-request-id'] = requestId;
   return headers;
 }
 
-/** RFC 6750 challenge for the validator's refusals. */
+/** A value inside an auth-param's quotes: no quote or backslash can end it early. */
+const quotable = (text: string) => text.replace(/["\\]/g, '');
+
+/** RFC 6750 challenge for the validator's refusals (§3: no error code when no token came; §3.1 for scopes). */
 export function bearerChallenge(err: AuthError): Record<string, string> {
   if (err.code === 'AUTH_012') return { 'WWW-Authenticate': 'Bearer realm="kong"' };
+  if (err.code === 'AUTH_013') {
+    const required = (err.extensions?.requiredScopes as string[] | undefined) ?? [];
+    return { 'WWW-Authenticate': `Bearer realm="kong", error="insufficient_scope", scope="${quotable(required.join(' '))}"` };
+  }
   if (err.status !== 400 && err.status !== 401) return {};
   const error = err.code === 'AUTH_007' ? 'invalid_request' : 'invalid_token';
-  return { 'WWW-Authenticate': `Bearer realm="kong", error="${error}", error_description="${err.detail.replace(/["\\]/g, '')}"` };
+  return { 'WWW-Authenticate': `Bearer realm="kong", error="${error}", error_description="${quotable(err.detail)}"` };
 }

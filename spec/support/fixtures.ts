@@ -94,6 +94,12 @@ export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: ht
         paths: [/open/validate]
         plugins:
           - name: token-validator
+      - name: validate-scoped
+        paths: [/scoped/validate]
+        plugins:
+          - name: key-auth
+          - name: token-validator
+            config: { required_scopes: [orders:read] }
   - name: orders
     url: http://orders-upstream:8080
     plugins:
@@ -117,6 +123,16 @@ export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: ht
         plugins:
           - name: token-validator
             config: { mode: gate, run_on_preflight: false }
+      - name: orders-write
+        paths: [/scoped/all]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, required_scopes: [orders:read, orders:write] }
+      - name: orders-read
+        paths: [/scoped/any]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, required_scopes: [orders:read, orders:admin], scopes_match: any }
   - name: kong-jwt-protected
     url: http://api-upstream:8080
     routes:

@@ -17,6 +17,8 @@ describe("token-validator's config schema, as Kong checks it", () => {
       cookie_names: [],
       run_on_preflight: true,
       verify_consumer: true,
+      required_scopes: [],
+      scopes_match: 'all',
     });
   });
 
@@ -24,6 +26,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
     const config = {
       mode: 'gate', issuer: 'https://issuer.test', audience: ['api-a', 'api-b'], key_claim_name: 'kid_key', clock_skew_seconds: 300, max_token_age_seconds: 604800,
       header_names: ['x-token'], uri_param_names: ['jwt'], cookie_names: ['session_token'], run_on_preflight: false, verify_consumer: false,
+      required_scopes: ['orders:read'], scopes_match: 'any',
     };
     const checked = validatePluginConfig(await queryPluginInfo('token-validator'), config);
     assert.ok(checked.ok, JSON.stringify(checked));
@@ -39,5 +42,6 @@ describe("token-validator's config schema, as Kong checks it", () => {
     assert.deepEqual(errors({ run_on_preflight: 'no' }), { run_on_preflight: 'expected a boolean' });
     assert.deepEqual(errors({ header_names: 'authorization' }), { header_names: 'expected an array' });
     assert.deepEqual(errors({ audiences: ['api-a'] }), { audiences: 'unknown field' });
+    assert.deepEqual(errors({ scopes_match: 'some' }), { scopes_match: 'expected one of: all, any' });
   });
 });

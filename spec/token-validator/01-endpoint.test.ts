@@ -33,6 +33,16 @@ describe('token-validator, endpoint mode', () => {
 
   const invalid = (reason: string) => async (token: string) => refusal(await validate(`Bearer ${token}`), 400, 'AUTH_011', { reason });
 
+  test('required_scopes in endpoint mode: 403 AUTH_013 with the RFC 6750 challenge; the scopes reported when present', async () => {
+    const scoped = await validate(`Bearer ${forgeJwt(HS256, claims({ scope: 'orders:read orders:write' }), ALICE_SECRET)}`, '/scoped/validate');
+    assert.equal(scoped.status, 200, scoped.body);
+    assert.equal(scoped.json().scope, 'orders:read orders:write');
+    const missing = await validate(`Bearer ${forgeJwt(HS256, claims({ scope: 'orders:write' }), ALICE_SECRET)}`, '/scoped/validate');
+    await refusal(missing, 403, 'AUTH_013', { requiredScopes: ['orders:read'], scopesMatch: 'all' });
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="kong", error="insufficient_scope", scope="orders:read"');
+    assert.equal(missing.json().title, 'Insufficient Scope');
+  });
+
   test('a token from token-issuer validates, with the documented success body', async () => {
     const issued = (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>().access_token;
     const res = await validate(`Bearer ${issued}`);

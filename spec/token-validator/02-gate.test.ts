@@ -77,6 +77,27 @@ describe('token-validator, gate mode', () => {
     }
   });
 
+  test('required_scopes: all of them, or any with scopes_match any, from scope or an scp array; else 403 with the exact challenge', async () => {
+    const gate = (path: string, scopes: Record<string, unknown>) => kong.request({ path, headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ iss: undefined, aud: undefined, ...scopes }), ALICE_SECRET)}` } });
+    assert.equal((await gate('/scoped/all/1', { scope: 'orders:write orders:read' })).source, 'upstream');
+    assert.equal((await gate('/scoped/all/1', { scp: ['orders:read', 'orders:write'] })).source, 'upstream');
+    assert.equal((await gate('/scoped/any/1', { scp: 'orders:admin' })).source, 'upstream');
+    assert.equal((await gate('/scoped/any/1', { scope: 'orders:read' })).source, 'upstream');
+    for (const [path, scopes, required, match] of [
+      ['/scoped/all/1', { scope: 'orders:read' }, 'orders:read orders:write', 'all'],
+      ['/scoped/all/1', {}, 'orders:read orders:write', 'all'],
+      ['/scoped/any/1', { scp: ['orders:write'] }, 'orders:read orders:admin', 'any'],
+    ] as const) {
+      const res = await gate(path, scopes);
+      assert.equal(res.status, 403, `${path} ${JSON.stringify(scopes)}: ${res.body}`);
+      assert.equal(res.source, 'exit');
+      assert.equal(res.upstreamHeaders, undefined);
+      assert.equal(res.json().code, 'AUTH_013');
+      assert.deepEqual(res.json().extensions, { requiredScopes: required.split(' '), scopesMatch: match });
+      assert.equal(res.headers['www-authenticate'], `Bearer realm="kong", error="insufficient_scope", scope="${required}"`);
+    }
+  });
+
   test('identity headers in underscore and mixed spellings never reach the upstream', async () => {
     const token = forgeJwt(HS256, claims({ scope: 'orders:read' }), ALICE_SECRET);
     const res = await kong.request({

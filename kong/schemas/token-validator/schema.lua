@@ -19,6 +19,8 @@ return {
           { cookie_names = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Cookies that carry the token." } },
           { run_on_preflight = { type = "boolean", default = true, required = true, description = "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does." } },
           { verify_consumer = { type = "boolean", default = true, required = true, description = "Endpoint mode: the consumer headers must name the consumer Kong authenticated." } },
+          { required_scopes = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Scopes the token must carry (its `scope` claim, space-delimited, or `scp`, a string or an array); a token without them is refused with 403 `AUTH_013`. Empty: no scope is required." } },
+          { scopes_match = { type = "string", default = "all", one_of = { "all", "any" }, required = true, description = "`all`: the token must carry every one of `required_scopes`. `any`: at least one." } },
         },
       },
     },
