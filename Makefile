@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build test dev bench soak profile clean redis realkong validate-config up down
+.PHONY: all install build docs test dev bench soak profile clean redis realkong validate-config up down
 
 all: build
 
@@ -22,6 +22,15 @@ build: install
 	  $(NODE) dist/lib/cli.js --dump-plugin-info $$plugin > dist/plugin-info/$$plugin.json; \
 	  mkdir -p kong/schemas/$$plugin && $(NODE) dist/lib/cli.js --dump-lua-schema $$plugin > kong/schemas/$$plugin/schema.lua; \
 	done
+
+# The generated blocks of docs/ (spec/deploy/config-docs.test.ts fails when one is out of date):
+# $(call write-block,FILE,NAME,FLAGS) puts the output of `cli.js FLAGS` between <!-- NAME:start --> and <!-- NAME:end --> of FILE.
+write-block = $(NODE) dist/lib/cli.js $(3) > dist/$(2).md && \
+  awk -v block=dist/$(2).md '/^<!-- $(2):end -->$$/ { while ((getline line < block) > 0) print line; skip = 0 } \
+    !skip { print } /^<!-- $(2):start -->$$/ { skip = 1 }' $(1) > $(1).tmp && mv $(1).tmp $(1)
+
+docs: build
+	$(call write-block,docs/configuration.md,env-table,--dump-config-table)
 
 # Checks a declarative file's token-issuer / token-validator configs as Kong would (decK does not): for users' CI.
 validate-config: build

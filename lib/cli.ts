@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError } from './config.js';
+import { ConfigError, readVariable, VARIABLES } from './config.js';
+import { environmentTable } from './config-docs.js';
 import { luaSchema } from './kong/lua-schema.js';
 import { pluginInfo } from './kong/plugin.js';
 import { PLUGIN_DESCRIPTIONS, pluginInfoFile } from './plugin-catalog.js';
@@ -9,11 +10,12 @@ import { VERSION } from './version.js';
 const DESCRIPTIONS = PLUGIN_DESCRIPTIONS;
 
 const USAGE = `Usage: kong-auth-sidecar [options]
-  -p, --kong-prefix <dir>       directory of the plugin socket (default $KONG_PREFIX, else /usr/local/kong)
+  -p, --kong-prefix <dir>       directory of the plugin socket (default $KONG_PREFIX, else ${VARIABLES.KONG_PREFIX.default})
       --sock-name <name>        socket file name (default js_pluginserver.sock)
       --dump-all-plugins        print every plugin's info as one JSON array and exit
       --dump-plugin-info <name> print one plugin's info as a one-element JSON array and exit
       --dump-lua-schema <name>  print one plugin's Kong schema.lua (for Konnect) and exit
+      --dump-config-table       print the environment variables as the markdown table of docs/configuration.md and exit
   -v, --version                 print the version and exit
 Settings come from the environment; see docs/configuration.md.`;
 
@@ -23,14 +25,14 @@ export interface CliOptions {
   dumpAll: boolean;
   dumpPlugin?: string;
   dumpLuaSchema?: string;
+  dumpConfigTable: boolean;
   version: boolean;
   help: boolean;
 }
 
 /** kong-js-pluginserver's flags, including its single-dash long forms (-kong-prefix) that Kong's docs use. */
 export function parseArgs(argv: string[]): CliOptions {
-  // KONG_PREFIX is what Kong passes to a plugin server it starts, and what a container sets.
-  const opts: CliOptions = { kongPrefix: process.env.KONG_PREFIX || '/usr/local/kong', sockName: 'js_pluginserver.sock', dumpAll: false, version: false, help: false };
+  const opts: CliOptions = { kongPrefix: readVariable(process.env, 'KONG_PREFIX'), sockName: 'js_pluginserver.sock', dumpAll: false, dumpConfigTable: false, version: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i] as string);
     const value = () => {
@@ -45,6 +47,7 @@ export function parseArgs(argv: string[]): CliOptions {
       case 'dump-all-plugins': opts.dumpAll = true; break;
       case 'dump-plugin-info': opts.dumpPlugin = value(); break;
       case 'dump-lua-schema': opts.dumpLuaSchema = value(); break;
+      case 'dump-config-table': opts.dumpConfigTable = true; break;
       case 'v': case 'version': opts.version = true; break;
       case 'h': case 'help': opts.help = true; break;
       default: throw new Error(`unknown option ${argv[i]}`);
@@ -94,6 +97,10 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (opts.version) {
     process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  if (opts.dumpConfigTable) {
+    process.stdout.write(environmentTable());
     return 0;
   }
   if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined) return dump(opts);

@@ -1,53 +1,184 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { type BreakerConfig, type KongMode } from './credentials/admin-client.js';
+import { KONG_MODES, type BreakerConfig, type KongMode } from './credentials/admin-client.js';
 import type { RedisConfig } from './credentials/redis-connection.js';
-import { parseEncryptionKey } from './credentials/secret-cipher.js';
 import { LOG_LEVELS, type LogLevel } from './ops/logger.js';
 import { SAMPLERS, TELEMETRY_MODES, type TelemetryConfig } from './ops/telemetry.js';
+import {
+  decimal, encryptionKey, existingFile, fraction, groupId, hostPorts, httpUrl, integer, keyValues, oneOf, type Parser,
+  redisUrl, socketMode, text,
+} from './config-parsers.js';
 
-/** Process-wide settings, read from the environment once at start (docs/configuration.md). */
+/** One environment variable: how it is read, and its row of docs/configuration.md. */
+export interface Variable<T> {
+  readonly parser: Parser<T>;
+  /** Used when the variable is unset or blank, and parsed as a given value is; none: the setting is unset. */
+  readonly default?: string;
+  /** An invalid value is shown as <redacted>, never as itself. */
+  readonly secret?: true;
+  /** What it does, with its unit; docs/configuration.md shows it after the parser's `allowed`. */
+  readonly meaning: string;
+}
+
+/** Every variable the process reads, in the order docs/configuration.md lists them. */
+export const VARIABLES = {
+  KONG_MODE: {
+    parser: oneOf(KONG_MODES), default: 'API_GATEWAY',
+    meaning: '`API_GATEWAY`: a Kong Admin API, authenticated with the `Kong-Admin-Token` header. `KONNECT`: a Konnect control plane (paths under `/core-entities/`, `Authorization: Bearer`).',
+  },
+  KONG_ADMIN_URL: {
+    parser: httpUrl, default: 'http://127.0.0.1:8001',
+    meaning: 'The Admin API, or `https://<region>.api.konghq.com/v2/control-planes/<id>` with `KONNECT`. A trailing `/` is dropped.',
+  },
+  KONG_ADMIN_TOKEN: {
+    parser: text, secret: true,
+    meaning: 'Sent as `Kong-Admin-Token`, or as the Konnect Bearer token. Required with `KONNECT`. It is never logged, and `/metrics?view=config` only says whether it is set.',
+  },
+  KONG_ADMIN_TIMEOUT_MS: { parser: integer(50, 60_000), default: '3000', meaning: 'Timeout of one Admin API attempt, in ms.' },
+  KONG_ADMIN_RETRIES: {
+    parser: integer(0, 10), default: '2',
+    meaning: 'Retries of a GET after a network error, a timeout, a 5xx or a 429. A POST (credential provisioning) is never retried.',
+  },
+  KONG_ADMIN_RETRY_DELAY_MS: { parser: integer(1, 10_000), default: '100', meaning: 'Delay before the first retry, in ms; it doubles with each retry.' },
+  CIRCUIT_BREAKER_FAILURE_RATIO: {
+    parser: fraction('exclusive'), default: '0.5', meaning: 'Share of failed Admin API attempts in the window that opens the breaker.',
+  },
+  CIRCUIT_BREAKER_WINDOW_MS: { parser: integer(1000, 600_000), default: '10000', meaning: 'The breaker\'s sampling window, in ms.' },
+  CIRCUIT_BREAKER_MIN_CALLS: {
+    parser: integer(1, 100_000), default: '5', meaning: 'Attempts needed in the window before the ratio counts. Every attempt counts, retries included.',
+  },
+  CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS: {
+    parser: integer(100, 3_600_000), default: '30000', meaning: 'How long, in ms, the breaker stays open before it lets a trial call through (half-open).',
+  },
+  CACHE_TTL_SECONDS: {
+    parser: integer(1, 86_400), default: '300', meaning: 'Lifetime of a fresh copy of a credential or consumer, in memory and in Redis, in seconds.',
+  },
+  CACHE_MAX_MEMORY_ENTRIES: {
+    parser: integer(1, 10_000_000), default: '10000',
+    meaning: 'Entries held in memory per cache layer (LRU). It also bounds the per-process rate-limit table and the table of keys Kong said it does not know.',
+  },
+  STALE_DATA_TOLERANCE_MINUTES: {
+    parser: decimal(0, 10_080), default: '30', meaning: 'How long, in minutes, a stale copy may stand in while the Admin API fails. 0: never.',
+  },
+  CACHE_ENCRYPTION_KEY: {
+    parser: encryptionKey, secret: true,
+    meaning: 'Credentials stored in Redis are sealed with AES-256-GCM under it. Unset: they are stored as plain JSON and a warning is logged at start (see [deploying.md](deploying.md#redis-and-cache_encryption_key)).',
+  },
+  REDIS_URL: {
+    // It may carry Redis's password.
+    parser: redisUrl, secret: true,
+    meaning: '`rediss://` is TLS. Turns on the shared Redis cache layers and the shared rate limit. With `REDIS_SENTINELS`, only its credentials, database and scheme are used.',
+  },
+  REDIS_SENTINELS: { parser: hostPorts, meaning: 'Use Redis Sentinel instead of one server.' },
+  REDIS_SENTINEL_MASTER: { parser: text, default: 'mymaster', meaning: 'Name of the master the sentinels monitor.' },
+  REDIS_SENTINEL_PASSWORD: { parser: text, secret: true, meaning: 'Password of the sentinels themselves.' },
+  REDIS_TLS_CA_FILE: { parser: existingFile, meaning: 'A CA file for `rediss://`.' },
+  REDIS_KEY_PREFIX: {
+    parser: text, default: 'kong-auth-sidecar:', meaning: 'Prepended to every Redis key. Sidecars that share copies must use the same prefix.',
+  },
+  REDIS_COMMAND_TIMEOUT_MS: { parser: integer(10, 10_000), default: '250', meaning: 'The most one Redis call can add to a request, in ms.' },
+  LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', meaning: 'Level of the NDJSON log on stdout.' },
+  EVENT_LOG_LEVEL: {
+    parser: oneOf(LOG_LEVELS), default: 'info',
+    meaning: 'Level of the one line logged per issued, validated or refused token; `debug` hides them under `LOG_LEVEL=info`.',
+  },
+  TELEMETRY_MODE: {
+    parser: oneOf(TELEMETRY_MODES), default: 'off', meaning: '`console`: spans as JSON log lines. `otlp`: OTLP/HTTP protobuf. `both`: the two.',
+  },
+  OTEL_SERVICE_NAME: { parser: text, default: 'kong-auth-sidecar', meaning: '`service.name` of the exported spans.' },
+  OTEL_RESOURCE_ATTRIBUTES: { parser: keyValues, meaning: 'Values are percent-encoded. Added to the trace resource.' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    parser: httpUrl, default: 'http://localhost:4318', meaning: 'Base URL of the OTLP receiver; `/v1/traces` is appended.',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { parser: httpUrl, meaning: 'Full traces URL, used as it is. It wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.' },
+  OTEL_EXPORTER_OTLP_TIMEOUT: { parser: integer(100, 120_000), default: '10000', meaning: 'Timeout of one export, in ms.' },
+  OTEL_BSP_MAX_QUEUE_SIZE: {
+    parser: integer(1, 100_000), default: '2048', meaning: 'Spans waiting for export. Past this, spans are dropped and counted.',
+  },
+  OTEL_BSP_SCHEDULE_DELAY: { parser: integer(10, 600_000), default: '5000', meaning: 'Export interval, in ms.' },
+  OTEL_TRACES_SAMPLER: {
+    parser: oneOf(SAMPLERS), default: 'parentbased_always_on',
+    meaning: 'The default follows Kong\'s sampling decision (the sampled flag of the request\'s `traceparent`).',
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    parser: fraction('inclusive'), default: '1', meaning: 'Sampling ratio for the two `traceidratio` samplers; the others ignore it.',
+  },
+  KONG_PREFIX: {
+    parser: text, default: '/usr/local/kong',
+    meaning: 'Default of `--kong-prefix`, the directory of the plugin socket. Kong sets it for a plugin server it starts.',
+  },
+  SOCKET_MODE: {
+    parser: socketMode, default: '0660',
+    meaning: 'The plugin socket\'s mode, set as soon as it is bound. Kong\'s user connects through the group (see [deploying.md](deploying.md#who-may-connect-to-the-socket)).',
+  },
+  SOCKET_GROUP: {
+    parser: groupId,
+    meaning: 'The plugin socket\'s group; the process must be a member. Unset: the process\'s group, or the directory\'s group when the directory is setgid.',
+  },
+  PLUGIN_INFO_DIR: {
+    parser: text, meaning: 'A directory. At start the process writes `<plugin>.json` plugin-info files there, for Kong\'s `cat` query command.',
+  },
+  PLUGIN_INSTANCE_TTL_SECONDS: {
+    parser: integer(1, 604_800), default: '3600',
+    meaning: 'Plugin instances Kong has not used for this many seconds are forgotten. Kong restarts them transparently.',
+  },
+  EVENT_TTL_SECONDS: {
+    parser: integer(1, 3600), default: '60',
+    meaning: 'An event Kong stopped stepping (the client went away, a Kong worker was killed) is dropped after this many seconds.',
+  },
+  PLUGIN_MAX_INSTANCES: {
+    parser: integer(1, 1_000_000), default: '10000',
+    meaning: 'Live plugin instances. Kong starts one per plugin entity and Kong worker. Past the limit `StartInstance` is refused, and Kong answers that request with a 500.',
+  },
+  STATUS_HOST: { parser: text, default: '0.0.0.0', meaning: 'Address of the status port.' },
+  STATUS_PORT: { parser: integer(0, 65_535), default: '3000', meaning: 'The status port. 0 picks any free port and logs it at start.' },
+  HEALTH_PROBE_CACHE_MS: {
+    parser: integer(0, 600_000), default: '5000',
+    meaning: 'How long, in ms, `/health` reuses its Admin API and Redis probes, so that a scrape storm adds no load on them.',
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    parser: integer(100, 600_000), default: '10000', meaning: 'How long, in ms, SIGTERM waits for in-flight events before the process exits 1.',
+  },
+  NODE_ENV: { parser: text, default: 'production', meaning: 'Any value. `/debug/info` is served only when this is not `production`.' },
+} as const satisfies Record<string, Variable<unknown>>;
+
+type Variables = typeof VARIABLES;
+export type VariableName = keyof Variables;
+/** A variable without a default may be unset. */
+type ValueOf<N extends VariableName> = Variables[N] extends Variable<infer T> ? (Variables[N] extends { default: string } ? T : T | undefined) : never;
+
+/** Variable names the process reads; deployment manifests are checked against this list. */
+export const CONFIG_VARIABLES = Object.keys(VARIABLES) as readonly VariableName[];
+
+/**
+ * Process-wide settings, read from the environment once at start. What a field means is the entry in
+ * VARIABLES of the variable loadConfig reads it from.
+ */
 export interface Config {
-  /** API_GATEWAY: a Kong Admin API with Kong-Admin-Token; KONNECT: a control plane's URL with a Bearer token. */
   kongMode: KongMode;
   kongAdminUrl: string;
-  /** Sent as Kong-Admin-Token (or the Konnect Bearer token); never logged. */
+  /** Never logged. */
   kongAdminToken: string | undefined;
-  /** Per attempt. */
   kongAdminTimeoutMs: number;
-  /** Retries after the first attempt, for GETs only. */
   kongAdminRetries: number;
-  /** First retry delay; doubles each retry. */
   kongAdminRetryDelayMs: number;
   breaker: BreakerConfig;
   cacheTtlSeconds: number;
   cacheMaxMemoryEntries: number;
-  /** How long a stale copy may stand in for the Admin API when it fails; 0 disables stale serving. */
+  /** STALE_DATA_TOLERANCE_MINUTES in seconds. */
   staleToleranceSeconds: number;
   redis: RedisConfig | undefined;
-  /** AES-256-GCM key for secrets stored in Redis. */
   cacheEncryptionKey: Buffer | undefined;
   logLevel: LogLevel;
-  /** Level of the one line per issued / validated / refused event. */
   eventLogLevel: LogLevel;
   telemetry: TelemetryConfig;
-  /** Instances Kong has not used for this long are forgotten; Kong restarts them on "no plugin instance". */
   pluginInstanceTtlSeconds: number;
-  /** An event Kong stopped stepping (client gone, Kong worker killed) is dropped after this long. */
   eventTtlSeconds: number;
-  /** Past this many live instances StartInstance is refused (Kong starts one per plugin entity and worker). */
   pluginMaxInstances: number;
-  /** Mode bits of the plugin socket: the owner reads and writes, Kong's user through the group, others never write. */
   socketMode: number;
-  /** The group the plugin socket is given; unset: the process's group, or the directory's when it is setgid. */
   socketGroup: number | undefined;
-  /** When set, the plugin-info files for Kong's `cat` query_cmd are written here at start (a volume shared with Kong). */
   pluginInfoDir: string | undefined;
   statusHost: string;
-  /** 0 picks a free port (tests); the chosen one is logged. */
   statusPort: number;
-  /** Dependency probes behind /health are reused this long, so a scrape storm never multiplies Admin API or Redis traffic. */
   healthProbeCacheMs: number;
-  /** How long SIGTERM waits for in-flight events before giving up with exit 1. */
   shutdownTimeoutMs: number;
   nodeEnv: string;
 }
@@ -61,229 +192,90 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function present(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
+/** One variable's value: its trimmed text, else its default, parsed. Throws ConfigError when the parser refuses it. */
+export function readVariable<N extends VariableName>(env: Env, name: N): ValueOf<N> {
+  const variable: Variable<unknown> = VARIABLES[name];
+  const given = env[name]?.trim();
+  const raw = given === undefined || given === '' ? variable.default : given;
+  if (raw === undefined) return undefined as ValueOf<N>;
+  const value = variable.parser.parse(raw);
+  if (value === undefined) throw new ConfigError(name, variable.parser.allowed?.((literal) => literal) ?? '', variable.secret ? '<redacted>' : raw);
+  return value as ValueOf<N>;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
-  }
-  return value;
-}
+type Read = <N extends VariableName>(name: N) => ValueOf<N>;
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `one of ${allowed.join(', ')}`, raw);
-  return raw as T;
-}
-
-function httpUrl(env: Env, name: string, fallback: string): string {
-  const raw = present(env, name) ?? fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, 'an http:// or https:// URL', raw);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, 'an http:// or https:// URL', raw);
-  return raw.replace(/\/+$/, '');
-}
-
-function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) throw new ConfigError(name, `a number from ${min} to ${max}`, raw);
-  return value;
-}
-
-function ratio(env: Env, name: string, fallback: number): number {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0 || value >= 1) throw new ConfigError(name, 'a number between 0 and 1 (exclusive)', raw);
-  return value;
-}
-
-function redisUrl(env: Env, name: string): string | undefined {
-  const raw = present(env, name);
-  if (raw === undefined) return undefined;
-  let protocol: string;
-  try {
-    protocol = new URL(raw).protocol;
-  } catch {
-    throw new ConfigError(name, 'a redis:// or rediss:// URL', raw);
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError(name, 'a redis:// or rediss:// URL', raw);
-  return raw;
-}
-
-function hostPorts(env: Env, name: string): Array<{ host: string; port: number }> {
-  const raw = present(env, name);
-  if (raw === undefined) return [];
-  return raw.split(',').map((item) => {
-    const match = /^\s*(\[[^\]]+\]|[^:\s]+):(\d{1,5})\s*$/.exec(item);
-    const port = Number(match?.[2]);
-    if (!match || port < 1 || port > 65535) throw new ConfigError(name, 'a comma-separated list of host:port', raw);
-    return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
-  });
-}
-
-function existingFile(env: Env, name: string): string | undefined {
-  const raw = present(env, name);
-  if (raw !== undefined && !existsSync(raw)) throw new ConfigError(name, 'the path of a readable file', raw);
-  return raw;
-}
-
-const SOCKET_MODE_ALLOWED = 'an octal mode giving the owner read-write and others no write, e.g. 0660';
-
-/** Connecting to a Unix socket takes write permission: world-writable would let any local user speak to us as Kong. */
-function socketMode(env: Env, name: string, fallback: number): number {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  const mode = /^0?[0-7]{3}$/.test(raw) ? parseInt(raw, 8) : 0;
-  if ((mode & 0o600) !== 0o600 || (mode & 0o002) !== 0) throw new ConfigError(name, SOCKET_MODE_ALLOWED, raw);
-  return mode;
-}
-
-/** A numeric gid, or a group name looked up in /etc/group. */
-function groupId(env: Env, name: string): number | undefined {
-  const raw = present(env, name);
-  if (raw === undefined) return undefined;
-  if (/^\d{1,10}$/.test(raw) && Number(raw) < 2 ** 32 - 1) return Number(raw);
-  let groups = '';
-  try {
-    groups = readFileSync('/etc/group', 'utf8');
-  } catch {
-    // No group file: only numeric gids can be given.
-  }
-  const gid = groups.split('\n').map((line) => line.split(':')).find(([group]) => group === raw)?.[2];
-  if (gid === undefined || !/^\d+$/.test(gid)) throw new ConfigError(name, 'a numeric gid or a group name from /etc/group', raw);
-  return Number(gid);
-}
-
-function encryptionKey(env: Env, name: string): Buffer | undefined {
-  const raw = present(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    return parseEncryptionKey(raw);
-  } catch (err) {
-    // The key itself never goes into the message.
-    throw new ConfigError(name, (err as Error).message, '<redacted>');
-  }
-}
-
-/** OTEL_RESOURCE_ATTRIBUTES: comma-separated key=value, values percent-encoded. */
-function keyValues(env: Env, name: string): Record<string, string> {
-  const raw = present(env, name);
-  if (raw === undefined) return {};
-  const out: Record<string, string> = {};
-  for (const pair of raw.split(',')) {
-    const at = pair.indexOf('=');
-    if (at < 1) throw new ConfigError(name, 'comma-separated key=value pairs', raw);
-    out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
-  }
-  return out;
-}
-
-function loadTelemetryConfig(env: Env): TelemetryConfig {
-  const endpoint = present(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  const base = endpoint === undefined ? undefined : httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', endpoint);
-  const tracesEndpoint = present(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
-    ? httpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '')
-    : `${base ?? 'http://localhost:4318'}/v1/traces`;
-  const sampler = oneOf(env, 'OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+function loadTelemetryConfig(read: Read): TelemetryConfig {
+  const base = read('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const tracesEndpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? `${base}/v1/traces`;
+  const sampler = read('OTEL_TRACES_SAMPLER');
   return {
-    mode: oneOf(env, 'TELEMETRY_MODE', TELEMETRY_MODES, 'off'),
-    serviceName: present(env, 'OTEL_SERVICE_NAME') ?? 'kong-auth-sidecar',
-    resourceAttributes: keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES'),
+    mode: read('TELEMETRY_MODE'),
+    serviceName: read('OTEL_SERVICE_NAME'),
+    resourceAttributes: read('OTEL_RESOURCE_ATTRIBUTES') ?? {},
     tracesEndpoint,
-    exportTimeoutMs: integer(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 100, 120_000),
-    maxQueueSize: integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 100_000),
-    scheduleDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 10, 600_000),
+    exportTimeoutMs: read('OTEL_EXPORTER_OTLP_TIMEOUT'),
+    maxQueueSize: read('OTEL_BSP_MAX_QUEUE_SIZE'),
+    scheduleDelayMs: read('OTEL_BSP_SCHEDULE_DELAY'),
     sampler,
-    samplerArg: sampler.endsWith('traceidratio') ? ratioOrOne(env, 'OTEL_TRACES_SAMPLER_ARG') : 1,
+    // The other samplers ignore the ratio, so a value they would not use is not checked either.
+    samplerArg: sampler.endsWith('traceidratio') ? read('OTEL_TRACES_SAMPLER_ARG') : 1,
   };
 }
 
-function ratioOrOne(env: Env, name: string): number {
-  const raw = present(env, name);
-  if (raw === undefined) return 1;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(name, 'a number from 0 to 1', raw);
-  return value;
-}
-
-function loadRedisConfig(env: Env): RedisConfig | undefined {
-  const url = redisUrl(env, 'REDIS_URL');
-  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+/** Redis is used with REDIS_URL or REDIS_SENTINELS; its other variables are read only then. */
+function loadRedisConfig(read: Read): RedisConfig | undefined {
+  const url = read('REDIS_URL');
+  const sentinels = read('REDIS_SENTINELS') ?? [];
   if (url === undefined && sentinels.length === 0) return undefined;
   return {
     url,
     sentinels,
-    sentinelMaster: present(env, 'REDIS_SENTINEL_MASTER') ?? 'mymaster',
-    sentinelPassword: present(env, 'REDIS_SENTINEL_PASSWORD'),
-    tlsCaFile: existingFile(env, 'REDIS_TLS_CA_FILE'),
-    keyPrefix: present(env, 'REDIS_KEY_PREFIX') ?? 'kong-auth-sidecar:',
-    commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250, 10, 10_000),
+    sentinelMaster: read('REDIS_SENTINEL_MASTER'),
+    sentinelPassword: read('REDIS_SENTINEL_PASSWORD'),
+    tlsCaFile: read('REDIS_TLS_CA_FILE'),
+    keyPrefix: read('REDIS_KEY_PREFIX'),
+    commandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS'),
   };
 }
 
 /** Throws ConfigError naming the first invalid variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const kongMode = oneOf(env, 'KONG_MODE', ['API_GATEWAY', 'KONNECT'] as const, 'API_GATEWAY');
-  const kongAdminToken = present(env, 'KONG_ADMIN_TOKEN');
+  const read: Read = (name) => readVariable(env, name);
+  const kongMode = read('KONG_MODE');
+  const kongAdminToken = read('KONG_ADMIN_TOKEN');
   if (kongMode === 'KONNECT' && kongAdminToken === undefined) throw new ConfigError('KONG_ADMIN_TOKEN', 'a Konnect personal or system access token (required with KONG_MODE=KONNECT)', '');
   return {
     kongMode,
-    kongAdminUrl: httpUrl(env, 'KONG_ADMIN_URL', 'http://127.0.0.1:8001'),
+    kongAdminUrl: read('KONG_ADMIN_URL'),
     kongAdminToken,
-    kongAdminTimeoutMs: integer(env, 'KONG_ADMIN_TIMEOUT_MS', 3000, 50, 60_000),
-    kongAdminRetries: integer(env, 'KONG_ADMIN_RETRIES', 2, 0, 10),
-    kongAdminRetryDelayMs: integer(env, 'KONG_ADMIN_RETRY_DELAY_MS', 100, 1, 10_000),
+    kongAdminTimeoutMs: read('KONG_ADMIN_TIMEOUT_MS'),
+    kongAdminRetries: read('KONG_ADMIN_RETRIES'),
+    kongAdminRetryDelayMs: read('KONG_ADMIN_RETRY_DELAY_MS'),
     breaker: {
-      failureRatio: ratio(env, 'CIRCUIT_BREAKER_FAILURE_RATIO', 0.5),
-      windowMs: integer(env, 'CIRCUIT_BREAKER_WINDOW_MS', 10_000, 1000, 600_000),
-      minCalls: integer(env, 'CIRCUIT_BREAKER_MIN_CALLS', 5, 1, 100_000),
-      halfOpenAfterMs: integer(env, 'CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS', 30_000, 100, 3_600_000),
+      failureRatio: read('CIRCUIT_BREAKER_FAILURE_RATIO'),
+      windowMs: read('CIRCUIT_BREAKER_WINDOW_MS'),
+      minCalls: read('CIRCUIT_BREAKER_MIN_CALLS'),
+      halfOpenAfterMs: read('CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS'),
     },
-    cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 300, 1, 86_400),
-    cacheMaxMemoryEntries: integer(env, 'CACHE_MAX_MEMORY_ENTRIES', 10_000, 1, 10_000_000),
-    staleToleranceSeconds: decimal(env, 'STALE_DATA_TOLERANCE_MINUTES', 30, 0, 10_080) * 60,
-    redis: loadRedisConfig(env),
-    cacheEncryptionKey: encryptionKey(env, 'CACHE_ENCRYPTION_KEY'),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    eventLogLevel: oneOf(env, 'EVENT_LOG_LEVEL', LOG_LEVELS, 'info'),
-    telemetry: loadTelemetryConfig(env),
-    pluginInstanceTtlSeconds: integer(env, 'PLUGIN_INSTANCE_TTL_SECONDS', 3600, 1, 604_800),
-    eventTtlSeconds: integer(env, 'EVENT_TTL_SECONDS', 60, 1, 3600),
-    pluginMaxInstances: integer(env, 'PLUGIN_MAX_INSTANCES', 10_000, 1, 1_000_000),
-    socketMode: socketMode(env, 'SOCKET_MODE', 0o660),
-    socketGroup: groupId(env, 'SOCKET_GROUP'),
-    pluginInfoDir: present(env, 'PLUGIN_INFO_DIR'),
-    statusHost: present(env, 'STATUS_HOST') ?? '0.0.0.0',
-    statusPort: integer(env, 'STATUS_PORT', 3000, 0, 65_535),
-    healthProbeCacheMs: integer(env, 'HEALTH_PROBE_CACHE_MS', 5000, 0, 600_000),
-    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
-    nodeEnv: present(env, 'NODE_ENV') ?? 'production',
+    cacheTtlSeconds: read('CACHE_TTL_SECONDS'),
+    cacheMaxMemoryEntries: read('CACHE_MAX_MEMORY_ENTRIES'),
+    staleToleranceSeconds: read('STALE_DATA_TOLERANCE_MINUTES') * 60,
+    redis: loadRedisConfig(read),
+    cacheEncryptionKey: read('CACHE_ENCRYPTION_KEY'),
+    logLevel: read('LOG_LEVEL'),
+    eventLogLevel: read('EVENT_LOG_LEVEL'),
+    telemetry: loadTelemetryConfig(read),
+    pluginInstanceTtlSeconds: read('PLUGIN_INSTANCE_TTL_SECONDS'),
+    eventTtlSeconds: read('EVENT_TTL_SECONDS'),
+    pluginMaxInstances: read('PLUGIN_MAX_INSTANCES'),
+    socketMode: read('SOCKET_MODE'),
+    socketGroup: read('SOCKET_GROUP'),
+    pluginInfoDir: read('PLUGIN_INFO_DIR'),
+    statusHost: read('STATUS_HOST'),
+    statusPort: read('STATUS_PORT'),
+    healthProbeCacheMs: read('HEALTH_PROBE_CACHE_MS'),
+    shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT_MS'),
+    nodeEnv: read('NODE_ENV'),
   };
 }
-
-/** Variable names loadConfig reads; deployment manifests are checked against this list. */
-export const CONFIG_VARIABLES = [
-  'KONG_MODE', 'KONG_ADMIN_URL', 'KONG_ADMIN_TOKEN', 'KONG_ADMIN_TIMEOUT_MS', 'KONG_ADMIN_RETRIES', 'KONG_ADMIN_RETRY_DELAY_MS',
-  'CIRCUIT_BREAKER_FAILURE_RATIO', 'CIRCUIT_BREAKER_WINDOW_MS', 'CIRCUIT_BREAKER_MIN_CALLS', 'CIRCUIT_BREAKER_HALF_OPEN_AFTER_MS',
-  'CACHE_TTL_SECONDS', 'CACHE_MAX_MEMORY_ENTRIES', 'STALE_DATA_TOLERANCE_MINUTES', 'CACHE_ENCRYPTION_KEY',
-  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS',
-  'LOG_LEVEL', 'PLUGIN_INSTANCE_TTL_SECONDS', 'EVENT_TTL_SECONDS', 'STATUS_HOST', 'STATUS_PORT', 'HEALTH_PROBE_CACHE_MS',
-  'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'PLUGIN_INFO_DIR', 'KONG_PREFIX', 'EVENT_LOG_LEVEL', 'TELEMETRY_MODE', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
-  'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE',
-  'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG',
-  'PLUGIN_MAX_INSTANCES', 'SOCKET_MODE', 'SOCKET_GROUP',
-] as const;

@@ -9,7 +9,8 @@ import type { Logger } from '../ops/logger.js';
 import { inSpan } from '../ops/telemetry.js';
 import type { BreakerState } from '../ops/metric-sources.js';
 
-export type KongMode = 'API_GATEWAY' | 'KONNECT';
+export const KONG_MODES = ['API_GATEWAY', 'KONNECT'] as const;
+export type KongMode = (typeof KONG_MODES)[number];
 
 export interface BreakerConfig {
   /** Failed share of calls in the window that opens the breaker, (0, 1). */

@@ -12,14 +12,17 @@ const SEALED_PREFIX = 'aesgcm1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** CACHE_ENCRYPTION_KEY: 32 bytes as 64 hex characters or as base64. Throws a message fit for the start-up line. */
+/** The forms a key is given in (CACHE_ENCRYPTION_KEY). */
+export const ENCRYPTION_KEY_FORM = '32 bytes as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)';
+
+/** Throws a message fit for the start-up line. */
 export function parseEncryptionKey(raw: string): Buffer {
   if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) {
     const key = Buffer.from(raw, raw.includes('-') || raw.includes('_') ? 'base64url' : 'base64');
     if (key.length === 32) return key;
   }
-  throw new Error('32 bytes as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)');
+  throw new Error(ENCRYPTION_KEY_FORM);
 }
 
 export function createSecretCipher(key: Buffer | undefined): SecretCipher {

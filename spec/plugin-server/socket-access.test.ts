@@ -37,6 +37,15 @@ function sidecar(t: TestContext, env: Record<string, string>, user?: RunAs): Plu
   return server;
 }
 
+/**
+ * Started, and past giving the socket its group and mode: the socket is bound owner-only and accepts this
+ * root process's connections a few milliseconds before that, which is all start() waits for.
+ */
+async function serving(server: PluginServerProcess): Promise<void> {
+  await server.start();
+  assert.ok(await server.waitForLogLine((line) => line['event.action'] === 'started'), `no started line:\n${server.capturedOutput}`);
+}
+
 /** One RPC on the socket from a process running as `user`. */
 async function callAs(user: RunAs, socketPath: string, method: string, ...params: unknown[]): Promise<{ result?: Record<string, unknown>; error?: string }> {
   const { code, stdout, stderr } = await runScript(RPC_CALL, [socketPath, method, JSON.stringify(params)], {}, 10_000, user);
@@ -63,7 +72,7 @@ describe('who may connect to the plugin socket', () => {
     mustBeRoot();
     // As the deployments run it, with the default SOCKET_MODE.
     const server = sidecar(t, {}, SIDECAR);
-    await server.start();
+    await serving(server);
     const kong = await callAs(KONG, server.socketPath, 'plugin.GetPluginInfo', 'token-issuer');
     assert.equal(kong.error, undefined, 'Kong\'s user is answered');
     assert.equal(kong.result?.Name, 'token-issuer');
@@ -75,11 +84,11 @@ describe('who may connect to the plugin socket', () => {
   test('SOCKET_GROUP gives the socket to a group, by number or by a name from /etc/group; SOCKET_MODE sets its mode', async (t) => {
     mustBeRoot();
     const byNumber = sidecar(t, { SOCKET_GROUP: String(OTHER_GID), SOCKET_MODE: '0640' });
-    await byNumber.start();
+    await serving(byNumber);
     assert.deepEqual(ownership(byNumber.socketPath), { mode: '640', uid: 0, gid: OTHER_GID });
     const group = someOtherGroup();
     const byName = sidecar(t, { SOCKET_GROUP: group.name });
-    await byName.start();
+    await serving(byName);
     assert.deepEqual(ownership(byName.socketPath), { mode: '660', uid: 0, gid: group.gid });
   });
 
