@@ -31,6 +31,7 @@ write-block = $(NODE) dist/lib/cli.js $(3) > dist/$(2).md && \
 
 docs: build
 	$(call write-block,docs/configuration.md,env-table,--dump-config-table)
+	for plugin in $(PLUGINS); do $(call write-block,docs/configuration.md,$$plugin-fields,--dump-fields-table $$plugin); done
 
 # Checks a declarative file's token-issuer / token-validator configs as Kong would (decK does not): for users' CI.
 validate-config: build

@@ -2,6 +2,7 @@
 import { ConfigError, readVariable, VARIABLES } from './config.js';
 import { environmentTable } from './config-docs.js';
 import { luaSchema } from './kong/lua-schema.js';
+import { schemaTable } from './kong/schema-table.js';
 import { pluginInfo } from './kong/plugin.js';
 import { PLUGIN_DESCRIPTIONS, pluginInfoFile } from './plugin-catalog.js';
 import { SocketStartError } from './kong/rpc-socket.js';
@@ -16,6 +17,7 @@ const USAGE = `Usage: kong-auth-sidecar [options]
       --dump-plugin-info <name> print one plugin's info as a one-element JSON array and exit
       --dump-lua-schema <name>  print one plugin's Kong schema.lua (for Konnect) and exit
       --dump-config-table       print the environment variables as the markdown table of docs/configuration.md and exit
+      --dump-fields-table <name>  print one plugin's fields as the markdown table of docs/configuration.md and exit
   -v, --version                 print the version and exit
 Settings come from the environment; see docs/configuration.md.`;
 
@@ -25,6 +27,7 @@ export interface CliOptions {
   dumpAll: boolean;
   dumpPlugin?: string;
   dumpLuaSchema?: string;
+  dumpFieldsTable?: string;
   dumpConfigTable: boolean;
   version: boolean;
   help: boolean;
@@ -47,6 +50,7 @@ export function parseArgs(argv: string[]): CliOptions {
       case 'dump-all-plugins': opts.dumpAll = true; break;
       case 'dump-plugin-info': opts.dumpPlugin = value(); break;
       case 'dump-lua-schema': opts.dumpLuaSchema = value(); break;
+      case 'dump-fields-table': opts.dumpFieldsTable = value(); break;
       case 'dump-config-table': opts.dumpConfigTable = true; break;
       case 'v': case 'version': opts.version = true; break;
       case 'h': case 'help': opts.help = true; break;
@@ -68,7 +72,7 @@ function dump(opts: CliOptions): number {
     process.stdout.write(JSON.stringify(DESCRIPTIONS.map(pluginInfo)) + '\n');
     return 0;
   }
-  const name = opts.dumpPlugin ?? opts.dumpLuaSchema;
+  const name = opts.dumpPlugin ?? opts.dumpLuaSchema ?? opts.dumpFieldsTable;
   const description = DESCRIPTIONS.find((d) => d.Name === name);
   if (!description) {
     process.stderr.write(`kong-auth-sidecar: no plugin named ${JSON.stringify(name)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`);
@@ -76,6 +80,10 @@ function dump(opts: CliOptions): number {
   }
   if (opts.dumpLuaSchema !== undefined) {
     process.stdout.write(luaSchema(description));
+    return 0;
+  }
+  if (opts.dumpFieldsTable !== undefined) {
+    process.stdout.write(schemaTable(description.Schema) + '\n');
     return 0;
   }
   // Kong 3.9+ registers only the first entry of what query_cmd prints: one plugin per entry.
@@ -103,7 +111,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(environmentTable());
     return 0;
   }
-  if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined) return dump(opts);
+  if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined || opts.dumpFieldsTable !== undefined) return dump(opts);
   try {
     // Loaded only to serve: the dump flags must start nothing and print nothing else.
     const { serve } = await import('./serve.js');

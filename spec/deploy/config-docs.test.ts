@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { OUR_PLUGINS } from '../../kong/stand-in/kong-harness.js';
 import { PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
 
 /** The text between `<!-- name:start -->` and `<!-- name:end -->`, each on a line of its own. */
@@ -27,4 +28,13 @@ describe('the generated tables of docs/', () => {
     const written = block(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8'), 'env-table');
     assert.ok(written === stdout, `docs/configuration.md disagrees with lib/config.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``);
   });
+
+  for (const plugin of OUR_PLUGINS) {
+    test(`the ${plugin} field table of docs/configuration.md is, byte for byte, the one its schema generates`, async () => {
+      const { code, stdout } = await runCli(['--dump-fields-table', plugin]);
+      assert.equal(code, 0);
+      const written = block(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8'), `${plugin}-fields`);
+      assert.ok(written === stdout, `docs/configuration.md disagrees with plugins/${plugin}.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``);
+    });
+  }
 });
