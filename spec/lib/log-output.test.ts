@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { batchedLogOutput } from '../../lib/ops/log-output.js';
 
 const line = (n: number) => `${JSON.stringify({ n, message: 'x'.repeat(80) })}\n`;
@@ -74,6 +74,57 @@ describe('batched log output', () => {
     out.refuse(undefined);
     logs.flushSync();
     assert.equal(out.text(), '');
+  });
+
+  test('a reader that pauses for 20 ms loses no line at 13,000 lines/s: the backlog goes as soon as the pipe has room', () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    try {
+      // A pipe of 64 KB that its reader empties every millisecond, except for 20 ms after the first second;
+      // the issuer's per-token lines are about 350 bytes.
+      let inPipe = 0;
+      let taken = 0;
+      const write = (_fd: number, bytes: Uint8Array): number => {
+        const room = 65536 - inPipe;
+        if (room === 0) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+        const n = Math.min(room, bytes.length);
+        inPipe += n;
+        taken += n;
+        return n;
+      };
+      const logs = batchedLogOutput({ write, registerExit: false });
+      let logged = 0;
+      for (let ms = 0; ms < 8_000; ms++) {
+        if (ms < 1_000 || ms >= 1_020) inPipe = 0;
+        for (let n = 0; n < 13; n++) {
+          const l = `${JSON.stringify({ n: ms * 13 + n, message: 'x'.repeat(330) })}\n`;
+          logs.stream.write(l);
+          logged += l.length;
+        }
+        mock.timers.tick(1);
+      }
+      inPipe = 0;
+      logs.flushSync();
+      assert.equal(logs.dropped(), 0, `${logs.dropped()} lines dropped`);
+      assert.equal(taken, logged);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('what is buffered is written when the process exits, also to a non-blocking stdout that refuses it for a moment', () => {
+    const module = fileURLToPath(new URL('../../lib/ops/log-output.js', import.meta.url));
+    // process.stdout makes the pipe non-blocking; 4 MB at once is more than the pipe holds before the parent reads.
+    const script = `import(${JSON.stringify(module)}).then(({ batchedLogOutput }) => {
+      void process.stdout.fd;
+      const logs = batchedLogOutput();
+      for (let n = 0; n < 40000; n++) logs.stream.write(String(n).padStart(99, '.') + '\\n');
+      process.exit(0);
+    });`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(child.status, 0, child.stderr);
+    const lines = child.stdout.split('\n');
+    assert.equal(lines.length, 40001, `${lines.length - 1} of 40,000 lines written`);
+    assert.equal(lines[39999], String(39999).padStart(99, '.'));
   });
 
   test('what is still buffered is written when the process exits', () => {
