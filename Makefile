@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build docs test dev bench soak profile clean redis realkong validate-config up down
+.PHONY: all install build docs format test dev bench soak profile clean redis realkong validate-config up down
 
 all: build
 
@@ -62,7 +62,13 @@ realkong:
 	  echo "installing nginx, ngx_lua and Lua modules for $(REALKONG_DIR) (Debian packages)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) $(REALKONG_DIR)/run.sh install >/dev/null; }
 
+# One formatter over the code (prettier, .prettierrc.json); make test fails on a file it would change.
+FORMATTED := "{lib,plugins,spec,bench,kong}/**/*.{ts,cjs}"
+format: install
+	npx prettier --write --log-level warn $(FORMATTED)
+
 test: build redis realkong
+	npx prettier --check --log-level warn $(FORMATTED)
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
 # Kong-like load on one core against the bare kong-pdk plugins and the floor, interleaved in one run;

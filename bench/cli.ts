@@ -83,7 +83,8 @@ function listOf<T extends string>(flag: string, value: string | undefined, allow
   if (value === undefined) return undefined;
   const items = value.split(',');
   const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item));
-  if (unknown.length) throw new UsageError(`--${flag}: unknown ${unknown.map((u) => JSON.stringify(u)).join(', ')}; one or more of ${allowed.join(',')}`);
+  if (unknown.length)
+    throw new UsageError(`--${flag}: unknown ${unknown.map((u) => JSON.stringify(u)).join(', ')}; one or more of ${allowed.join(',')}`);
   return new Set(items as T[]);
 }
 
@@ -96,7 +97,11 @@ function variantsOf(value: string | undefined): Variants | undefined {
     throw new UsageError(`--variants is not JSON: ${(err as Error).message}`);
   }
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(parsed) || Object.keys(parsed).length === 0 || !Object.values(parsed).every((env) => isObject(env) && Object.values(env).every((v) => typeof v === 'string'))) {
+  if (
+    !isObject(parsed) ||
+    Object.keys(parsed).length === 0 ||
+    !Object.values(parsed).every((env) => isObject(env) && Object.values(env).every((v) => typeof v === 'string'))
+  ) {
     throw new UsageError('--variants takes a JSON object of variants, each an object of environment variables with string values');
   }
   return parsed as Variants;
@@ -106,7 +111,8 @@ function environmentNumber(env: NodeJS.ProcessEnv, name: string, fallback: numbe
   const value = env[name];
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${name} takes a whole number, not ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} takes a whole number, not ${JSON.stringify(value)}`);
   return n;
 }
 

@@ -43,6 +43,9 @@ export function topCosts(file: string, count = 10): ProfileTop {
     modules.set(module, (modules.get(module) ?? 0) + micros);
   });
   const top = (map: Map<string, number>) =>
-    [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, micros]) => ({ name, share: Math.round((1000 * micros) / busy) / 10 }));
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([name, micros]) => ({ name, share: Math.round((1000 * micros) / busy) / 10 }));
   return { busyMs: Math.round(busy / 1000), functions: top(functions), modules: top(modules) };
 }

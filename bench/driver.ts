@@ -53,12 +53,24 @@ export interface DriverResult {
 export const BENCH_CONSUMER = { id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' };
 export const BENCH_CREDENTIAL = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef0123456789' };
 /** Consumers the cold scenario walks through, one new one per request. */
-export const coldConsumer = (n: number): { id: string; username: string; custom_id?: string } => ({ id: `22222222-2222-4222-8222-${String(n).padStart(12, '0')}`, username: `cold-${n}` });
+export const coldConsumer = (n: number): { id: string; username: string; custom_id?: string } => ({
+  id: `22222222-2222-4222-8222-${String(n).padStart(12, '0')}`,
+  username: `cold-${n}`,
+});
 
 const COMMON_HEADERS: Record<string, string> = {
-  host: 'api.example.com', 'user-agent': 'bench/1.0', accept: 'application/json', 'accept-encoding': 'gzip, deflate',
-  'accept-language': 'en-US,en;q=0.9', connection: 'keep-alive', 'x-forwarded-for': '10.0.0.1', 'x-forwarded-proto': 'https',
-  'x-real-ip': '10.0.0.1', 'x-request-id': 'bench-request-id', 'cache-control': 'no-cache', cookie: 'session=abc',
+  host: 'api.example.com',
+  'user-agent': 'bench/1.0',
+  accept: 'application/json',
+  'accept-encoding': 'gzip, deflate',
+  'accept-language': 'en-US,en;q=0.9',
+  connection: 'keep-alive',
+  'x-forwarded-for': '10.0.0.1',
+  'x-forwarded-proto': 'https',
+  'x-real-ip': '10.0.0.1',
+  'x-request-id': 'bench-request-id',
+  'cache-control': 'no-cache',
+  cookie: 'session=abc',
 };
 
 /** 256 traceparents with their own trace ids; `sampledShare` of them carry the sampled flag. */
@@ -89,7 +101,16 @@ const leanCodec: RpcCodec = {
 
 function bearer(): string {
   const iat = Math.floor(Date.now() / 1000);
-  const claims = { sub: BENCH_CONSUMER.username, key: BENCH_CREDENTIAL.key, jti: 'bench-jti', iat, nbf: iat, exp: iat + 3600, iss: 'https://issuer.bench', aud: 'api' };
+  const claims = {
+    sub: BENCH_CONSUMER.username,
+    key: BENCH_CREDENTIAL.key,
+    jti: 'bench-jti',
+    iat,
+    nbf: iat,
+    exp: iat + 3600,
+    iss: 'https://issuer.bench',
+    aud: 'api',
+  };
   return `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims, BENCH_CREDENTIAL.secret)}`;
 }
 
@@ -109,7 +130,12 @@ function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => K
       headers['x-credential-identifier'] = 'cred-1';
     }
     if (token) headers.authorization = token;
-    const req = new KongRequest(kind === 'issue' || kind === 'issue-cold' ? 'POST' : 'GET', kind === 'gate' ? '/orders' : '/tokens', '', headers);
+    const req = new KongRequest(
+      kind === 'issue' || kind === 'issue-cold' ? 'POST' : 'GET',
+      kind === 'gate' ? '/orders' : '/tokens',
+      '',
+      headers,
+    );
     if (kind !== 'gate') req.authenticate(consumer, { id: 'cred-1' });
     return req;
   };
@@ -164,7 +190,10 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
     if (!measuring) return;
     const latency = performance.now() - started;
     latencies.push(latency);
-    if (slowLog && latency > 1) slowLog.push(`${(performance.timeOrigin + started).toFixed(1)} ${latency.toFixed(3)}${req.headers.get('traceparent')?.[0]?.endsWith('-01') ? ' sampled' : ''}`);
+    if (slowLog && latency > 1)
+      slowLog.push(
+        `${(performance.timeOrigin + started).toFixed(1)} ${latency.toFixed(3)}${req.headers.get('traceparent')?.[0]?.endsWith('-01') ? ' sampled' : ''}`,
+      );
     if (!succeeded(opts.request, req)) errors++;
   };
   await one(); // starts the instance

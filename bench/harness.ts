@@ -73,7 +73,11 @@ export class Bench {
   readonly rows: Row[] = [];
   private configs: Record<string, Record<string, unknown>> = {};
 
-  constructor(readonly admin: FakeAdminApi, readonly otlp: OtlpReceiver, readonly settings: Settings) {}
+  constructor(
+    readonly admin: FakeAdminApi,
+    readonly otlp: OtlpReceiver,
+    readonly settings: Settings,
+  ) {}
 
   async loadConfigs(): Promise<void> {
     const validated = async (plugin: string, raw: Record<string, unknown>) => {
@@ -97,9 +101,15 @@ export class Bench {
   /** Ours as a sidecar runs it: production mode, tracing to a real OTLP receiver. */
   oursEnv(extra: Record<string, string> = {}): Record<string, string> {
     return {
-      KONG_ADMIN_URL: this.admin.url, KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789', STATUS_HOST: '127.0.0.1', NODE_ENV: 'production',
-      TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
-      ...(process.env.BENCH_ENV ? (JSON.parse(process.env.BENCH_ENV) as Record<string, string>) : {}), ...extra,
+      KONG_ADMIN_URL: this.admin.url,
+      KONG_ADMIN_TOKEN: 'bench-admin-token-0123456789',
+      STATUS_HOST: '127.0.0.1',
+      NODE_ENV: 'production',
+      TELEMETRY_MODE: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint.replace(/\/v1\/traces$/, ''),
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      ...(process.env.BENCH_ENV ? (JSON.parse(process.env.BENCH_ENV) as Record<string, string>) : {}),
+      ...extra,
     };
   }
 
@@ -107,8 +117,10 @@ export class Bench {
     const socket = join(this.dir, `${spec.kind}.sock`);
     let child: ChildProcess;
     let statusUrl: string | undefined;
-    if (spec.kind === 'kong-pdk') child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]);
-    else if (spec.kind === 'floor') child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]);
+    if (spec.kind === 'kong-pdk')
+      child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/kong-pdk-server.cjs'), socket]);
+    else if (spec.kind === 'floor')
+      child = spawnPinned(0, [...(spec.nodeFlags ?? []), join(PROJECT_ROOT, 'bench/baselines/floor-server.cjs'), socket]);
     else {
       const port = await freePort();
       statusUrl = `http://127.0.0.1:${port}`;
@@ -117,7 +129,19 @@ export class Bench {
       // environment, for every run of ours: the memory phase and the soak have no variants).
       const benchNodeFlags = spec.env?.BENCH_NODE_FLAGS ?? process.env.BENCH_NODE_FLAGS;
       const nodeFlags = benchNodeFlags !== undefined ? benchNodeFlags.split(' ').filter(Boolean) : NODE_FLAGS;
-      child = spawnPinned(0, [...nodeFlags, ...(spec.nodeFlags ?? []), spec.env?.BENCH_CLI ?? CLI_PATH, '--kong-prefix', this.dir, '--sock-name', `${spec.kind}.sock`], { ...this.oursEnv(spec.env), STATUS_PORT: String(port) });
+      child = spawnPinned(
+        0,
+        [
+          ...nodeFlags,
+          ...(spec.nodeFlags ?? []),
+          spec.env?.BENCH_CLI ?? CLI_PATH,
+          '--kong-prefix',
+          this.dir,
+          '--sock-name',
+          `${spec.kind}.sock`,
+        ],
+        { ...this.oursEnv(spec.env), STATUS_PORT: String(port) },
+      );
     }
     await waitForSocket(socket);
     return {
@@ -138,11 +162,24 @@ export class Bench {
 
   drive(running: Running, spec: ServerSpec, options: Partial<DriverOptions>): Promise<DriverResult> {
     const opts: DriverOptions = {
-      socket: running.socket, plugin: spec.plugin, config: spec.config ?? {}, request: spec.request, concurrency: this.settings.barLevel,
-      seconds: this.settings.window, warmupSeconds: this.settings.warmup, serverPid: running.pid, sampledShare: spec.sampledShare ?? 0.01, ...options,
+      socket: running.socket,
+      plugin: spec.plugin,
+      config: spec.config ?? {},
+      request: spec.request,
+      concurrency: this.settings.barLevel,
+      seconds: this.settings.window,
+      warmupSeconds: this.settings.warmup,
+      serverPid: running.pid,
+      sampledShare: spec.sampledShare ?? 0.01,
+      ...options,
     };
     const profileDir = process.env.BENCH_DRIVER_PROFILE_DIR;
-    return runPinnedJson<DriverResult>(1, 'driver', [JSON.stringify(opts)], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    return runPinnedJson<DriverResult>(
+      1,
+      'driver',
+      [JSON.stringify(opts)],
+      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
   }
 
   /** A fresh server process per measurement, so no heap is carried from one to the next. */
@@ -152,7 +189,9 @@ export class Bench {
       const result = await this.drive(running, spec, { concurrency, ...options });
       const row: Row = { group, server: spec.name, concurrency, round, rate: options.rate, ...result, rssSamplesMb: [] };
       this.rows.push(row);
-      process.stderr.write(`  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p50 ${row.p50Ms} p95 ${row.p95Ms} p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`);
+      process.stderr.write(
+        `  ${group} | ${spec.name} | c=${concurrency}${options.rate ? ` @${options.rate}/s` : ''} | ${row.eventsPerSecond}/s p50 ${row.p50Ms} p95 ${row.p95Ms} p99 ${row.p99Ms} ms | server ${row.serverCpuUsPerEvent} µs/event | errors ${row.errors}\n`,
+      );
       return row;
     } finally {
       // A variant run with --cpu-prof or --heap-prof in BENCH_NODE_FLAGS writes its profile on a graceful exit only.

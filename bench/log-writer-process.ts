@@ -68,7 +68,8 @@ function destination(writer: WriterName): Destination {
 }
 
 const O_NONBLOCK = 0o4000;
-const nonBlocking = (fd: number) => (parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8) & O_NONBLOCK) !== 0;
+const nonBlocking = (fd: number) =>
+  (parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8) & O_NONBLOCK) !== 0;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const rssMb = () => process.memoryUsage().rss / 1048576;
 
@@ -78,7 +79,17 @@ export async function runWriter(load: WriterLoad): Promise<WriterResult> {
   const log = createLogger({ level: 'info', serviceVersion: VERSION, destination: out.stream });
   const consumerId = randomUUID();
   const logOne = () =>
-    log.info({ 'event.action': 'token-issue', 'event.outcome': 'success', 'event.duration': 41_250, 'user.id': consumerId, 'user.name': 'corp#bench-consumer', 'event.id': randomUUID() }, 'token issued');
+    log.info(
+      {
+        'event.action': 'token-issue',
+        'event.outcome': 'success',
+        'event.duration': 41_250,
+        'user.id': consumerId,
+        'user.name': 'corp#bench-consumer',
+        'event.id': randomUUID(),
+      },
+      'token issued',
+    );
   for (let n = 0; n < load.warmupLines; n++) {
     logOne();
     if (n % 100 === 99) await turn();
@@ -151,6 +162,7 @@ export function runReader(fastLines: number, slowSeconds: number, slowBytesPerTi
 // which makes a pipe on fd 0 or 1 non-blocking.
 const argv = process.argv;
 if (argv[1] && import.meta.url === pathToFileURL(argv[1]).href) {
-  const result = argv[2] === 'writer' ? await runWriter(JSON.parse(argv[3] as string) as WriterLoad) : runReader(Number(argv[3]), Number(argv[4]));
+  const result =
+    argv[2] === 'writer' ? await runWriter(JSON.parse(argv[3] as string) as WriterLoad) : runReader(Number(argv[3]), Number(argv[4]));
   process.stderr.write(`${JSON.stringify(result)}\n`);
 }

@@ -19,14 +19,23 @@ const pin = (core: number) => (cpus().length > 1 ? `taskset -c ${core} ` : '');
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 
 /** Runs `writer` with its stdout to /dev/null, or to a pipe read by a reader process; returns both ends' results. */
-async function run(load: WriterLoad, target: '/dev/null' | 'pipe', slowSeconds = 0): Promise<{ writer: WriterResult; reader?: ReaderResult }> {
+async function run(
+  load: WriterLoad,
+  target: '/dev/null' | 'pipe',
+  slowSeconds = 0,
+): Promise<{ writer: WriterResult; reader?: ReaderResult }> {
   const writer = `${pin(0)}${quote(process.execPath)} ${quote(PROCESS_SCRIPT)} writer ${quote(JSON.stringify(load))}`;
   const reader = `${pin(1)}${quote(process.execPath)} ${quote(PROCESS_SCRIPT)} reader ${load.warmupLines} ${slowSeconds}`;
-  const child = spawn('sh', ['-c', target === 'pipe' ? `${writer} | ${reader}` : `${writer} > /dev/null`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('sh', ['-c', target === 'pipe' ? `${writer} | ${reader}` : `${writer} > /dev/null`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise((resolve) => child.once('exit', resolve));
-  const results = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as WriterResult | ReaderResult);
+  const results = err
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as WriterResult | ReaderResult);
   const writerResult = results.find((r): r is WriterResult => 'writer' in r);
   if (code !== 0 || !writerResult) throw new Error(`log writer run failed (${code}): ${err}`);
   return { writer: writerResult, reader: results.find((r): r is ReaderResult => 'reader' in r) };
@@ -48,12 +57,20 @@ async function costPerLine(rounds: number, lines: number): Promise<string> {
         const { writer: result } = await run({ writer, warmupLines: 50_000, lines }, target);
         (cpu[writer] ??= []).push(result.cpuUsPerLine);
         (wall[writer] ??= []).push(result.wallUsPerLine);
-        process.stderr.write(`  ${target} | ${writer} | round ${round + 1} | ${fixed(result.cpuUsPerLine)} µs CPU, ${fixed(result.wallUsPerLine)} µs wall per line${result.stdoutNonBlocking ? ' (stdout non-blocking)' : ''}\n`);
+        process.stderr.write(
+          `  ${target} | ${writer} | round ${round + 1} | ${fixed(result.cpuUsPerLine)} µs CPU, ${fixed(result.wallUsPerLine)} µs wall per line${result.stdoutNonBlocking ? ' (stdout non-blocking)' : ''}\n`,
+        );
       }
     }
     const of = (writer: WriterName) => cpu[writer] ?? [];
     for (const writer of WRITERS) {
-      rows.push([target, writer, spread(of(writer)), writer === 'format-only' ? '–' : spread(paired(of(writer), of('format-only'))), spread(wall[writer] ?? [])]);
+      rows.push([
+        target,
+        writer,
+        spread(of(writer)),
+        writer === 'format-only' ? '–' : spread(paired(of(writer), of('format-only'))),
+        spread(wall[writer] ?? []),
+      ]);
     }
     rows.push([target, 'pino − ours', spread(paired(of('pino'), of('ours'))), '', '']);
   }
@@ -72,15 +89,44 @@ async function readerCases(seconds: number, rate: number): Promise<string> {
   for (const { pipe, nonBlocking, slow } of READER_CASES) {
     for (const writer of ['ours', 'pino'] as const satisfies readonly WriterName[]) {
       const warmupLines = 10_000;
-      const { writer: w, reader } = await run({ writer, warmupLines, rate, seconds, drainSeconds: 1, nonBlocking }, 'pipe', slow ? seconds : 0);
+      const { writer: w, reader } = await run(
+        { writer, warmupLines, rate, seconds, drainSeconds: 1, nonBlocking },
+        'pipe',
+        slow ? seconds : 0,
+      );
       const logged = warmupLines + w.lines;
       const read = reader?.lines ?? 0;
       const label = `${pipe}, ${slow ? 'slow' : 'fast'} reader`;
-      process.stderr.write(`  ${label} | ${writer} | ${logged} logged, ${read} read, ${w.dropped} dropped, loop held ${w.maxLoopDelayMs} ms${w.stdoutNonBlocking !== nonBlocking ? ' (stdout was not as asked)' : ''}\n`);
-      rows.push([label, writer, Math.round(w.lines / seconds), w.maxLoopDelayMs, logged, read, w.dropped, logged - read - w.dropped, w.rssGrowthMb]);
+      process.stderr.write(
+        `  ${label} | ${writer} | ${logged} logged, ${read} read, ${w.dropped} dropped, loop held ${w.maxLoopDelayMs} ms${w.stdoutNonBlocking !== nonBlocking ? ' (stdout was not as asked)' : ''}\n`,
+      );
+      rows.push([
+        label,
+        writer,
+        Math.round(w.lines / seconds),
+        w.maxLoopDelayMs,
+        logged,
+        read,
+        w.dropped,
+        logged - read - w.dropped,
+        w.rssGrowthMb,
+      ]);
     }
   }
-  return table(['pipe', 'writer', 'lines/s logged', 'event loop held, max ms', 'lines logged', 'lines read', 'dropped (counted)', 'lost uncounted', 'RSS growth MB'], rows);
+  return table(
+    [
+      'pipe',
+      'writer',
+      'lines/s logged',
+      'event loop held, max ms',
+      'lines logged',
+      'lines read',
+      'dropped (counted)',
+      'lost uncounted',
+      'RSS growth MB',
+    ],
+    rows,
+  );
 }
 
 async function main(): Promise<void> {
@@ -94,13 +140,21 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '13000' },
     },
   });
-  const [rounds, lines, slowSeconds, rate] = [values.rounds, values.lines, values['slow-seconds'], values.rate].map(Number) as [number, number, number, number];
-  if (![rounds, lines, slowSeconds, rate].every((n) => Number.isInteger(n) && n > 0)) throw new Error('every option takes a positive whole number');
+  const [rounds, lines, slowSeconds, rate] = [values.rounds, values.lines, values['slow-seconds'], values.rate].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (![rounds, lines, slowSeconds, rate].every((n) => Number.isInteger(n) && n > 0))
+    throw new Error('every option takes a positive whole number');
   process.stderr.write(`cost per line: ${rounds} rounds of ${lines.toLocaleString('en-US')} lines per writer\n`);
   const cost = await costPerLine(rounds, lines);
   process.stderr.write(`readers: ${rate.toLocaleString('en-US')} lines/s for ${slowSeconds} s; a slow reader takes 4 KB every 10 ms\n`);
   const slow = await readerCases(slowSeconds, rate);
-  process.stdout.write(`## Log writer — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n\n### Cost per line (median of ${rounds} rounds, min–max)\n\n${cost}\n\n### Slow and fast readers: ${rate.toLocaleString('en-US')} lines/s for ${slowSeconds} s; a slow reader takes 4 KB every 10 ms meanwhile, then the rest\n\n${slow}\n`);
+  process.stdout.write(
+    `## Log writer — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n\n### Cost per line (median of ${rounds} rounds, min–max)\n\n${cost}\n\n### Slow and fast readers: ${rate.toLocaleString('en-US')} lines/s for ${slowSeconds} s; a slow reader takes 4 KB every 10 ms meanwhile, then the rest\n\n${slow}\n`,
+  );
 }
 
 try {

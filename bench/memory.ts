@@ -36,9 +36,25 @@ export async function memory(bench: Bench, tokens: number, rate?: number, second
   const heapUsedMb = async () => Math.round((await metricValue(statusUrl, 'kong_auth_nodejs_heap_size_used_bytes')) / 104857.6) / 10;
   // The soak (a fixed rate) also samples the heap; the full-speed run is too short for a trend.
   const soaking = rate !== undefined;
-  const heapSampler = soaking ? setInterval(() => void heapUsedMb().then((mb) => heapSamplesMb.push(mb), () => undefined), HEAP_SAMPLE_SECONDS * 1000) : undefined;
+  const heapSampler = soaking
+    ? setInterval(
+        () =>
+          void heapUsedMb().then(
+            (mb) => heapSamplesMb.push(mb),
+            () => undefined,
+          ),
+        HEAP_SAMPLE_SECONDS * 1000,
+      )
+    : undefined;
   try {
-    const result = await bench.drive(running, spec, { maxEvents: tokens, seconds: settleSeconds + seconds, warmupSeconds: 0, rssEverySecond: true, rate, concurrency: rate ? 8 : bench.settings.barLevel });
+    const result = await bench.drive(running, spec, {
+      maxEvents: tokens,
+      seconds: settleSeconds + seconds,
+      warmupSeconds: 0,
+      rssEverySecond: true,
+      rate,
+      concurrency: rate ? 8 : bench.settings.barLevel,
+    });
     clearInterval(heapSampler);
     const samples = result.rssSamplesMb;
     return {

@@ -80,27 +80,51 @@ const NAME = 'bench-consumer';
 const claims = () => {
   const iat = Math.floor(Date.now() / 1000);
   return {
-    sub: NAME, key: 'a36c3049b36249a3c9f8891cb127243c', jti: randomUUID(), iat, nbf: iat, exp: iat + 900,
-    iss: 'https://auth.example.com', aud: 'https://api.bench.io', name: NAME, unique_name: `pvhcorp.com#${NAME}`,
+    sub: NAME,
+    key: 'a36c3049b36249a3c9f8891cb127243c',
+    jti: randomUUID(),
+    iat,
+    nbf: iat,
+    exp: iat + 900,
+    iss: 'https://auth.example.com',
+    aud: 'https://api.bench.io',
+    name: NAME,
+    unique_name: `pvhcorp.com#${NAME}`,
   };
 };
 const joseSign = (key: Uint8Array | webcrypto.CryptoKey) => {
   const { sub, key: keyClaim, jti, name, unique_name, iss, aud } = claims();
   return new SignJWT({ key: keyClaim, jti, name, unique_name })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(sub).setIssuedAt().setNotBefore('0s').setExpirationTime('900s')
-    .setIssuer(iss).setAudience(aud)
+    .setSubject(sub)
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setExpirationTime('900s')
+    .setIssuer(iss)
+    .setAudience(aud)
     .sign(key);
 };
 
 // The 17 headers of bench/driver.ts kongRequest(), as Kong's get_headers returns them (arrays of strings).
 const HEADERS: Record<string, string[]> = Object.fromEntries(
   Object.entries({
-    host: 'api.example.com', 'user-agent': 'bench/1.0', accept: 'application/json', 'accept-encoding': 'gzip, deflate',
-    'accept-language': 'en-US,en;q=0.9', connection: 'keep-alive', 'x-forwarded-for': '10.0.0.1', 'x-forwarded-proto': 'https',
-    'x-real-ip': '10.0.0.1', 'x-request-id': 'bench-request-id', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    'x-consumer-id': '11111111-1111-4111-8111-111111111111', 'x-consumer-username': NAME, 'x-consumer-custom-id': 'bench-custom',
-    'x-credential-identifier': 'cred-1', 'cache-control': 'no-cache', cookie: 'session=abc',
+    host: 'api.example.com',
+    'user-agent': 'bench/1.0',
+    accept: 'application/json',
+    'accept-encoding': 'gzip, deflate',
+    'accept-language': 'en-US,en;q=0.9',
+    connection: 'keep-alive',
+    'x-forwarded-for': '10.0.0.1',
+    'x-forwarded-proto': 'https',
+    'x-real-ip': '10.0.0.1',
+    'x-request-id': 'bench-request-id',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    'x-consumer-id': '11111111-1111-4111-8111-111111111111',
+    'x-consumer-username': NAME,
+    'x-consumer-custom-id': 'bench-custom',
+    'x-credential-identifier': 'cred-1',
+    'cache-control': 'no-cache',
+    cookie: 'session=abc',
   }).map(([name, value]) => [name, [value]]),
 );
 
@@ -111,11 +135,26 @@ function issuerMessages(token: string) {
   const requests = [
     [0, 1, 'plugin.HandleEvent', [{ InstanceId: 1763940000000000, EventName: 'access' }]],
     [0, 2, 'plugin.StepMultiMap', [{ EventId, Data: HEADERS }]],
-    [0, 3, 'plugin.StepConsumer', [{ EventId, Data: { id: '11111111-1111-4111-8111-111111111111', username: NAME, custom_id: 'bench-custom', created_at: 1763940000, tags: [] } }]],
+    [
+      0,
+      3,
+      'plugin.StepConsumer',
+      [
+        {
+          EventId,
+          Data: { id: '11111111-1111-4111-8111-111111111111', username: NAME, custom_id: 'bench-custom', created_at: 1763940000, tags: [] },
+        },
+      ],
+    ],
     [0, 4, 'plugin.StepCredential', [{ EventId, Data: { id: 'cred-1', consumer: { id: '11111111-1111-4111-8111-111111111111' } } }]],
   ].map((message) => kong.encode(message));
   const body = JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 900 });
-  const exitHeaders = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache', 'X-Request-Id': 'bench-request-id' };
+  const exitHeaders = {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    'X-Request-Id': 'bench-request-id',
+  };
   const answers = [
     [1, 1, null, { EventId, Data: { Method: 'kong.request.get_headers', Args: [] } }],
     [1, 2, null, { EventId, Data: { Method: 'kong.client.get_consumer', Args: [] } }],
@@ -129,7 +168,8 @@ function issuerMessages(token: string) {
 async function echoRows(seconds: number): Promise<MicroRow[]> {
   const path = join(tmpdir(), `micro-echo-${process.pid}.sock`);
   rmSync(path, { force: true });
-  const script = "const p=process.argv[1];require('node:net').createServer((s)=>{s.on('error',()=>s.destroy());s.on('data',(d)=>s.write(d))}).listen(p,()=>process.stdout.write('ready\\n'))";
+  const script =
+    "const p=process.argv[1];require('node:net').createServer((s)=>{s.on('error',()=>s.destroy());s.on('data',(d)=>s.write(d))}).listen(p,()=>process.stdout.write('ready\\n'))";
   const command = [...(cpus().length > 1 ? ['taskset', '-c', '0'] : []), process.execPath, '-e', script, path];
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const sockets: Socket[] = [];
@@ -197,7 +237,9 @@ export async function runMicro(opts: { seconds: number }): Promise<MicroRow[]> {
   const rows: MicroRow[] = [];
   rows.push(await measure('jose SignJWT HS256, Uint8Array key', 32, seconds, () => joseSign(secretBytes)));
   rows.push(await measure('jose SignJWT HS256, CryptoKey imported once', 32, seconds, () => joseSign(cryptoKey)));
-  rows.push(await measure('jose jwtVerify HS256, Uint8Array key', 32, seconds, () => jwtVerify(token, secretBytes, { algorithms: ['HS256'] })));
+  rows.push(
+    await measure('jose jwtVerify HS256, Uint8Array key', 32, seconds, () => jwtVerify(token, secretBytes, { algorithms: ['HS256'] })),
+  );
   rows.push(await measure('jose jwtVerify HS256, CryptoKey', 32, seconds, () => jwtVerify(token, cryptoKey, { algorithms: ['HS256'] })));
   rows.push(
     await measure(`createHmac sha256, ${signingInput.length} B input + digest base64url`, 'sync', seconds, () => {
@@ -230,6 +272,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const seconds = Number(process.argv[2] ?? 3);
   const rows = await runMicro({ seconds });
   console.log('| operation | in flight | ops/s | CPU µs/op |\n|---|---:|---:|---:|');
-  for (const row of rows) console.log(`| ${row.operation} | ${row.inFlight} | ${row.opsPerSecond.toLocaleString('en-US')} | ${row.cpuMicrosPerOp} |`);
+  for (const row of rows)
+    console.log(`| ${row.operation} | ${row.inFlight} | ${row.opsPerSecond.toLocaleString('en-US')} | ${row.cpuMicrosPerOp} |`);
   console.log(JSON.stringify(rows));
 }

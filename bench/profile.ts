@@ -17,8 +17,20 @@ export async function profile(bench: Bench, servers?: Set<ServerKind>): Promise<
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no CPU profile was written');
     const top = topCosts(join(dir, file), 12);
-    process.stdout.write(`## ${spec.name}: ${result.eventsPerSecond} events/s under the profiler, c=${bench.settings.barLevel}, ${top.busyMs} ms busy (profile: ${join(dir, file)})\n\n`);
-    process.stdout.write(`${table(['function (self time)', '% of busy'], top.functions.map((f) => [f.name, f.share]))}\n\n`);
-    process.stdout.write(`${table(['module (self time)', '% of busy'], top.modules.map((m) => [m.name, m.share]))}\n\n`);
+    process.stdout.write(
+      `## ${spec.name}: ${result.eventsPerSecond} events/s under the profiler, c=${bench.settings.barLevel}, ${top.busyMs} ms busy (profile: ${join(dir, file)})\n\n`,
+    );
+    process.stdout.write(
+      `${table(
+        ['function (self time)', '% of busy'],
+        top.functions.map((f) => [f.name, f.share]),
+      )}\n\n`,
+    );
+    process.stdout.write(
+      `${table(
+        ['module (self time)', '% of busy'],
+        top.modules.map((m) => [m.name, m.share]),
+      )}\n\n`,
+    );
   }
 }

@@ -15,7 +15,11 @@ export interface BenchResults {
 }
 
 export function table(header: string[], body: Array<Array<string | number>>): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export function report(results: BenchResults, opts: { barLevel: number; smoke: boolean }): string {
@@ -23,12 +27,43 @@ export function report(results: BenchResults, opts: { barLevel: number; smoke: b
   const bound = (r: Row) => (r.rate === undefined && r.driverUtil >= DRIVER_BOUND ? ' (driver-bound)' : '');
   const runRows = (group: string) => results.rows.filter((r) => r.group === group);
   const perRun = (rows: Row[]) =>
-    table(['server', 'conc', 'round', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'server µs/event', 'server util', 'driver util', 'RSS MB', 'errors'],
-      rows.map((r) => [r.server, r.concurrency, r.round + 1, `${r.eventsPerSecond}${bound(r)}`, r.p50Ms, r.p95Ms, r.p99Ms, r.serverCpuUsPerEvent, r.serverUtil, r.driverUtil, r.serverRssMb, r.errors]));
+    table(
+      [
+        'server',
+        'conc',
+        'round',
+        'events/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'server µs/event',
+        'server util',
+        'driver util',
+        'RSS MB',
+        'errors',
+      ],
+      rows.map((r) => [
+        r.server,
+        r.concurrency,
+        r.round + 1,
+        `${r.eventsPerSecond}${bound(r)}`,
+        r.p50Ms,
+        r.p95Ms,
+        r.p99Ms,
+        r.serverCpuUsPerEvent,
+        r.serverUtil,
+        r.driverUtil,
+        r.serverRssMb,
+        r.errors,
+      ]),
+    );
   const out = [
     `## kong-auth-sidecar benchmark — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}${opts.smoke ? ' — SMOKE (figures meaningless)' : ''}`,
     '### The targets',
-    table(['figure', 'measured', 'target', 'met'], results.bar.map((b) => [b.figure, b.measured, b.bar, b.met === null ? '–' : b.met ? 'yes' : 'NO'])),
+    table(
+      ['figure', 'measured', 'target', 'met'],
+      results.bar.map((b) => [b.figure, b.measured, b.bar, b.met === null ? '–' : b.met ? 'yes' : 'NO']),
+    ),
     '### Throughput, issuer (closed loop, one RPC in flight per connection)',
     perRun(runRows('issuer')),
     '### Throughput, gate',
@@ -40,13 +75,22 @@ export function report(results: BenchResults, opts: { barLevel: number; smoke: b
     '### Fixed rate: 1,000 events/s, 8 connections (latency from the scheduled time)',
     perRun(runRows('fixed-rate')),
     '### Status port: 100 concurrent scrapers, while issuing at 1,000 events/s',
-    table(['path', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'failures'], results.scrapes.map((s) => [s.path, s.requestsPerSecond, s.p50Ms, s.p95Ms, s.p99Ms, s.failures])),
+    table(
+      ['path', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'failures'],
+      results.scrapes.map((s) => [s.path, s.requestsPerSecond, s.p50Ms, s.p95Ms, s.p99Ms, s.failures]),
+    ),
     '### Raw costs (one process, pinned)',
-    table(['operation', 'in flight', 'ops/s', 'CPU µs/op'], results.micro.map((m) => [m.operation, m.inFlight, m.opsPerSecond, m.cpuMicrosPerOp])),
+    table(
+      ['operation', 'in flight', 'ops/s', 'CPU µs/op'],
+      results.micro.map((m) => [m.operation, m.inFlight, m.opsPerSecond, m.cpuMicrosPerOp]),
+    ),
   ];
   if (results.memory) {
     const m = results.memory;
-    out.push('### Memory (ours)', `${m.tokens.toLocaleString('en-US')} tokens in ${m.seconds} s: RSS ${m.rssAfterMb} MB, heap used ${m.heapUsedAfterMb} MB, events left ${m.inFlightEventsAfter}, RSS slope (second half) ${m.rssSlopeMbPerHour} MB/h; RSS every 10 s: ${m.rssSamplesMb.filter((_, i) => i % 10 === 0).join(', ')}`);
+    out.push(
+      '### Memory (ours)',
+      `${m.tokens.toLocaleString('en-US')} tokens in ${m.seconds} s: RSS ${m.rssAfterMb} MB, heap used ${m.heapUsedAfterMb} MB, events left ${m.inFlightEventsAfter}, RSS slope (second half) ${m.rssSlopeMbPerHour} MB/h; RSS every 10 s: ${m.rssSamplesMb.filter((_, i) => i % 10 === 0).join(', ')}`,
+    );
   }
   return out.join('\n\n') + '\n';
 }

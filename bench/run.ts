@@ -49,7 +49,22 @@ async function benchmark(bench: Bench, args: BenchArgs, date: string): Promise<v
   const results = { micro, rows: bench.rows, scrapes, memory: mem, bar: theBar(bench.rows, mem, S.barLevel, RESULTS_DIR) };
   process.stdout.write(report(results, { barLevel: S.barLevel, smoke: args.smoke }));
   const file = join(RESULTS_DIR, `${date}${args.smoke ? '.smoke' : args.only ? '.partial' : ''}.json`);
-  writeFileSync(file, JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, smoke: args.smoke, settings: S, ...results, rows: bench.rows.map(({ rssSamplesMb: _, ...r }) => r) }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        node: process.version,
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        smoke: args.smoke,
+        settings: S,
+        ...results,
+        rows: bench.rows.map(({ rssSamplesMb: _, ...r }) => r),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   process.stdout.write(`results: ${file}\n`);
 }
 

@@ -6,13 +6,62 @@ export async function scenarios(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
   process.stderr.write('scenarios (ours)\n');
   const issuer = bench.config('issuer');
-  await bench.measure('scenario', { name: 'issue, warm (tracing 1 % sampled)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer }, level, 0);
-  await bench.measure('scenario', { name: 'issue, tracing off', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { TELEMETRY_MODE: 'off' } }, level, 0);
-  await bench.measure('scenario', { name: 'issue, no per-token log line (EVENT_LOG_LEVEL=debug)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { EVENT_LOG_LEVEL: 'debug' } }, level, 0);
-  await bench.measure('scenario', { name: 'issue, tracing every request (otlp)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, sampledShare: 1 }, level, 0);
-  await bench.measure('scenario', { name: 'issue, cold (new consumer per request)', kind: 'ours', plugin: 'token-issuer', request: 'issue-cold', config: issuer }, level, 0);
-  await bench.measure('scenario', { name: 'validate endpoint', kind: 'ours', plugin: 'token-validator', request: 'validate', config: bench.config('endpoint') }, level, 0);
-  await bench.measure('scenario', { name: 'gate', kind: 'ours', plugin: 'token-validator', request: 'gate', config: bench.config('gate') }, level, 0);
+  await bench.measure(
+    'scenario',
+    { name: 'issue, warm (tracing 1 % sampled)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    { name: 'issue, tracing off', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { TELEMETRY_MODE: 'off' } },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    {
+      name: 'issue, no per-token log line (EVENT_LOG_LEVEL=debug)',
+      kind: 'ours',
+      plugin: 'token-issuer',
+      request: 'issue',
+      config: issuer,
+      env: { EVENT_LOG_LEVEL: 'debug' },
+    },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    {
+      name: 'issue, tracing every request (otlp)',
+      kind: 'ours',
+      plugin: 'token-issuer',
+      request: 'issue',
+      config: issuer,
+      sampledShare: 1,
+    },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    { name: 'issue, cold (new consumer per request)', kind: 'ours', plugin: 'token-issuer', request: 'issue-cold', config: issuer },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    { name: 'validate endpoint', kind: 'ours', plugin: 'token-validator', request: 'validate', config: bench.config('endpoint') },
+    level,
+    0,
+  );
+  await bench.measure(
+    'scenario',
+    { name: 'gate', kind: 'ours', plugin: 'token-validator', request: 'gate', config: bench.config('gate') },
+    level,
+    0,
+  );
   let redis: RedisServer | undefined;
   try {
     redis = await startRedis();
@@ -21,7 +70,19 @@ export async function scenarios(bench: Bench): Promise<void> {
   }
   if (redis) {
     try {
-      await bench.measure('scenario', { name: 'issue, Redis on (rate limit + cache)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: bench.config('issuerRedis'), env: { REDIS_URL: redis.url } }, level, 0);
+      await bench.measure(
+        'scenario',
+        {
+          name: 'issue, Redis on (rate limit + cache)',
+          kind: 'ours',
+          plugin: 'token-issuer',
+          request: 'issue',
+          config: bench.config('issuerRedis'),
+          env: { REDIS_URL: redis.url },
+        },
+        level,
+        0,
+      );
     } finally {
       await redis.stop();
     }
@@ -32,7 +93,14 @@ export async function scenarios(bench: Bench): Promise<void> {
 /** Fresh copies expire after 1 s; then the Admin API goes down and every token comes from the stale copy. */
 async function adminApiDown(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
-  const spec: ServerSpec = { name: 'issue, Admin API down (stale copy)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: bench.config('issuer'), env: { CACHE_TTL_SECONDS: '1' } };
+  const spec: ServerSpec = {
+    name: 'issue, Admin API down (stale copy)',
+    kind: 'ours',
+    plugin: 'token-issuer',
+    request: 'issue',
+    config: bench.config('issuer'),
+    env: { CACHE_TTL_SECONDS: '1' },
+  };
   const running = await bench.start(spec);
   try {
     await bench.drive(running, spec, { concurrency: 1, seconds: 0.2, warmupSeconds: 0 });

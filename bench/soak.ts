@@ -15,12 +15,18 @@ export async function soak(bench: Bench, resultsDir: string, date: string): Prom
   const file = join(resultsDir, `soak-${date}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   const slopes = soakSlopes(result);
-  process.stdout.write(`soak: ${result.tokens} tokens in ${result.seconds} s, RSS ${result.rssAfterMb} MB; slope of per-minute RSS minima after the settling ${slopes.measured} MB/h (from the first minute ${slopes.fromFirstMinute} MB/h), of the live heap ${slopes.liveHeap} MB/h; events left ${result.inFlightEventsAfter}\nresults: ${file}\n`);
+  process.stdout.write(
+    `soak: ${result.tokens} tokens in ${result.seconds} s, RSS ${result.rssAfterMb} MB; slope of per-minute RSS minima after the settling ${slopes.measured} MB/h (from the first minute ${slopes.fromFirstMinute} MB/h), of the live heap ${slopes.liveHeap} MB/h; events left ${result.inFlightEventsAfter}\nresults: ${file}\n`,
+  );
 }
 
 /** The newest soak-*.json in `resultsDir`. */
 export function latestSoak(resultsDir: string): { file: string; result: MemoryResult } | undefined {
-  const files = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => /^soak-.*\.json$/.test(f)).sort() : [];
+  const files = existsSync(resultsDir)
+    ? readdirSync(resultsDir)
+        .filter((f) => /^soak-.*\.json$/.test(f))
+        .sort()
+    : [];
   const file = files.at(-1);
   return file ? { file, result: JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as MemoryResult } : undefined;
 }
@@ -35,6 +41,8 @@ export function soakSlopes(result: MemoryResult): { measuredFrom: number; measur
     measuredFrom,
     measured: retainedSlopePerHour(result.rssSamplesMb, measuredFrom),
     fromFirstMinute: retainedSlopePerHour(result.rssSamplesMb),
-    liveHeap: result.heapSamplesMb ? retainedSlopePerHour(result.heapSamplesMb, measuredFrom, 60 / (result.heapSampleSeconds ?? 10)) : undefined,
+    liveHeap: result.heapSamplesMb
+      ? retainedSlopePerHour(result.heapSamplesMb, measuredFrom, 60 / (result.heapSampleSeconds ?? 10))
+      : undefined,
   };
 }

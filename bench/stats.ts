@@ -29,6 +29,7 @@ export function slopePerHour(samples: number[]): number {
  */
 export function retainedSlopePerHour(samples: number[], fromSecond = 60, samplesPerMinute = 60): number {
   const minima: number[] = [];
-  for (let start = fromSecond * samplesPerMinute / 60; start + samplesPerMinute <= samples.length; start += samplesPerMinute) minima.push(Math.min(...samples.slice(start, start + samplesPerMinute)));
-  return Math.round(slopePerHour(minima) / 60 * 10) / 10;
+  for (let start = (fromSecond * samplesPerMinute) / 60; start + samplesPerMinute <= samples.length; start += samplesPerMinute)
+    minima.push(Math.min(...samples.slice(start, start + samplesPerMinute)));
+  return Math.round((slopePerHour(minima) / 60) * 10) / 10;
 }

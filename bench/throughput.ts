@@ -8,7 +8,10 @@ import { gateServers, issuerServers, type Bench } from './harness.js';
 export async function throughput(bench: Bench, servers?: Set<ServerKind>): Promise<void> {
   const S = bench.settings;
   process.stderr.write('throughput (interleaved)\n');
-  for (const [group, specs] of [['issuer', issuerServers(bench)], ['gate', gateServers(bench)]] as const) {
+  for (const [group, specs] of [
+    ['issuer', issuerServers(bench)],
+    ['gate', gateServers(bench)],
+  ] as const) {
     for (const level of S.levels) {
       const rounds = level === S.barLevel ? S.rounds : 1;
       for (let round = 0; round < rounds; round++) {
@@ -18,5 +21,6 @@ export async function throughput(bench: Bench, servers?: Set<ServerKind>): Promi
       }
     }
   }
-  if (!servers || servers.has('kong-pdk')) await bench.measure('noop', { name: 'kong-pdk noop', kind: 'kong-pdk', plugin: 'noop', request: 'gate' }, S.barLevel, 0);
+  if (!servers || servers.has('kong-pdk'))
+    await bench.measure('noop', { name: 'kong-pdk noop', kind: 'kong-pdk', plugin: 'noop', request: 'gate' }, S.barLevel, 0);
 }

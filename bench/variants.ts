@@ -10,7 +10,10 @@ import { median } from './stats.js';
  */
 export async function compareVariants(bench: Bench, named: Variants, rate?: number): Promise<void> {
   const S = bench.settings;
-  for (const [group, spec] of [['issuer', oursIssuer(bench)], ['gate', oursGate(bench)]] as const) {
+  for (const [group, spec] of [
+    ['issuer', oursIssuer(bench)],
+    ['gate', oursGate(bench)],
+  ] as const) {
     const cpu: Record<string, number[]> = {};
     const p99: Record<string, number[]> = {};
     for (let round = 0; round < S.rounds; round++) {
@@ -18,11 +21,20 @@ export async function compareVariants(bench: Bench, named: Variants, rate?: numb
       for (const name of round % 2 === 0 ? names : names.reverse()) {
         // BENCH_SAMPLED_SHARE: the share of requests whose traceparent says "sampled" (1 % otherwise).
         const share = named[name]?.BENCH_SAMPLED_SHARE;
-        const row = await bench.measure(group, { ...spec, name: `${group} ${name}`, env: named[name], ...(share ? { sampledShare: Number(share) } : {}) }, rate ? 8 : S.barLevel, round, rate ? { rate, seconds: S.fixedRateSeconds, warmupSeconds: 2 * S.warmup } : {});
+        const row = await bench.measure(
+          group,
+          { ...spec, name: `${group} ${name}`, env: named[name], ...(share ? { sampledShare: Number(share) } : {}) },
+          rate ? 8 : S.barLevel,
+          round,
+          rate ? { rate, seconds: S.fixedRateSeconds, warmupSeconds: 2 * S.warmup } : {},
+        );
         (cpu[name] ??= []).push(row.serverCpuUsPerEvent);
         (p99[name] ??= []).push(row.p99Ms);
       }
     }
-    for (const [name, values] of Object.entries(cpu)) process.stdout.write(`${group} ${name}: median ${median(values)} µs/event (${values.join(', ')}), p99 ${median(p99[name] ?? [])} ms (${(p99[name] ?? []).join(', ')})\n`);
+    for (const [name, values] of Object.entries(cpu))
+      process.stdout.write(
+        `${group} ${name}: median ${median(values)} µs/event (${values.join(', ')}), p99 ${median(p99[name] ?? [])} ms (${(p99[name] ?? []).join(', ')})\n`,
+      );
   }
 }

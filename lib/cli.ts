@@ -35,7 +35,14 @@ export interface CliOptions {
 
 /** kong-js-pluginserver's flags, including its single-dash long forms (-kong-prefix) that Kong's docs use. */
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { kongPrefix: readVariable(process.env, 'KONG_PREFIX'), sockName: 'js_pluginserver.sock', dumpAll: false, dumpConfigTable: false, version: false, help: false };
+  const opts: CliOptions = {
+    kongPrefix: readVariable(process.env, 'KONG_PREFIX'),
+    sockName: 'js_pluginserver.sock',
+    dumpAll: false,
+    dumpConfigTable: false,
+    version: false,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i] as string);
     const value = () => {
@@ -44,17 +51,42 @@ export function parseArgs(argv: string[]): CliOptions {
       return v;
     };
     switch (flag) {
-      case 'p': case 'kong-prefix': opts.kongPrefix = value(); break;
-      case 'sock-name': opts.sockName = value(); break;
-      case 'd': case 'plugins-directory': value(); break; // kong-js-pluginserver's; our plugins are built in
-      case 'dump-all-plugins': opts.dumpAll = true; break;
-      case 'dump-plugin-info': opts.dumpPlugin = value(); break;
-      case 'dump-lua-schema': opts.dumpLuaSchema = value(); break;
-      case 'dump-fields-table': opts.dumpFieldsTable = value(); break;
-      case 'dump-config-table': opts.dumpConfigTable = true; break;
-      case 'v': case 'version': opts.version = true; break;
-      case 'h': case 'help': opts.help = true; break;
-      default: throw new Error(`unknown option ${argv[i]}`);
+      case 'p':
+      case 'kong-prefix':
+        opts.kongPrefix = value();
+        break;
+      case 'sock-name':
+        opts.sockName = value();
+        break;
+      case 'd':
+      case 'plugins-directory':
+        value();
+        break; // kong-js-pluginserver's; our plugins are built in
+      case 'dump-all-plugins':
+        opts.dumpAll = true;
+        break;
+      case 'dump-plugin-info':
+        opts.dumpPlugin = value();
+        break;
+      case 'dump-lua-schema':
+        opts.dumpLuaSchema = value();
+        break;
+      case 'dump-fields-table':
+        opts.dumpFieldsTable = value();
+        break;
+      case 'dump-config-table':
+        opts.dumpConfigTable = true;
+        break;
+      case 'v':
+      case 'version':
+        opts.version = true;
+        break;
+      case 'h':
+      case 'help':
+        opts.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
     }
   }
   return opts;
@@ -75,7 +107,9 @@ function dump(opts: CliOptions): number {
   const name = opts.dumpPlugin ?? opts.dumpLuaSchema ?? opts.dumpFieldsTable;
   const description = DESCRIPTIONS.find((d) => d.Name === name);
   if (!description) {
-    process.stderr.write(`kong-auth-sidecar: no plugin named ${JSON.stringify(name)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`);
+    process.stderr.write(
+      `kong-auth-sidecar: no plugin named ${JSON.stringify(name)}; plugins: ${DESCRIPTIONS.map((d) => d.Name).join(', ')}\n`,
+    );
     return 1;
   }
   if (opts.dumpLuaSchema !== undefined) {
@@ -111,7 +145,8 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(environmentTable());
     return 0;
   }
-  if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined || opts.dumpFieldsTable !== undefined) return dump(opts);
+  if (opts.dumpAll || opts.dumpPlugin !== undefined || opts.dumpLuaSchema !== undefined || opts.dumpFieldsTable !== undefined)
+    return dump(opts);
   try {
     // Loaded only to serve: the dump flags must start nothing and print nothing else.
     const { serve } = await import('./serve.js');

@@ -44,7 +44,7 @@ export function fraction(ends: 'inclusive' | 'exclusive'): Parser<number> {
 export function oneOf<T extends string>(values: readonly T[]): Parser<T> {
   return {
     allowed: (code) => `one of ${values.map(code).join(', ')}`,
-    parse: (raw) => (values as readonly string[]).includes(raw) ? (raw as T) : undefined,
+    parse: (raw) => ((values as readonly string[]).includes(raw) ? (raw as T) : undefined),
   };
 }
 
@@ -64,9 +64,17 @@ function urlOf(protocols: readonly string[], allowed: Parser<string>['allowed'],
 }
 
 /** Trailing slashes are dropped: paths are appended to it. */
-export const httpUrl = urlOf(['http:', 'https:'], (code) => `an ${code('http://')} or ${code('https://')} URL`, (raw) => raw.replace(/\/+$/, ''));
+export const httpUrl = urlOf(
+  ['http:', 'https:'],
+  (code) => `an ${code('http://')} or ${code('https://')} URL`,
+  (raw) => raw.replace(/\/+$/, ''),
+);
 
-export const redisUrl = urlOf(['redis:', 'rediss:'], (code) => `a ${code('redis://')} or ${code('rediss://')} URL`, (raw) => raw);
+export const redisUrl = urlOf(
+  ['redis:', 'rediss:'],
+  (code) => `a ${code('redis://')} or ${code('rediss://')} URL`,
+  (raw) => raw,
+);
 
 export const hostPorts: Parser<Array<{ host: string; port: number }>> = {
   allowed: (code) => `a comma-separated list of ${code('host:port')}`,
@@ -105,7 +113,10 @@ export const groupId: Parser<number> = {
     } catch {
       // No group file: only numeric gids can be given.
     }
-    const gid = groups.split('\n').map((line) => line.split(':')).find(([group]) => group === raw)?.[2];
+    const gid = groups
+      .split('\n')
+      .map((line) => line.split(':'))
+      .find(([group]) => group === raw)?.[2];
     return gid !== undefined && /^\d+$/.test(gid) ? Number(gid) : undefined;
   },
 };

@@ -50,7 +50,10 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
       { keyPrefix: config.redis.keyPrefix, ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds },
     );
     redis = { connection, cache };
-    rateLimiter = createRedisRateLimiter({ connection, fallback: localLimiter, log, nowMs: Date.now }, { keyPrefix: config.redis.keyPrefix });
+    rateLimiter = createRedisRateLimiter(
+      { connection, fallback: localLimiter, log, nowMs: Date.now },
+      { keyPrefix: config.redis.keyPrefix },
+    );
   }
   const credentials = createCredentialStore(
     { admin, redis: redis?.cache, log, tracer },

@@ -42,7 +42,8 @@ export function readCpuMax(): string | undefined {
  */
 export function gcFit(cpus: number, execArgv: readonly string[]): GcFit {
   const operatorFlag = execArgv.filter((arg) => SCAVENGE_FLAGS.test(arg)).pop();
-  if (operatorFlag !== undefined) return { cpus, parallelScavenge: !/^--(no-parallel|single)/.test(operatorFlag), decidedBy: 'command-line' };
+  if (operatorFlag !== undefined)
+    return { cpus, parallelScavenge: !/^--(no-parallel|single)/.test(operatorFlag), decidedBy: 'command-line' };
   return { cpus, parallelScavenge: cpus >= 2, decidedBy: 'cpu-budget' };
 }
 

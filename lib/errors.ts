@@ -31,7 +31,11 @@ export class AuthError extends Error {
   readonly extensions: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
 
-  constructor(readonly code: AuthCode, readonly detail: string = AUTH[code].detail, options: AuthErrorOptions = {}) {
+  constructor(
+    readonly code: AuthCode,
+    readonly detail: string = AUTH[code].detail,
+    options: AuthErrorOptions = {},
+  ) {
     super(`${code}: ${detail}`, { cause: options.cause });
     this.name = 'AuthError';
     this.retryAfterSeconds = options.retryAfterSeconds;

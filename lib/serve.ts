@@ -42,7 +42,11 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   let socket: RpcSocketServer | undefined;
   let status: StatusServer | undefined;
   let draining = false;
-  const pluginServerState = () => ({ events: pluginServer.eventCount(), instances: pluginServer.instanceCount(), connections: socket?.connectionCount() ?? 0 });
+  const pluginServerState = () => ({
+    events: pluginServer.eventCount(),
+    instances: pluginServer.instanceCount(),
+    connections: socket?.connectionCount() ?? 0,
+  });
   ctx.metrics.watch({
     credentials: () => ctx.credentials.stats(),
     redisLayers: () => ctx.redis?.cache.stats(),
@@ -58,14 +62,21 @@ export async function serve(socketDir: string, socketName: string): Promise<void
       process.exit(1);
     }
     draining = true;
-    log.info({ 'event.action': 'draining', reason, 'kong.in_flight_events': pluginServer.eventCount() }, 'draining: readiness is 503, no new connections');
+    log.info(
+      { 'event.action': 'draining', reason, 'kong.in_flight_events': pluginServer.eventCount() },
+      'draining: readiness is 503, no new connections',
+    );
     const deadline = setTimeout(() => {
-      log.error({ 'event.action': 'stop-timeout', 'kong.in_flight_events': pluginServer.eventCount() }, `in-flight events did not finish within ${config.shutdownTimeoutMs} ms`);
+      log.error(
+        { 'event.action': 'stop-timeout', 'kong.in_flight_events': pluginServer.eventCount() },
+        `in-flight events did not finish within ${config.shutdownTimeoutMs} ms`,
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
     socket?.stopAccepting();
-    while (pluginServer.liveEventCount(ABANDONED_EVENT_MS) > 0 || (socket?.inFlightCalls() ?? 0) > 0) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    while (pluginServer.liveEventCount(ABANDONED_EVENT_MS) > 0 || (socket?.inFlightCalls() ?? 0) > 0)
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     await socket?.close();
     pluginServer.close();
     await status?.close();
@@ -88,7 +99,10 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   });
 
   if (config.pluginInfoDir) publishPluginInfo(config.pluginInfoDir);
-  socket = await listenRpcSocket(join(socketDir, socketName), pluginServer.dispatch, log, { mode: config.socketMode, group: config.socketGroup });
+  socket = await listenRpcSocket(join(socketDir, socketName), pluginServer.dispatch, log, {
+    mode: config.socketMode,
+    group: config.socketGroup,
+  });
   const views = createStatusViews(ctx, {
     startedAt,
     isServing: () => socket !== undefined && !draining,
@@ -96,7 +110,17 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     pluginServer: pluginServerState,
     telemetry: () => ctx.telemetry.status(),
   });
-  status = await startStatusServer({ host: config.statusHost, port: config.statusPort, views, registry: ctx.metrics.registry, exposeDebug: config.nodeEnv !== 'production', log });
+  status = await startStatusServer({
+    host: config.statusHost,
+    port: config.statusPort,
+    views,
+    registry: ctx.metrics.registry,
+    exposeDebug: config.nodeEnv !== 'production',
+    log,
+  });
   const gcFields = { 'process.cpus': gc.cpus, 'v8.parallel_scavenge': gc.parallelScavenge, 'v8.parallel_scavenge_set_by': gc.decidedBy };
-  log.info({ 'event.action': 'started', 'kong.socket': socket.path, 'kong.socket_reads': socket.reads, 'url.full': status.url, ...gcFields }, `plugin server listening on ${socket.path}; status on ${status.url}`);
+  log.info(
+    { 'event.action': 'started', 'kong.socket': socket.path, 'kong.socket_reads': socket.reads, 'url.full': status.url, ...gcFields },
+    `plugin server listening on ${socket.path}; status on ${status.url}`,
+  );
 }

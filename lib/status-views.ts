@@ -48,7 +48,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
     return {
       type: ctx.redis ? 'redis' : 'memory',
       connection: { connected: redis ? redis.healthy : true, responseTime: redis?.responseTimeMs ?? 0 },
-      entries: { primary: stats.entries.memory, stale: stats.entries.memoryStale, staleCacheAvailable: ctx.config.staleToleranceSeconds > 0 },
+      entries: {
+        primary: stats.entries.memory,
+        stale: stats.entries.memoryStale,
+        staleCacheAvailable: ctx.config.staleToleranceSeconds > 0,
+      },
       performance: { hitRate: lookups ? round(hits / lookups) : 0, avgLatencyMs: ctx.metrics.counts().eventLatency.avgMs },
     };
   }
@@ -72,7 +76,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
             kong: {
               status: kong.healthy ? 'healthy' : 'unhealthy',
               responseTime: kong.responseTimeMs,
-              details: { adminUrl: safeUrl(ctx.config.kongAdminUrl), mode: ctx.config.kongMode, ...(kong.error ? { error: kong.error } : {}) },
+              details: {
+                adminUrl: safeUrl(ctx.config.kongAdminUrl),
+                mode: ctx.config.kongMode,
+                ...(kong.error ? { error: kong.error } : {}),
+              },
             },
             cache: cacheReport(redis),
             telemetry: { status: telemetry.healthy ? 'healthy' : 'unhealthy', mode: telemetry.mode },
@@ -83,12 +91,18 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
 
     ready(): { status: number; body: Record<string, unknown> } {
       const ready = state.isServing() && !state.isDraining();
-      return { status: ready ? 200 : 503, body: { ready, draining: state.isDraining(), serving: state.isServing(), timestamp: new Date().toISOString() } };
+      return {
+        status: ready ? 200 : 503,
+        body: { ready, draining: state.isDraining(), serving: state.isServing(), timestamp: new Date().toISOString() },
+      };
     },
 
     telemetry() {
       const telemetry = state.telemetry();
-      return { healthy: telemetry.healthy, telemetry: { mode: telemetry.mode, initialized: telemetry.initialized, exporter: telemetry.exporter, exports: telemetry.exports } };
+      return {
+        healthy: telemetry.healthy,
+        telemetry: { mode: telemetry.mode, initialized: telemetry.initialized, exporter: telemetry.exporter, exports: telemetry.exports },
+      };
     },
 
     view(view: View): Record<string, unknown> {
@@ -106,7 +120,12 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
           adminApi: admin,
           settings: ctx.config.breaker,
         },
-        cache: { memory: credentials.memory, memoryStale: credentials.memoryStale, redis: ctx.redis?.cache.stats() ?? null, adminLookups: credentials.admin },
+        cache: {
+          memory: credentials.memory,
+          memoryStale: credentials.memoryStale,
+          redis: ctx.redis?.cache.stats() ?? null,
+          adminLookups: credentials.admin,
+        },
       });
       const infrastructure = () => ({
         memory: process.memoryUsage(),
@@ -126,7 +145,12 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
         cacheMaxMemoryEntries: ctx.config.cacheMaxMemoryEntries,
         staleToleranceSeconds: ctx.config.staleToleranceSeconds,
         redis: ctx.config.redis
-          ? { url: safeUrl(ctx.config.redis.url), sentinels: ctx.config.redis.sentinels.length, keyPrefix: ctx.config.redis.keyPrefix, commandTimeoutMs: ctx.config.redis.commandTimeoutMs }
+          ? {
+              url: safeUrl(ctx.config.redis.url),
+              sentinels: ctx.config.redis.sentinels.length,
+              keyPrefix: ctx.config.redis.keyPrefix,
+              commandTimeoutMs: ctx.config.redis.commandTimeoutMs,
+            }
           : null,
         cacheEncryption: ctx.config.cacheEncryptionKey !== undefined,
         logLevel: ctx.config.logLevel,
@@ -136,18 +160,38 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
       const exports = () => ({ exports: state.telemetry().exports });
       const base = { timestamp: new Date().toISOString(), version: VERSION, view };
       switch (view) {
-        case 'operational': return { ...base, ...operational() };
-        case 'infrastructure': return { ...base, ...infrastructure() };
-        case 'telemetry': return { ...base, telemetry: telemetry() };
-        case 'exports': return { ...base, ...exports() };
-        case 'config': return { ...base, config: config() };
+        case 'operational':
+          return { ...base, ...operational() };
+        case 'infrastructure':
+          return { ...base, ...infrastructure() };
+        case 'telemetry':
+          return { ...base, telemetry: telemetry() };
+        case 'exports':
+          return { ...base, ...exports() };
+        case 'config':
+          return { ...base, config: config() };
         case 'full':
-          return { ...base, ...operational(), ...infrastructure(), telemetry: telemetry(), ...exports(), config: config(), process: { pid: process.pid, node: process.version, uptime: process.uptime() } };
+          return {
+            ...base,
+            ...operational(),
+            ...infrastructure(),
+            telemetry: telemetry(),
+            ...exports(),
+            config: config(),
+            process: { pid: process.pid, node: process.version, uptime: process.uptime() },
+          };
       }
     },
 
     debugInfo(): Record<string, unknown> {
-      return { version: VERSION, node: process.version, pid: process.pid, uptime: uptimeSeconds(), pluginServer: state.pluginServer(), nodeEnv: ctx.config.nodeEnv };
+      return {
+        version: VERSION,
+        node: process.version,
+        pid: process.pid,
+        uptime: uptimeSeconds(),
+        pluginServer: state.pluginServer(),
+        nodeEnv: ctx.config.nodeEnv,
+      };
     },
   };
 }

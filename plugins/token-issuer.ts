@@ -1,6 +1,13 @@
 import type { PluginContext } from '../lib/access/plugin-context.js';
 import { AuthError } from '../lib/errors.js';
-import { withDefaults, type Kong, type PluginConfig, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import {
+  withDefaults,
+  type Kong,
+  type PluginConfig,
+  type PluginDescription,
+  type PluginModule,
+  type SchemaField,
+} from '../lib/kong/plugin.js';
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
@@ -11,15 +18,76 @@ import { VERSION } from '../lib/version.js';
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
 
 export const Schema = [
-  { ttl_seconds: { type: 'integer', default: 900, between: [60, 86400], required: true, description: 'Token lifetime in seconds: `exp` = `iat` + this, and `expires_in` in the answer.' } },
+  {
+    ttl_seconds: {
+      type: 'integer',
+      default: 900,
+      between: [60, 86400],
+      required: true,
+      description: 'Token lifetime in seconds: `exp` = `iat` + this, and `expires_in` in the answer.',
+    },
+  },
   { issuer: { type: 'string', description: 'The `iss` claim. Left out when unset.' } },
-  { audience: { type: 'array', elements: { type: 'string' }, default: [], required: true, description: 'The `aud` claim: one entry gives a string, several give an array. Left out when empty.' } },
-  { key_claim_name: { type: 'string', default: 'key', required: true, not_one_of: RESERVED_CLAIMS, description: "Claim that carries the credential key (the `key_claim_name` of Kong's `jwt` plugin). It cannot be `sub`, `name`, `jti`, `iat`, `nbf`, `exp`, `iss`, `aud` or `unique_name`." } },
-  { unique_name_prefix: { type: 'string', description: "When set, the token gets a `unique_name` claim: this prefix followed by the consumer's name." } },
-  { verify_consumer: { type: 'boolean', default: true, required: true, description: '`X-Consumer-ID` must name the consumer Kong authenticated, and Kong must have authenticated it with a credential (the anonymous consumer has none).' } },
-  { provision_credentials: { type: 'boolean', default: true, required: true, description: 'Create an HS256 `jwt` credential for a consumer that has none. Never done while `verify_consumer` is off.' } },
-  { rate_limit_per_minute: { type: 'integer', default: 0, between: [0, 1000000], required: true, description: 'Tokens per consumer per minute, shared through Redis when Redis is configured, else counted per process. 0: no limit.' } },
-  { request_id_source: { type: 'string', default: 'header', one_of: ['header', 'kong'], required: true, description: "`header`: the request id is the incoming `X-Request-Id`, else a new UUID. `kong`: Kong's own `kong_request_id`." } },
+  {
+    audience: {
+      type: 'array',
+      elements: { type: 'string' },
+      default: [],
+      required: true,
+      description: 'The `aud` claim: one entry gives a string, several give an array. Left out when empty.',
+    },
+  },
+  {
+    key_claim_name: {
+      type: 'string',
+      default: 'key',
+      required: true,
+      not_one_of: RESERVED_CLAIMS,
+      description:
+        "Claim that carries the credential key (the `key_claim_name` of Kong's `jwt` plugin). It cannot be `sub`, `name`, `jti`, `iat`, `nbf`, `exp`, `iss`, `aud` or `unique_name`.",
+    },
+  },
+  {
+    unique_name_prefix: {
+      type: 'string',
+      description: "When set, the token gets a `unique_name` claim: this prefix followed by the consumer's name.",
+    },
+  },
+  {
+    verify_consumer: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description:
+        '`X-Consumer-ID` must name the consumer Kong authenticated, and Kong must have authenticated it with a credential (the anonymous consumer has none).',
+    },
+  },
+  {
+    provision_credentials: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description: 'Create an HS256 `jwt` credential for a consumer that has none. Never done while `verify_consumer` is off.',
+    },
+  },
+  {
+    rate_limit_per_minute: {
+      type: 'integer',
+      default: 0,
+      between: [0, 1000000],
+      required: true,
+      description: 'Tokens per consumer per minute, shared through Redis when Redis is configured, else counted per process. 0: no limit.',
+    },
+  },
+  {
+    request_id_source: {
+      type: 'string',
+      default: 'header',
+      one_of: ['header', 'kong'],
+      required: true,
+      description: "`header`: the request id is the incoming `X-Request-Id`, else a new UUID. `kong`: Kong's own `kong_request_id`.",
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 type IssuerConfig = PluginConfig<typeof Schema>;
@@ -57,7 +125,8 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         if (this.conf.rate_limit_per_minute > 0) {
           const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rate_limit_per_minute);
           limitHeaders = rateLimitHeaders(decision);
-          if (!decision.allowed) throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
+          if (!decision.allowed)
+            throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
         // An identity nobody verified may read a credential, never create one.
         const provision = this.conf.provision_credentials && this.conf.verify_consumer;

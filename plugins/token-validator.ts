@@ -6,7 +6,14 @@ import type { SigningCredential } from '../lib/tokens/signing-credential.js';
 import { AuthError, type AuthCode } from '../lib/errors.js';
 import type { ValidationResult } from '../lib/ops/metrics.js';
 import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
-import { withDefaults, type Kong, type PluginConfig, type PluginDescription, type PluginModule, type SchemaField } from '../lib/kong/plugin.js';
+import {
+  withDefaults,
+  type Kong,
+  type PluginConfig,
+  type PluginDescription,
+  type PluginModule,
+  type SchemaField,
+} from '../lib/kong/plugin.js';
 import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
@@ -15,22 +22,84 @@ import { keyClaim } from '../lib/credentials/entity-name.js';
 import { hasScopes, scopesOf } from '../lib/tokens/scopes.js';
 import { VERSION } from '../lib/version.js';
 
-const strings = <const D extends readonly string[]>(description: string, fallback: D) => ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
+const strings = <const D extends readonly string[]>(description: string, fallback: D) =>
+  ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
 
 export const Schema = [
-  { mode: { type: 'string', default: 'endpoint', one_of: ['endpoint', 'gate'], required: true, description: "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream." } },
+  {
+    mode: {
+      type: 'string',
+      default: 'endpoint',
+      one_of: ['endpoint', 'gate'],
+      required: true,
+      description: "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream.",
+    },
+  },
   { issuer: { type: 'string', description: "When set, the token's `iss` must equal it." } },
   { audience: strings("When not empty, the token's `aud` must contain one of these values.", []) },
-  { key_claim_name: { type: 'string', default: 'key', required: true, description: "Claim that names the credential (as in Kong's `jwt` plugin)." } },
-  { clock_skew_seconds: { type: 'integer', default: 0, between: [0, 300], required: true, description: 'Leeway for `exp`, `nbf` and the maximum age, in seconds.' } },
-  { max_token_age_seconds: { type: 'integer', between: [1, 604800], description: 'When set, tokens whose `iat` is older than this are refused, and so are tokens without an `iat`.' } },
+  {
+    key_claim_name: {
+      type: 'string',
+      default: 'key',
+      required: true,
+      description: "Claim that names the credential (as in Kong's `jwt` plugin).",
+    },
+  },
+  {
+    clock_skew_seconds: {
+      type: 'integer',
+      default: 0,
+      between: [0, 300],
+      required: true,
+      description: 'Leeway for `exp`, `nbf` and the maximum age, in seconds.',
+    },
+  },
+  {
+    max_token_age_seconds: {
+      type: 'integer',
+      between: [1, 604800],
+      description: 'When set, tokens whose `iat` is older than this are refused, and so are tokens without an `iat`.',
+    },
+  },
   { header_names: strings('Headers that carry `Bearer <token>`. The scheme is matched case-insensitively.', ['authorization']) },
-  { uri_param_names: strings('Query parameters that carry the token, for WebSocket clients. Off by default, because URLs end up in logs.', []) },
+  {
+    uri_param_names: strings(
+      'Query parameters that carry the token, for WebSocket clients. Off by default, because URLs end up in logs.',
+      [],
+    ),
+  },
   { cookie_names: strings('Cookies that carry the token.', []) },
-  { run_on_preflight: { type: 'boolean', default: true, required: true, description: "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does." } },
-  { verify_consumer: { type: 'boolean', default: true, required: true, description: 'Endpoint mode: the consumer headers must name the consumer Kong authenticated.' } },
-  { required_scopes: strings('Scopes the token must carry (its `scope` claim, space-delimited, or `scp`, a string or an array); a token without them is refused with 403 `AUTH_013`. Empty: no scope is required.', []) },
-  { scopes_match: { type: 'string', default: 'all', one_of: ['all', 'any'], required: true, description: '`all`: the token must carry every one of `required_scopes`. `any`: at least one.' } },
+  {
+    run_on_preflight: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description: "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does.",
+    },
+  },
+  {
+    verify_consumer: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description: 'Endpoint mode: the consumer headers must name the consumer Kong authenticated.',
+    },
+  },
+  {
+    required_scopes: strings(
+      'Scopes the token must carry (its `scope` claim, space-delimited, or `scp`, a string or an array); a token without them is refused with 403 `AUTH_013`. Empty: no scope is required.',
+      [],
+    ),
+  },
+  {
+    scopes_match: {
+      type: 'string',
+      default: 'all',
+      one_of: ['all', 'any'],
+      required: true,
+      description: '`all`: the token must carry every one of `required_scopes`. `any`: at least one.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -59,7 +128,13 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     },
   };
   /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
-  async function verify(token: string, credential: SigningCredential, conf: ValidatorConfig, foundBy: 'consumer' | 'key', traced: TraceContext | undefined): Promise<JWTPayload> {
+  async function verify(
+    token: string,
+    credential: SigningCredential,
+    conf: ValidatorConfig,
+    foundBy: 'consumer' | 'key',
+    traced: TraceContext | undefined,
+  ): Promise<JWTPayload> {
     try {
       return await ctx.verifier.verify(token, credential, conf, traced);
     } catch (err) {
@@ -78,8 +153,14 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     const claims = await verify(token, credential, conf, 'consumer', state.trace);
     requireScopes(conf, claims);
     const body = {
-      valid: true, tokenId: claims.jti, subject: claims.sub, issuer: claims.iss, audience: claims.aud,
-      issuedAt: isoSeconds(claims.iat), expiresAt: isoSeconds(claims.exp), expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
+      valid: true,
+      tokenId: claims.jti,
+      subject: claims.sub,
+      issuer: claims.iss,
+      audience: claims.aud,
+      issuedAt: isoSeconds(claims.iat),
+      expiresAt: isoSeconds(claims.exp),
+      expiresIn: Math.max(0, Number(claims.exp) - Math.floor(Date.now() / 1000)),
       // Only when the token has scopes; JSON leaves an undefined field out.
       scope: scopesOf(claims).join(' ') || undefined,
     };
@@ -99,7 +180,12 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
     // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.
-    await kong.client.authenticate(consumer, { id: credential.credentialId, key: credential.key, consumer: { id: consumer.id }, [GATE_MARK]: true });
+    await kong.client.authenticate(consumer, {
+      id: credential.credentialId,
+      key: credential.key,
+      consumer: { id: consumer.id },
+      [GATE_MARK]: true,
+    });
     return consumer.id;
   }
 
@@ -120,7 +206,8 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, PHASE, async (state) => {
         const conf = this.conf;
-        if (conf.mode === 'gate' && !conf.run_on_preflight && (await kong.request.getMethod()) === 'OPTIONS') return passPreflight(kong, state);
+        if (conf.mode === 'gate' && !conf.run_on_preflight && (await kong.request.getMethod()) === 'OPTIONS')
+          return passPreflight(kong, state);
         const query = conf.uri_param_names.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
         const token = findToken(state.headers, query ?? {}, conf);
         const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);

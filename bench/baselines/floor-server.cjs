@@ -17,7 +17,9 @@ let nextEvent = 1;
 
 function token(name) {
   const iat = Math.floor(Date.now() / 1000);
-  const payload = Buffer.from(JSON.stringify({ sub: name, name, key: 'bench-key', jti: randomUUID(), iat, nbf: iat, exp: iat + 900 })).toString('base64url');
+  const payload = Buffer.from(
+    JSON.stringify({ sub: name, name, key: 'bench-key', jti: randomUUID(), iat, nbf: iat, exp: iat + 900 }),
+  ).toString('base64url');
   const input = `${header}.${payload}`;
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
@@ -81,7 +83,10 @@ function handle(method, params) {
       events.delete(EventId);
       if (!Data || Data.id !== event.id) throw new Error('consumer mismatch');
       const body = JSON.stringify({ access_token: token(event.name), token_type: 'Bearer', expires_in: 900 });
-      return { EventId, Data: { Method: 'kong.response.exit', Args: [200, body, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }] } };
+      return {
+        EventId,
+        Data: { Method: 'kong.response.exit', Args: [200, body, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }] },
+      };
     }
   }
 }
@@ -89,29 +94,33 @@ function handle(method, params) {
 // A graceful end on SIGINT, so that a profile (--cpu-prof) is written.
 process.on('SIGINT', () => process.exit(0));
 const path = process.argv[2];
-try { fs.unlinkSync(path); } catch {}
-net.createServer((socket) => {
-  const decoder = new Decoder();
-  let buffered = Buffer.alloc(0);
-  socket.on('error', () => socket.destroy());
-  socket.on('data', (chunk) => {
-    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-    let message;
-    try {
-      message = decoder.decode(buffered); // Kong sends one request per connection at a time
-    } catch (err) {
-      if (err instanceof RangeError) return;
-      socket.destroy();
-      return;
-    }
-    buffered = Buffer.alloc(0);
-    const [, msgid, method, params] = message;
-    let reply;
-    try {
-      reply = [1, msgid, null, handle(method, params)];
-    } catch (err) {
-      reply = [1, msgid, err.message, null];
-    }
-    socket.write(encoder.encode(reply));
-  });
-}).listen(path);
+try {
+  fs.unlinkSync(path);
+} catch {}
+net
+  .createServer((socket) => {
+    const decoder = new Decoder();
+    let buffered = Buffer.alloc(0);
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      let message;
+      try {
+        message = decoder.decode(buffered); // Kong sends one request per connection at a time
+      } catch (err) {
+        if (err instanceof RangeError) return;
+        socket.destroy();
+        return;
+      }
+      buffered = Buffer.alloc(0);
+      const [, msgid, method, params] = message;
+      let reply;
+      try {
+        reply = [1, msgid, null, handle(method, params)];
+      } catch (err) {
+        reply = [1, msgid, err.message, null];
+      }
+      socket.write(encoder.encode(reply));
+    });
+  })
+  .listen(path);

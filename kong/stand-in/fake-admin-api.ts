@@ -74,7 +74,13 @@ export async function startFakeAdminApi(opts: FakeAdminApiOptions): Promise<Fake
   }
   const controlPlaneId = mode === 'KONNECT' ? randomUUID() : undefined;
   const adminToken = mode === 'KONNECT' ? (opts.adminToken ?? `kpat_${randomBytes(24).toString('hex')}`) : opts.adminToken;
-  const api: AdminApi = { store: opts.store, mode, defaultPageSize, adminToken, basePath: controlPlaneId ? `/v2/control-planes/${controlPlaneId}/core-entities` : '' };
+  const api: AdminApi = {
+    store: opts.store,
+    mode,
+    defaultPageSize,
+    adminToken,
+    basePath: controlPlaneId ? `/v2/control-planes/${controlPlaneId}/core-entities` : '',
+  };
 
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -168,7 +174,13 @@ interface ParsedRequest {
   body: Buffer;
 }
 
-async function respond(api: AdminApi, req: IncomingMessage, res: ServerResponse, fault: Fault | undefined, pendingTimers: Set<NodeJS.Timeout>): Promise<void> {
+async function respond(
+  api: AdminApi,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fault: Fault | undefined,
+  pendingTimers: Set<NodeJS.Timeout>,
+): Promise<void> {
   const startedAt = performance.now();
   let body: Buffer;
   try {
@@ -272,7 +284,9 @@ function checkCredentials(api: AdminApi, headers: IncomingHttpHeaders): Reply | 
   if (api.adminToken === undefined) return undefined;
   if (api.mode === 'KONNECT') {
     // Konnect's documented 401 for core entities (HTTP401Error / GatewayUnauthorizedError).
-    return headers.authorization === `Bearer ${api.adminToken}` ? undefined : { status: 401, body: { message: 'Unauthorized', status: 401 } };
+    return headers.authorization === `Bearer ${api.adminToken}`
+      ? undefined
+      : { status: 401, body: { message: 'Unauthorized', status: 401 } };
   }
   const token = headers['kong-admin-token'];
   if (token === undefined) return { status: 401, body: { message: 'Invalid credentials. Token or User credentials required' } };
@@ -470,7 +484,9 @@ function pageSize(api: AdminApi, raw: string | null): number | Reply {
 
 /** Kong's Postgres offset: unpadded base64 of the JSON array of the last row's primary key. */
 function encodeOffset(lastId: string): string {
-  return Buffer.from(JSON.stringify([lastId])).toString('base64').replace(/=+$/, '');
+  return Buffer.from(JSON.stringify([lastId]))
+    .toString('base64')
+    .replace(/=+$/, '');
 }
 
 function decodeOffset(offset: string): string | Reply {
@@ -559,7 +575,11 @@ function validateJwtCredentialInput(fields: Record<string, unknown>): NewJwtCred
     if (Array.isArray(tags) && tags.every((tag) => typeof tag === 'string')) input.tags = tags as string[];
     else problems['tags'] = 'expected a set';
   }
-  if (ALGORITHMS_NEEDING_PUBLIC_KEY.has(input.algorithm ?? 'HS256') && input.rsa_public_key === undefined && problems['rsa_public_key'] === undefined) {
+  if (
+    ALGORITHMS_NEEDING_PUBLIC_KEY.has(input.algorithm ?? 'HS256') &&
+    input.rsa_public_key === undefined &&
+    problems['rsa_public_key'] === undefined
+  ) {
     problems['rsa_public_key'] = 'required field missing';
     problems['@entity'] = ["failed conditional validation given value of field 'algorithm'"];
   }

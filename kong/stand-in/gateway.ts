@@ -91,7 +91,8 @@ export class Gateway {
   async handle(request: GatewayRequest): Promise<GatewayResult> {
     const req = KongRequest.fromUrl(request.method ?? 'GET', request.path, request.headers ?? {});
     const route = this.match(req.method, req.path);
-    if (!route) return result(req, { status: 404, headers: jsonType(), body: '{"message":"no Route matched with those values"}', source: 'error' });
+    if (!route)
+      return result(req, { status: 404, headers: jsonType(), body: '{"message":"no Route matched with those values"}', source: 'error' });
     const plugins = [...route.plugins].sort((a, b) => this.priorityOf(b.name) - this.priorityOf(a.name));
     try {
       for (const plugin of plugins) {

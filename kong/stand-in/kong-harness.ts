@@ -77,7 +77,12 @@ export class KongHarness {
 
   /** As Kong starts: plugin info from query_cmd, then the declarative config checked against it, then traffic. */
   static async start(opts: HarnessOptions): Promise<KongHarness> {
-    const yml = typeof opts.kongYml !== 'string' ? opts.kongYml : opts.kongYml.includes('\n') ? parseKongYml(opts.kongYml) : loadKongYml(opts.kongYml);
+    const yml =
+      typeof opts.kongYml !== 'string'
+        ? opts.kongYml
+        : opts.kongYml.includes('\n')
+          ? parseKongYml(opts.kongYml)
+          : loadKongYml(opts.kongYml);
     const infos: Record<string, PluginInfo> = {};
     for (const name of OUR_PLUGINS) infos[name] = await queryPluginInfo(name);
     const routes = routesFromKongYml(yml, configValidator(infos));
@@ -85,8 +90,14 @@ export class KongHarness {
     const store = shared?.store ?? createKongStore();
     if (!shared) seedFromKongYml(store, yml);
     const adminToken = shared?.adminToken ?? opts.adminToken ?? TEST_ADMIN_TOKEN;
-    const adminApi = shared?.adminApi ?? (await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize, mode: opts.mode ?? 'API_GATEWAY' }));
-    const server = new PluginServerProcess({ KONG_MODE: adminApi.mode, KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: adminToken, ...opts.env });
+    const adminApi =
+      shared?.adminApi ?? (await startFakeAdminApi({ store, adminToken, pageSize: opts.pageSize, mode: opts.mode ?? 'API_GATEWAY' }));
+    const server = new PluginServerProcess({
+      KONG_MODE: adminApi.mode,
+      KONG_ADMIN_URL: adminApi.url,
+      KONG_ADMIN_TOKEN: adminToken,
+      ...opts.env,
+    });
     try {
       await server.start();
     } catch (err) {
@@ -142,7 +153,11 @@ export class KongHarness {
     const output = this.server.capturedOutput;
     const leaked = this.secrets().filter((secret) => output.includes(secret));
     if (leaked.length > 0) throw new Error(`the plugin server printed ${leaked.length} secret value(s)`);
-    const problems = output.split('\n').filter((line) => line !== '').map(ecsProblem).filter((p) => p !== undefined);
+    const problems = output
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(ecsProblem)
+      .filter((p) => p !== undefined);
     if (problems.length > 0) throw new Error(`the plugin server printed lines that are not ECS JSON: ${problems.slice(0, 3).join('; ')}`);
   }
 }

@@ -68,7 +68,8 @@ function requireString(value: unknown, what: string): string {
  */
 function headerValues(name: string, value: unknown): string[] {
   if (Array.isArray(value)) {
-    for (const v of value) if (typeof v !== 'string') throw new KongRaised(`invalid header value in array "${name}": got ${luaType(v)}, expected string`);
+    for (const v of value)
+      if (typeof v !== 'string') throw new KongRaised(`invalid header value in array "${name}": got ${luaType(v)}, expected string`);
     return (value as string[]).map(normalizeHeaderValue);
   }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return [normalizeHeaderValue(String(value))];
@@ -98,7 +99,11 @@ export function cjsonEncode(value: unknown): string {
   const luaify = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.length === 0 ? {} : v.map(luaify);
     if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => [k, luaify(x)]));
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([, x]) => x !== null && x !== undefined)
+          .map(([k, x]) => [k, luaify(x)]),
+      );
     }
     return v;
   };
@@ -152,7 +157,8 @@ export const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   },
   'kong.service.request.set_headers': (req, [headers]) => {
     // ngx.req.set_header with an empty table removes the header.
-    for (const [name, values] of Object.entries(headerTable(headers, 'headers'))) values.length === 0 ? req.clearHeader(name) : req.setHeader(name, values);
+    for (const [name, values] of Object.entries(headerTable(headers, 'headers')))
+      values.length === 0 ? req.clearHeader(name) : req.setHeader(name, values);
     return undefined;
   },
   'kong.service.request.clear_header': (req, [name]) => {

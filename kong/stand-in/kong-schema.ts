@@ -76,9 +76,7 @@ export interface ErrorRecord {
   [field: string]: ErrorTree;
 }
 
-export type ConfigValidation =
-  | { ok: true; config: Record<string, unknown> }
-  | { ok: false; errors: Record<string, unknown> };
+export type ConfigValidation = { ok: true; config: Record<string, unknown> } | { ok: false; errors: Record<string, unknown> };
 
 /** Kong would fail with a Lua runtime error here (HTTP 500 / failed start), not a validation message. */
 export class LuaRuntimeError extends Error {
@@ -234,16 +232,38 @@ type CodeRange = readonly [number, number];
 
 // C-locale character classes of lstrlib.c.
 const LUA_CLASSES: Record<string, readonly CodeRange[]> = {
-  a: [[0x41, 0x5a], [0x61, 0x7a]],
-  c: [[0x00, 0x1f], [0x7f, 0x7f]],
+  a: [
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+  ],
+  c: [
+    [0x00, 0x1f],
+    [0x7f, 0x7f],
+  ],
   d: [[0x30, 0x39]],
   g: [[0x21, 0x7e]],
   l: [[0x61, 0x7a]],
-  p: [[0x21, 0x2f], [0x3a, 0x40], [0x5b, 0x60], [0x7b, 0x7e]],
-  s: [[0x09, 0x0d], [0x20, 0x20]],
+  p: [
+    [0x21, 0x2f],
+    [0x3a, 0x40],
+    [0x5b, 0x60],
+    [0x7b, 0x7e],
+  ],
+  s: [
+    [0x09, 0x0d],
+    [0x20, 0x20],
+  ],
   u: [[0x41, 0x5a]],
-  w: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a]],
-  x: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
+  w: [
+    [0x30, 0x39],
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+  ],
+  x: [
+    [0x30, 0x39],
+    [0x41, 0x46],
+    [0x61, 0x66],
+  ],
 };
 
 function complementRanges(ranges: readonly CodeRange[]): CodeRange[] {
@@ -474,11 +494,27 @@ const VALIDATORS: Record<string, Validator> = {
 };
 
 const VALIDATORS_ORDER = [
-  'eq', 'ne', 'not_one_of', 'one_of',
-  'gt', 'timestamp', 'uuid', 'is_regex', 'between',
-  'len_eq', 'len_min', 'len_max',
-  'starts_with', 'not_match', 'match_none', 'match', 'match_all', 'match_any',
-  'contains', 'custom_validator', 'mutually_exclusive_subsets',
+  'eq',
+  'ne',
+  'not_one_of',
+  'one_of',
+  'gt',
+  'timestamp',
+  'uuid',
+  'is_regex',
+  'between',
+  'len_eq',
+  'len_min',
+  'len_max',
+  'starts_with',
+  'not_match',
+  'match_none',
+  'match',
+  'match_all',
+  'match_any',
+  'contains',
+  'custom_validator',
+  'mutually_exclusive_subsets',
 ] as const;
 
 // Used when a validator fails without its own message (init.lua validate_field's fallback).
@@ -1076,13 +1112,17 @@ function luaQuoted(value: unknown): string {
 /** kong/db/dao/plugins.lua valid_priority. */
 function checkPriority(name: unknown, priority: unknown): string[] {
   if (typeof priority === 'number' && Number.isInteger(priority)) return [];
-  return [`Priority: Plugin ${luaQuoted(name)} cannot be loaded because its PRIORITY field is not a valid integer number, got: ${luaQuoted(priority)}.`];
+  return [
+    `Priority: Plugin ${luaQuoted(name)} cannot be loaded because its PRIORITY field is not a valid integer number, got: ${luaQuoted(priority)}.`,
+  ];
 }
 
 /** kong/db/dao/plugins.lua valid_version, using the `version` rock's non-strict parser. */
 function checkVersion(name: unknown, version: unknown): string[] {
   if (typeof version === 'string' && parsesAsKongVersion(version)) return [];
-  return [`Version: Plugin ${luaQuoted(name)} cannot be loaded because its VERSION field does not follow the "x.y.z" format, got: ${luaQuoted(version)}.`];
+  return [
+    `Version: Plugin ${luaQuoted(name)} cannot be loaded because its VERSION field does not follow the "x.y.z" format, got: ${luaQuoted(version)}.`,
+  ];
 }
 
 /** version.lua: takes the first run of digits and dots, splits on dots; at most three numbers. */
@@ -1115,7 +1155,10 @@ function checkPluginSchema(pluginName: unknown, schema: unknown): string[] {
   }
   const fields = schema['fields'];
   if (fields === undefined) return [...problems, `Schema.fields: ${MSG.REQUIRED_FOR_ENTITY_CHECK}`];
-  return [...problems, ...checkFieldEntries('Schema.fields', '', fields, (fieldPath, name, def) => checkPluginsEntityField(pluginName, fieldPath, name, def))];
+  return [
+    ...problems,
+    ...checkFieldEntries('Schema.fields', '', fields, (fieldPath, name, def) => checkPluginsEntityField(pluginName, fieldPath, name, def)),
+  ];
 }
 
 /** init.lua Schema.new_subschema: top-level fields must specialise compatible plugins-entity fields. */
@@ -1173,7 +1216,8 @@ function checkFieldStructure(path: string, def: Record<string, unknown>, sibling
   }
   for (const attribute of Object.keys(def)) {
     const allowedTypes = ATTRIBUTE_TYPES[attribute];
-    if (allowedTypes !== undefined && !allowedTypes.includes(typeName)) problems.push(`${path}: ${META_MSG.attribute(typeName, attribute)}`);
+    if (allowedTypes !== undefined && !allowedTypes.includes(typeName))
+      problems.push(`${path}: ${META_MSG.attribute(typeName, attribute)}`);
   }
   for (const attribute of ['elements', 'keys', 'values'] as const) {
     const nested = def[attribute];
@@ -1193,7 +1237,9 @@ function checkJsonParentKey(path: string, def: Record<string, unknown>, siblings
   const parent = siblings.find((entry) => typeof parentKey === 'string' && Object.hasOwn(entry, parentKey));
   if (parent === undefined) return [`${path}.json_schema.parent_subschema_key: ${META_MSG.JSON_PARENT_KEY}`];
   const parentDef = parent[String(parentKey)];
-  return isPlainObject(parentDef) && parentDef['type'] === 'string' ? [] : [`${path}.json_schema.parent_subschema_key: ${META_MSG.JSON_PARENT_KEY_TYPE}`];
+  return isPlainObject(parentDef) && parentDef['type'] === 'string'
+    ? []
+    : [`${path}.json_schema.parent_subschema_key: ${META_MSG.JSON_PARENT_KEY_TYPE}`];
 }
 
 function flattenErrors(tree: ErrorTree | null | undefined, path: string): string[] {

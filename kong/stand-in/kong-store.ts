@@ -64,7 +64,11 @@ export interface NewJwtCredential {
  * clashing column, which the fake Admin API turns into Kong's 409 / 400 bodies.
  */
 export class KongStoreConflictError extends Error {
-  constructor(readonly constraint: 'unique' | 'primary_key', readonly field: string, readonly value: string) {
+  constructor(
+    readonly constraint: 'unique' | 'primary_key',
+    readonly field: string,
+    readonly value: string,
+  ) {
     super(`${constraint === 'unique' ? 'UNIQUE' : 'PRIMARY KEY'} violation on ${field}=${JSON.stringify(value)}`);
     this.name = 'KongStoreConflictError';
   }
@@ -117,7 +121,7 @@ export function kongRandomString(): string {
 }
 
 function randomLetter(first: 'A' | 'a'): string {
-  return String.fromCharCode(first.charCodeAt(0) + (randomBytes(1)[0] ?? 0) % 26);
+  return String.fromCharCode(first.charCodeAt(0) + ((randomBytes(1)[0] ?? 0) % 26));
 }
 
 export function createKongStore(): KongStore {

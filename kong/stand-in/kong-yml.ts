@@ -3,10 +3,18 @@ import { parseDocument } from 'yaml';
 
 /** Algorithms Kong 3.x's `jwt_secrets.algorithm` accepts (kong/plugins/jwt/daos.lua). */
 export const JWT_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512',
-  'RS256', 'RS384', 'RS512',
-  'ES256', 'ES384', 'ES512',
-  'PS256', 'PS384', 'PS512',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
   'EdDSA',
 ] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
@@ -88,7 +96,11 @@ export interface KongYml {
 
 /** A malformed declarative file; the message names the file and the offending path. */
 export class KongYmlError extends Error {
-  constructor(readonly source: string, readonly path: string, problem: string) {
+  constructor(
+    readonly source: string,
+    readonly path: string,
+    problem: string,
+  ) {
     super(`${source}: ${path === '' ? '' : `${path}: `}${problem}`);
     this.name = 'KongYmlError';
   }
@@ -147,7 +159,8 @@ function parseRoute(check: Checker, value: unknown, at: string, topLevel: boolea
     plugins: check.list(raw['plugins'], `${at}.plugins`, (item, pluginAt) => parsePlugin(check, item, pluginAt)),
   };
   for (const [index, path] of (route.paths ?? []).entries()) {
-    if (!path.startsWith('/') && !path.startsWith('~')) check.fail(`${at}.paths[${index}]`, `a path must start with "/" (or "~" for a regex), got ${JSON.stringify(path)}`);
+    if (!path.startsWith('/') && !path.startsWith('~'))
+      check.fail(`${at}.paths[${index}]`, `a path must start with "/" (or "~" for a regex), got ${JSON.stringify(path)}`);
   }
   if (raw['strip_path'] !== undefined) route.strip_path = check.boolean(raw['strip_path'], `${at}.strip_path`);
   if (!['paths', 'methods', 'hosts', 'headers', 'snis', 'sources', 'destinations'].some((field) => raw[field] !== undefined)) {
@@ -182,7 +195,9 @@ function parseConsumer(check: Checker, value: unknown, at: string): KongConsumer
     ...raw,
     ...check.optionalStrings(raw, at, ['id', 'username', 'custom_id']),
     ...check.optionalStringLists(raw, at, ['tags']),
-    keyauth_credentials: check.list(raw['keyauth_credentials'], `${at}.keyauth_credentials`, (item, credAt) => parseKeyAuthCredential(check, item, credAt)),
+    keyauth_credentials: check.list(raw['keyauth_credentials'], `${at}.keyauth_credentials`, (item, credAt) =>
+      parseKeyAuthCredential(check, item, credAt),
+    ),
     jwt_secrets: check.list(raw['jwt_secrets'], `${at}.jwt_secrets`, (item, secretAt) => parseJwtSecret(check, item, secretAt)),
     plugins: check.list(raw['plugins'], `${at}.plugins`, (item, pluginAt) => parsePlugin(check, item, pluginAt)),
   };
@@ -212,7 +227,8 @@ function parseJwtSecret(check: Checker, value: unknown, at: string): KongJwtSecr
     ...check.optionalStrings(raw, at, ['id', 'rsa_public_key']),
     ...check.optionalStringLists(raw, at, ['tags']),
   };
-  if (raw['algorithm'] !== undefined) secret.algorithm = check.oneOf(check.string(raw['algorithm'], `${at}.algorithm`), `${at}.algorithm`, JWT_ALGORITHMS);
+  if (raw['algorithm'] !== undefined)
+    secret.algorithm = check.oneOf(check.string(raw['algorithm'], `${at}.algorithm`), `${at}.algorithm`, JWT_ALGORITHMS);
   if (secret.id !== undefined) check.uuid(secret.id, `${at}.id`);
   return secret;
 }
@@ -275,7 +291,8 @@ class Checker {
   }
 
   port(value: unknown, at: string): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) this.fail(at, `expected a port (0-65535), got ${describe(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535)
+      this.fail(at, `expected a port (0-65535), got ${describe(value)}`);
     return value;
   }
 
@@ -284,7 +301,8 @@ class Checker {
   }
 
   oneOf<T extends string>(value: string, at: string, allowed: readonly T[]): T {
-    if (!(allowed as readonly string[]).includes(value)) this.fail(at, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    if (!(allowed as readonly string[]).includes(value))
+      this.fail(at, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
     return value as T;
   }
 

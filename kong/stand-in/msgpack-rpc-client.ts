@@ -71,7 +71,11 @@ export class MsgpackRpcClient {
   peakConnections = 0;
 
   // Kong sets lua_socket_pool_size = 256 (kong_defaults.lua).
-  constructor(readonly socketPath: string, private readonly poolSize = 256, private readonly codec: RpcCodec = defaultCodec) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly poolSize = 256,
+    private readonly codec: RpcCodec = defaultCodec,
+  ) {}
 
   async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     const connection = this.idle.pop() ?? (await this.connect());

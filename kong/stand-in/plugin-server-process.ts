@@ -34,9 +34,19 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 }
 
 /** Runs a Node script of this project to completion; killed after timeoutMs (code null). */
-export function runScript(script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, runAs?: RunAs): Promise<CliResult> {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+  runAs?: RunAs,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...runAs,
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let stdout = '';
     let stderr = '';
@@ -95,7 +105,10 @@ export class PluginServerProcess {
   }
 
   /** The first log line matching `predicate`, waiting up to `timeoutMs` for it to be written. */
-  async waitForLogLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 3_000): Promise<Record<string, unknown> | undefined> {
+  async waitForLogLine(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 3_000,
+  ): Promise<Record<string, unknown> | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const line = this.logLines().find(predicate);
@@ -107,7 +120,16 @@ export class PluginServerProcess {
   async start(extraArgs: string[] = []): Promise<void> {
     // With KONG_PREFIX in the environment the flag is left out, so the CLI's default is what is tested.
     const prefixArgs = this.env.KONG_PREFIX === undefined ? ['--kong-prefix', this.prefix] : [];
-    const [command, ...args] = [...this.launcher, process.execPath, ...NODE_FLAGS, CLI_PATH, ...prefixArgs, '--sock-name', this.sockName, ...extraArgs];
+    const [command, ...args] = [
+      ...this.launcher,
+      process.execPath,
+      ...NODE_FLAGS,
+      CLI_PATH,
+      ...prefixArgs,
+      '--sock-name',
+      this.sockName,
+      ...extraArgs,
+    ];
     const child = spawn(command as string, args, {
       env: { ...baseEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -133,7 +155,9 @@ export class PluginServerProcess {
   async statusUrl(timeoutMs = 10_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const started = this.logLines().filter((line) => line['event.action'] === 'started').pop();
+      const started = this.logLines()
+        .filter((line) => line['event.action'] === 'started')
+        .pop();
       if (typeof started?.['url.full'] === 'string') return started['url.full'];
       if (Date.now() > deadline) throw new Error(`no status URL in the log within ${timeoutMs} ms:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 20));

@@ -17,7 +17,9 @@ const BEARER = /^\s*bearer(?:\s+(.*))?$/i;
 
 function checked(source: string, value: string): string {
   if (value.length > MAX_TOKEN_HEADER_LENGTH || CONTROL_CHARACTERS.test(value)) {
-    throw new AuthError('AUTH_007', `The ${source} carrying the token is malformed`, { extensions: { reason: 'malformed_header', header: source } });
+    throw new AuthError('AUTH_007', `The ${source} carrying the token is malformed`, {
+      extensions: { reason: 'malformed_header', header: source },
+    });
   }
   return value;
 }

@@ -13,7 +13,15 @@ import { consumerName, type HeaderMap } from './request-headers.js';
 export const GATE_MARK = 'kong_auth_sidecar_gate';
 
 /** Headers that tell the upstream who the caller is: only the gate may set them. */
-const IDENTITY_HEADERS = ['x-consumer-id', 'x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-anonymous-consumer', 'x-token-id', 'x-token-scopes'];
+const IDENTITY_HEADERS = [
+  'x-consumer-id',
+  'x-consumer-username',
+  'x-consumer-custom-id',
+  'x-credential-identifier',
+  'x-anonymous-consumer',
+  'x-token-id',
+  'x-token-scopes',
+];
 const IDENTITY_NAMES = new Set(IDENTITY_HEADERS);
 
 /**
@@ -41,7 +49,12 @@ export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
 }
 
 /** The one set_headers table of a gated request: ours set, every other identity header cleared. */
-export function gateHeaders(incoming: HeaderMap, consumer: KongConsumer, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
+export function gateHeaders(
+  incoming: HeaderMap,
+  consumer: KongConsumer,
+  claims: Record<string, unknown>,
+  requestId: string,
+): UpstreamHeaders {
   const headers = clearedIdentityHeaders(incoming);
   headers['x-consumer-id'] = consumer.id;
   headers['x-consumer-username'] = consumerName(consumer);

@@ -19,7 +19,9 @@ interface KongEntity {
 export async function authenticatedConsumerName(kong: Kong, claimed: ConsumerHeaders): Promise<string> {
   const consumer = (await kong.client.getConsumer()) as KongEntity | null;
   if (!consumer || consumer.id !== claimed.consumerId) {
-    throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', { extensions: { reason: 'consumer_mismatch' } });
+    throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', {
+      extensions: { reason: 'consumer_mismatch' },
+    });
   }
   const credential = (await kong.client.getCredential()) as KongEntity | null;
   if (!credential || typeof credential !== 'object') {
@@ -27,7 +29,9 @@ export async function authenticatedConsumerName(kong: Kong, claimed: ConsumerHea
   }
   const owner = credential.consumer?.id;
   if (owner !== undefined && owner !== claimed.consumerId) {
-    throw new AuthError('AUTH_001', 'The credential Kong authenticated belongs to another consumer', { extensions: { reason: 'consumer_mismatch' } });
+    throw new AuthError('AUTH_001', 'The credential Kong authenticated belongs to another consumer', {
+      extensions: { reason: 'consumer_mismatch' },
+    });
   }
   return consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id });
 }

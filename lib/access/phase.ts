@@ -40,7 +40,12 @@ export interface PhaseOptions {
  * success, or its refusal with a single exit. No error escapes, since Kong lets a request through when
  * a plugin call fails. `handle` answers undefined for an event that is let through unlogged (a preflight).
  */
-export async function runAccessPhase(kong: Kong, ctx: PluginContext, opts: PhaseOptions, handle: (state: PhaseState) => Promise<PhaseSuccess | undefined>): Promise<void> {
+export async function runAccessPhase(
+  kong: Kong,
+  ctx: PluginContext,
+  opts: PhaseOptions,
+  handle: (state: PhaseState) => Promise<PhaseSuccess | undefined>,
+): Promise<void> {
   const startedAt = performance.now();
   let headers: HeaderMap;
   try {
@@ -64,12 +69,21 @@ export async function runAccessPhase(kong: Kong, ctx: PluginContext, opts: Phase
 }
 
 /** The single exit for refusals: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
-async function refuse(kong: Kong, ctx: PluginContext, opts: PhaseOptions, state: Pick<PhaseState, 'requestId' | 'startedAt'> & { span: Span | undefined }, err: unknown): Promise<void> {
+async function refuse(
+  kong: Kong,
+  ctx: PluginContext,
+  opts: PhaseOptions,
+  state: Pick<PhaseState, 'requestId' | 'startedAt'> & { span: Span | undefined },
+  err: unknown,
+): Promise<void> {
   const authError = toAuthError(err);
   ctx.metrics.authError(authError.code);
   opts.count(authError);
   if (state.span) recordFailure(state.span, authError);
-  const fields = eventFields(opts.action, 'failure', state.startedAt, state.span, { 'error.code': authError.code, 'error.message': authError.detail });
+  const fields = eventFields(opts.action, 'failure', state.startedAt, state.span, {
+    'error.code': authError.code,
+    'error.message': authError.detail,
+  });
   if (authError.code === 'AUTH_008') ctx.log.error(Object.assign(fields, { error: authError.cause }), 'unexpected failure');
   else if (authError.status >= 500) ctx.log.warn(Object.assign(fields, { error: authError.cause }), 'request refused: a dependency failed');
   else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');

@@ -40,5 +40,9 @@ export function problemHeaders(err: AuthError, requestId: string): Record<string
 export function failedPhaseAnswer(): ExitAnswer {
   const problem = new AuthError('AUTH_008');
   const requestId = randomUUID();
-  return { status: problem.status, body: problemBody(problem, { instance: '/', requestId, now: new Date() }), headers: problemHeaders(problem, requestId) };
+  return {
+    status: problem.status,
+    body: problemBody(problem, { instance: '/', requestId, now: new Date() }),
+    headers: problemHeaders(problem, requestId),
+  };
 }

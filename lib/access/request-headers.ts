@@ -58,16 +58,21 @@ export function singleHeader(headers: HeaderMap, name: string): string | undefin
     first ??= value;
     count++;
   }
-  if (count > 1) throw new AuthError('AUTH_007', `Header ${name} must have a single value`, { extensions: { reason: 'multiple_values', header: name } });
+  if (count > 1)
+    throw new AuthError('AUTH_007', `Header ${name} must have a single value`, { extensions: { reason: 'multiple_values', header: name } });
   return first;
 }
 
 export function checkHeaderValue(name: string, value: string): void {
   if (value.length > MAX_HEADER_LENGTH) {
-    throw new AuthError('AUTH_007', `Header ${name} exceeds ${MAX_HEADER_LENGTH} characters`, { extensions: { reason: 'too_long', header: name } });
+    throw new AuthError('AUTH_007', `Header ${name} exceeds ${MAX_HEADER_LENGTH} characters`, {
+      extensions: { reason: 'too_long', header: name },
+    });
   }
   if (CONTROL_CHARACTERS.test(value)) {
-    throw new AuthError('AUTH_007', `Header ${name} contains control characters`, { extensions: { reason: 'control_characters', header: name } });
+    throw new AuthError('AUTH_007', `Header ${name} contains control characters`, {
+      extensions: { reason: 'control_characters', header: name },
+    });
   }
 }
 
@@ -89,7 +94,9 @@ export function readConsumerHeaders(headers: HeaderMap): ConsumerHeaders {
   }
   const consumerId = singleHeader(headers, 'x-consumer-id') as string;
   if (!CONSUMER_ID.test(consumerId)) {
-    throw new AuthError('AUTH_007', 'Header x-consumer-id must be a Kong consumer id (a UUID)', { extensions: { reason: 'malformed_consumer_id', header: 'x-consumer-id' } });
+    throw new AuthError('AUTH_007', 'Header x-consumer-id must be a Kong consumer id (a UUID)', {
+      extensions: { reason: 'malformed_consumer_id', header: 'x-consumer-id' },
+    });
   }
   const username = singleHeader(headers, 'x-consumer-username');
   const customId = singleHeader(headers, 'x-consumer-custom-id');

@@ -13,7 +13,12 @@ export function exitWith(kong: Kong, status: number, body: string, headers: Reco
 
 /** Headers of a JSON answer that must not be cached, with the request id echoed. */
 export function jsonNoStoreHeaders(requestId: string, extra?: Record<string, string>): Record<string, string> {
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache', 'X-Request-Id': requestId };
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    'X-Request-Id': requestId,
+  };
   return extra ? Object.assign(headers, extra) : headers;
 }
 
@@ -21,8 +26,18 @@ export function jsonNoStoreHeaders(requestId: string, extra?: Record<string, str
  * ECS event fields for the one log line of an event: event.duration in nanoseconds, the phase span's
  * trace ids, then `extra`. Built by assignment: spreading objects with dotted keys costs ~1 µs per line.
  */
-export function eventFields(action: string, outcome: 'success' | 'failure', startedAt: number, span: Span | undefined, extra: Record<string, unknown>): Record<string, unknown> {
-  const fields: Record<string, unknown> = { 'event.action': action, 'event.outcome': outcome, 'event.duration': Math.round((performance.now() - startedAt) * 1e6) };
+export function eventFields(
+  action: string,
+  outcome: 'success' | 'failure',
+  startedAt: number,
+  span: Span | undefined,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    'event.action': action,
+    'event.outcome': outcome,
+    'event.duration': Math.round((performance.now() - startedAt) * 1e6),
+  };
   return Object.assign(fields, traceFieldsOf(span), extra);
 }
 

@@ -1,6 +1,18 @@
 import {
-  bulkhead, BulkheadRejectedError, BrokenCircuitError, circuitBreaker, CircuitState, ExponentialBackoff, handleWhen, retry,
-  SamplingBreaker, TaskCancelledError, timeout, TimeoutStrategy, wrap, type IPolicy,
+  bulkhead,
+  BulkheadRejectedError,
+  BrokenCircuitError,
+  circuitBreaker,
+  CircuitState,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  SamplingBreaker,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type IPolicy,
 } from 'cockatiel';
 import { context, propagation, SpanKind, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { isEntityName } from './entity-name.js';
@@ -40,7 +52,11 @@ interface Page<T> {
 
 /** The Admin API could not answer (network, timeout, 5xx, 429, refused token). Never "not found". */
 export class AdminApiUnavailableError extends Error {
-  constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'AdminApiUnavailableError';
   }
@@ -171,11 +187,22 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
   const tracer = opts.tracer ?? trace.getTracer('kong-auth-sidecar');
 
   /** One try, body read included: cockatiel aborts `signal` once the policy returns. */
-  async function attempt<T>(method: 'GET' | 'POST', path: string, template: string, body: unknown, signal: AbortSignal): Promise<T | undefined> {
+  async function attempt<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    template: string,
+    body: unknown,
+    signal: AbortSignal,
+  ): Promise<T | undefined> {
     const startedAt = performance.now();
     try {
       const answer = await inSpan(tracer, `${method} ${template}`, SpanKind.CLIENT, (span) => {
-        span.setAttributes({ 'http.request.method': method, 'url.template': template, 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) });
+        span.setAttributes({
+          'http.request.method': method,
+          'url.template': template,
+          'server.address': server.hostname,
+          'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)),
+        });
         return attemptOnce<T>(method, path, body, signal, span);
       });
       opts.onAttempt?.('success', (performance.now() - startedAt) / 1000);
@@ -186,14 +213,25 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function attemptOnce<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, span: Span): Promise<T | undefined> {
+  async function attemptOnce<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    span: Span,
+  ): Promise<T | undefined> {
     counters.calls++;
     const sent: Record<string, string> = body === undefined ? { ...headers } : { ...headers, 'content-type': 'application/json' };
     // The client span's traceparent (none when the attempt is not traced: its span context is invalid).
     propagation.inject(trace.setSpan(context.active(), span), sent);
     let res: Response;
     try {
-      res = await fetch(opts.baseUrl + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), signal });
+      res = await fetch(opts.baseUrl + path, {
+        method,
+        headers: sent,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
     } catch (err) {
       counters.failures++;
       throw new AdminApiUnavailableError(`${method} ${pathOnly(path)} failed: ${describeFetchError(err)}`, undefined, { cause: err });
@@ -217,7 +255,13 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     }
   }
 
-  async function call<T>(method: 'GET' | 'POST', path: string, template: string, body?: unknown, policy = method === 'GET' ? forGet : forPost): Promise<T | undefined> {
+  async function call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    template: string,
+    body?: unknown,
+    policy = method === 'GET' ? forGet : forPost,
+  ): Promise<T | undefined> {
     try {
       // A parent signal per call: cockatiel's default is one signal shared by every call, and each call in
       // flight hangs a listener on it — past 10, Node prints a MaxListenersExceededWarning to stderr.
@@ -263,15 +307,21 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
     },
 
     jwtCredentialByKey(key) {
-      return named(key, (segment) => call<JwtCredential>('GET', `${entities}/jwts/${segment}`, `${entities}/jwts/{key}`, undefined, forKeyLookup));
+      return named(key, (segment) =>
+        call<JwtCredential>('GET', `${entities}/jwts/${segment}`, `${entities}/jwts/{key}`, undefined, forKeyLookup),
+      );
     },
 
     consumerById(consumerId) {
-      return named(consumerId, (segment) => call<KongConsumer>('GET', `${entities}/consumers/${segment}`, `${entities}/consumers/{consumer}`));
+      return named(consumerId, (segment) =>
+        call<KongConsumer>('GET', `${entities}/consumers/${segment}`, `${entities}/consumers/{consumer}`),
+      );
     },
 
     createJwtCredential(consumerId, body) {
-      return named(consumerId, (segment) => call<JwtCredential>('POST', `${entities}/consumers/${segment}/jwt`, `${entities}/consumers/{consumer}/jwt`, body));
+      return named(consumerId, (segment) =>
+        call<JwtCredential>('POST', `${entities}/consumers/${segment}/jwt`, `${entities}/consumers/{consumer}/jwt`, body),
+      );
     },
 
     breakerState() {
@@ -286,7 +336,9 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       try {
         const res = await fetch(`${opts.baseUrl}${entities}/consumers?size=1`, { headers, signal: AbortSignal.timeout(opts.timeoutMs) });
         await res.body?.cancel();
-        return res.ok ? { healthy: true, responseTimeMs: elapsed() } : { healthy: false, responseTimeMs: elapsed(), error: `answered ${res.status}` };
+        return res.ok
+          ? { healthy: true, responseTimeMs: elapsed() }
+          : { healthy: false, responseTimeMs: elapsed(), error: `answered ${res.status}` };
       } catch (err) {
         return { healthy: false, responseTimeMs: elapsed(), error: describeFetchError(err) };
       }

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import {
-  AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type AdminClient, type JwtCredential, type KongConsumer,
+  AdminApiCircuitOpenError,
+  AdminApiConflictError,
+  AdminApiUnavailableError,
+  type AdminClient,
+  type JwtCredential,
+  type KongConsumer,
 } from './admin-client.js';
 import { SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import { AuthError } from '../errors.js';
@@ -30,7 +35,11 @@ export interface CredentialStore {
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
    * per `refreshIntervalSeconds` and returns it when its secret differs, else undefined. Never throws.
    */
-  refreshAfterSignatureFailure(seen: SigningCredential, foundBy: 'consumer' | 'key', traced?: TraceContext): Promise<SigningCredential | undefined>;
+  refreshAfterSignatureFailure(
+    seen: SigningCredential,
+    foundBy: 'consumer' | 'key',
+    traced?: TraceContext,
+  ): Promise<SigningCredential | undefined>;
   stats(): CredentialStats;
 }
 
@@ -70,7 +79,10 @@ export function createCredentialStore(
   const inFlight = new Map<string, Promise<Cached>>();
   const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
   // Apart from `fresh`, so a flood of made-up keys pushes out only other misses, never a credential.
-  const missingKeys = new LRUCache<string, true>({ max: opts.maxEntries, ttl: Math.min(opts.missingKeySeconds ?? MISSING_KEY_SECONDS, opts.ttlSeconds) * 1000 });
+  const missingKeys = new LRUCache<string, true>({
+    max: opts.maxEntries,
+    ttl: Math.min(opts.missingKeySeconds ?? MISSING_KEY_SECONDS, opts.ttlSeconds) * 1000,
+  });
   const stats = {
     memory: { hits: 0, misses: 0 },
     memoryStale: { hits: 0, misses: 0 },
@@ -111,22 +123,35 @@ export function createCredentialStore(
   }
 
   /** The Admin API failed: a stale copy stands in, briefly remembered so every request does not wait on the outage again. */
-  async function staleOrOutage(cacheKey: string, redisId: string | undefined, err: AdminApiUnavailableError | AdminApiCircuitOpenError): Promise<Cached> {
+  async function staleOrOutage(
+    cacheKey: string,
+    redisId: string | undefined,
+    err: AdminApiUnavailableError | AdminApiCircuitOpenError,
+  ): Promise<Cached> {
     stats.admin.outages++;
     const shared = redisId === undefined ? undefined : await deps.redis?.getStale(redisId);
-    const copy = opts.staleSeconds > 0 ? shared ?? stale.get(cacheKey) : undefined;
+    const copy = opts.staleSeconds > 0 ? (shared ?? stale.get(cacheKey)) : undefined;
     if (!shared) stats.memoryStale[copy ? 'hits' : 'misses']++;
     if (copy) {
       // Never past the stale copy's own end, so the tolerance is what operators configured.
       const staleLeftMs = stale.has(cacheKey) ? stale.getRemainingTTL(cacheKey) : Infinity;
       fresh.set(cacheKey, copy, { ttl: Math.max(1, Math.min((opts.staleRetrySeconds ?? 5) * 1000, staleLeftMs)) });
-      deps.log.warn({ 'event.action': 'stale-copy-served', 'kong.cache_key': cacheKey.slice(0, 2), error: err }, 'Admin API unavailable; serving a stale copy');
+      deps.log.warn(
+        { 'event.action': 'stale-copy-served', 'kong.cache_key': cacheKey.slice(0, 2), error: err },
+        'Admin API unavailable; serving a stale copy',
+      );
       return copy;
     }
     if (err instanceof AdminApiCircuitOpenError) {
-      throw new AuthError('AUTH_005', 'The Kong Admin API circuit breaker is open; try again later', { retryAfterSeconds: err.retryAfterSeconds, cause: err });
+      throw new AuthError('AUTH_005', 'The Kong Admin API circuit breaker is open; try again later', {
+        retryAfterSeconds: err.retryAfterSeconds,
+        cause: err,
+      });
     }
-    throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS, cause: err });
+    throw new AuthError('AUTH_004', 'The Kong Admin API is unavailable; try again shortly', {
+      retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS,
+      cause: err,
+    });
   }
 
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
@@ -139,30 +164,36 @@ export function createCredentialStore(
 
   /** memory → Redis (for consumer-keyed credentials) → Admin API → stale copies → AUTH_004/AUTH_005. */
   function load(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
-    return inSpan(tracer, 'credential lookup', SpanKind.INTERNAL, async (span) => {
-      const source = (layer: string) => span.setAttribute('kong_auth.cache.source', layer);
-      const shared = redisId === undefined || !redis ? undefined : await inRedis('GET', () => redis.getFresh(redisId));
-      if (shared) {
-        source('redis');
-        remember(cacheKey, shared);
-        return shared;
-      }
-      let value: Cached;
-      try {
-        value = await fetch();
-      } catch (err) {
-        if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) {
-          source('stale');
-          return staleOrOutage(cacheKey, redisId, err);
+    return inSpan(
+      tracer,
+      'credential lookup',
+      SpanKind.INTERNAL,
+      async (span) => {
+        const source = (layer: string) => span.setAttribute('kong_auth.cache.source', layer);
+        const shared = redisId === undefined || !redis ? undefined : await inRedis('GET', () => redis.getFresh(redisId));
+        if (shared) {
+          source('redis');
+          remember(cacheKey, shared);
+          return shared;
         }
-        if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
-        throw err;
-      }
-      source('admin_api');
-      remember(cacheKey, value);
-      if (redisId !== undefined && redis) await inRedis('SET', () => redis.put(value as SigningCredential));
-      return value;
-    }, { withChildren: true });
+        let value: Cached;
+        try {
+          value = await fetch();
+        } catch (err) {
+          if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) {
+            source('stale');
+            return staleOrOutage(cacheKey, redisId, err);
+          }
+          if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
+          throw err;
+        }
+        source('admin_api');
+        remember(cacheKey, value);
+        if (redisId !== undefined && redis) await inRedis('SET', () => redis.put(value as SigningCredential));
+        return value;
+      },
+      { withChildren: true },
+    );
   }
 
   /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
@@ -192,7 +223,10 @@ export function createCredentialStore(
       deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
       return current;
     } catch (err) {
-      deps.log.warn({ 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err }, 'could not re-read a credential after a signature failure');
+      deps.log.warn(
+        { 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err },
+        'could not re-read a credential after a signature failure',
+      );
       return undefined;
     }
   }
@@ -262,9 +296,7 @@ function isUsableHs256(cred: JwtCredential): boolean {
 
 /** Several usable credentials → the oldest, ties broken by id, so every node picks the same. */
 export function oldestHs256(credentials: JwtCredential[]): JwtCredential | undefined {
-  return credentials
-    .filter(isUsableHs256)
-    .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
+  return credentials.filter(isUsableHs256).sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
 }
 
 function toSigning(cred: JwtCredential): SigningCredential {

@@ -11,7 +11,14 @@ const MAX_ENTITY_NAME_LENGTH = 256;
  * (`/consumers/./jwt` is sent as `/consumers/jwt`). The key claim of a token is held to the same rule.
  */
 export function isEntityName(name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && name.length <= MAX_ENTITY_NAME_LENGTH && name !== '.' && name !== '..' && !UNPRINTABLE.test(name);
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    name.length <= MAX_ENTITY_NAME_LENGTH &&
+    name !== '.' &&
+    name !== '..' &&
+    !UNPRINTABLE.test(name)
+  );
 }
 
 /** The key claim, which names the credential (Kong jwt plugin's key_claim_name). */

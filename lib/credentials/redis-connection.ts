@@ -45,8 +45,10 @@ export function createRedisConnection(config: RedisConfig, deps: { log: Logger }
   function markDown(err?: Error): void {
     if (isDown || isClosing) return;
     isDown = true;
-    deps.log.warn({ 'event.action': 'redis-unavailable', ...target, ...(err ? { error: err } : {}) },
-      'Redis unavailable; the Redis cache layers are skipped until it is back');
+    deps.log.warn(
+      { 'event.action': 'redis-unavailable', ...target, ...(err ? { error: err } : {}) },
+      'Redis unavailable; the Redis cache layers are skipped until it is back',
+    );
   }
 
   client.on('error', (err: Error) => {

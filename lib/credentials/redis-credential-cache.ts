@@ -67,8 +67,7 @@ export function createRedisCredentialCache(
     );
   }
 
-  const keyOf = (layer: Layer, consumerId: string) =>
-    `${opts.keyPrefix}${layer === 'fresh' ? 'cred' : 'cred-stale'}:${consumerId}`;
+  const keyOf = (layer: Layer, consumerId: string) => `${opts.keyPrefix}${layer === 'fresh' ? 'cred' : 'cred-stale'}:${consumerId}`;
 
   function failed(layers: Layer[], action: string, consumerId: string, err: unknown): void {
     for (const layer of layers) counts[layer].errors++;
@@ -110,7 +109,10 @@ export function createRedisCredentialCache(
       log.debug(fields, 'ignored an unreadable credential in Redis');
     } else {
       reportedProblems.add(problem);
-      log.warn(fields, 'ignored an unreadable credential in Redis (changed CACHE_ENCRYPTION_KEY, earlier version, or a value written into Redis by someone else); such copies count as misses and are overwritten');
+      log.warn(
+        fields,
+        'ignored an unreadable credential in Redis (changed CACHE_ENCRYPTION_KEY, earlier version, or a value written into Redis by someone else); such copies count as misses and are overwritten',
+      );
     }
   }
 
@@ -164,7 +166,13 @@ export function createRedisCredentialCache(
         const writtenAtMs = Date.now();
         for (const layer of layersWritten) {
           const redisKey = keyOf(layer, consumerId);
-          const stored: StoredCredential = { consumerId, key: credential.key, secret: credential.secret, redisKey, expiresAtMs: writtenAtMs + lifetimeMs[layer] };
+          const stored: StoredCredential = {
+            consumerId,
+            key: credential.key,
+            secret: credential.secret,
+            redisKey,
+            expiresAtMs: writtenAtMs + lifetimeMs[layer],
+          };
           transaction.set(redisKey, cipher.seal(JSON.stringify(stored)), 'PX', lifetimeMs[layer]);
         }
         const results = await transaction.exec();

@@ -24,7 +24,23 @@ export class PdkError extends Error {
 
 // kong-pdk 0.6.0's namespaces (kong-pdk/kong/**/*.d.ts); every other property is a PDK function.
 const CHILD_NAMESPACES: Record<string, readonly string[]> = {
-  kong: ['client', 'cluster', 'ctx', 'enterprise_edition', 'ip', 'log', 'nginx', 'node', 'plugin', 'request', 'response', 'router', 'service', 'telemetry', 'vault'],
+  kong: [
+    'client',
+    'cluster',
+    'ctx',
+    'enterprise_edition',
+    'ip',
+    'log',
+    'nginx',
+    'node',
+    'plugin',
+    'request',
+    'response',
+    'router',
+    'service',
+    'telemetry',
+    'vault',
+  ],
   'kong.client': ['tls'],
   'kong.ctx': ['shared'],
   'kong.enterprise_edition': ['jwe'],
@@ -62,7 +78,10 @@ class Namespace {
   /** Child namespaces made for this event so far, by their slot in the path's children. */
   children: Namespace[] | undefined = undefined;
 
-  constructor(readonly channel: PdkChannel, readonly at: NamespacePath) {}
+  constructor(
+    readonly channel: PdkChannel,
+    readonly at: NamespacePath,
+  ) {}
 }
 
 /** camelCase to Kong's snake_case, as kong-pdk converts it: getHeaders → get_headers. */

@@ -214,7 +214,8 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     const instance = instanceOf(InstanceId);
     const { Name, Phases } = instance.plugin;
     // Also keeps the phase label of the event metrics to the plugins' phases.
-    if (!Phases.includes(EventName as Phase)) throw new Error(`${Name} has no phase ${JSON.stringify(EventName)}; its phases: ${Phases.join(', ')}`);
+    if (!Phases.includes(EventName as Phase))
+      throw new Error(`${Name} has no phase ${JSON.stringify(EventName)}; its phases: ${Phases.join(', ')}`);
     instance.lastUsedAt = now();
     const event = new PluginEvent(nextEventId++, Name, EventName as Phase, performance.now(), instance.lastUsedAt, deliver);
     events.set(event.id, event);
@@ -244,14 +245,26 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       const { Name, Config } = (request ?? {}) as { Name?: unknown; Config?: unknown };
       const plugin = pluginNamed(Name);
       if (instances.size >= opts.maxInstances) {
-        throw new Error(`${instances.size} plugin instances are running, the most PLUGIN_MAX_INSTANCES allows; Kong starts one per plugin entity and worker`);
+        throw new Error(
+          `${instances.size} plugin instances are running, the most PLUGIN_MAX_INSTANCES allows; Kong starts one per plugin entity and worker`,
+        );
       }
       const config = withDefaults(plugin.Schema, parseConfig(Config));
       const at = now();
-      const instance: Instance = { id: nextInstanceId++, plugin, config, handler: new plugin.Plugin(config), startTime: at / 1000, lastUsedAt: at };
+      const instance: Instance = {
+        id: nextInstanceId++,
+        plugin,
+        config,
+        handler: new plugin.Plugin(config),
+        startTime: at / 1000,
+        lastUsedAt: at,
+      };
       instances.set(instance.id, instance);
       lastStart.set(plugin.Name, at / 1000);
-      opts.log.info({ 'event.action': 'instance-started', 'kong.plugin': plugin.Name, 'kong.instance_id': instance.id }, 'plugin instance started');
+      opts.log.info(
+        { 'event.action': 'instance-started', 'kong.plugin': plugin.Name, 'kong.instance_id': instance.id },
+        'plugin instance started',
+      );
       return instanceStatus(instance);
     },
 
@@ -265,7 +278,6 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
       lastClose.set(instance.plugin.Name, now() / 1000);
       return { Name: instance.plugin.Name, Id: instance.id, Config: instance.config };
     },
-
   };
 
   // The event's calls answer from the plugin's next message; the others once their promise settles.
@@ -277,7 +289,11 @@ export function createPluginServer(plugins: PluginModule[], opts: PluginServerOp
     ['plugin.StepError', (params, respond) => step(params, true, respond)],
     ...Object.entries(methods).map(([name, handler]): [string, Handler] => [
       `plugin.${name}`,
-      (params, respond) => void handler(params).then((result) => respond(null, result), (err: unknown) => respond(errorMessage(err), null)),
+      (params, respond) =>
+        void handler(params).then(
+          (result) => respond(null, result),
+          (err: unknown) => respond(errorMessage(err), null),
+        ),
     ]),
   ]);
 

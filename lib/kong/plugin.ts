@@ -22,7 +22,13 @@ export type SchemaField = Readonly<Record<string, FieldDefinition>>;
 
 type FieldValue<F> = F extends { one_of: readonly (infer V)[] }
   ? V
-  : F extends { type: 'string' } ? string : F extends { type: 'integer' | 'number' } ? number : F extends { type: 'boolean' } ? boolean : string[];
+  : F extends { type: 'string' }
+    ? string
+    : F extends { type: 'integer' | 'number' }
+      ? number
+      : F extends { type: 'boolean' }
+        ? boolean
+        : string[];
 /** Kong fills a default before the plugin sees the config; a field without one may be absent. */
 type EntryConfig<E> = { [K in keyof E]: E[K] extends { default: unknown } ? FieldValue<E[K]> : FieldValue<E[K]> | undefined };
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -32,7 +38,9 @@ type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: 
  * (`conf.ttl_seconds`): one property per field, typed from its definition. Declare the schema
  * `as const satisfies readonly SchemaField[]` so the types follow it.
  */
-export type PluginConfig<S extends readonly SchemaField[]> = Readonly<Intersection<S[number] extends infer E ? (E extends unknown ? EntryConfig<E> : never) : never>>;
+export type PluginConfig<S extends readonly SchemaField[]> = Readonly<
+  Intersection<S[number] extends infer E ? (E extends unknown ? EntryConfig<E> : never) : never>
+>;
 
 /** What Kong learns from `query_cmd`, before any instance exists. */
 export interface PluginDescription {

@@ -242,8 +242,12 @@ type Request = [0, number, string, unknown[]];
 
 function isRequest(message: unknown): message is Request {
   return (
-    Array.isArray(message) && message.length === 4 && message[0] === 0 && Number.isInteger(message[1]) &&
-    typeof message[2] === 'string' && Array.isArray(message[3])
+    Array.isArray(message) &&
+    message.length === 4 &&
+    message[0] === 0 &&
+    Number.isInteger(message[1]) &&
+    typeof message[2] === 'string' &&
+    Array.isArray(message[3])
   );
 }
 
@@ -255,7 +259,7 @@ function answer(socket: Socket, [, msgid, method, params]: Request, dispatch: Di
     done = true;
     let reply: Buffer;
     try {
-      reply = packr.pack([1, msgid, error, error === null ? result ?? null : null]);
+      reply = packr.pack([1, msgid, error, error === null ? (result ?? null) : null]);
     } catch (err) {
       reply = packr.pack([1, msgid, errorMessage(err), null]);
     }

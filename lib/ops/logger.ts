@@ -10,7 +10,16 @@ export type { Logger };
  * Fields whose values must never reach a log line. Every object we log is flat ECS fields built in
  * place (errors go through serializeError), so exact paths suffice; wildcard paths cost ~5 µs per line.
  */
-const REDACTED_PATHS = ['secret', 'token', 'access_token', 'authorization', 'headers.authorization', 'headers["kong-admin-token"]', 'adminToken', 'kongAdminToken'];
+const REDACTED_PATHS = [
+  'secret',
+  'token',
+  'access_token',
+  'authorization',
+  'headers.authorization',
+  'headers["kong-admin-token"]',
+  'adminToken',
+  'kongAdminToken',
+];
 
 /** pino writing NDJSON with ECS field names (docs/operations.md), flat dotted keys as @elastic/ecs-pino-format does. */
 export function createLogger(opts: { level: LogLevel; serviceVersion: string; destination?: DestinationStream }): Logger {

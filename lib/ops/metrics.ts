@@ -70,7 +70,13 @@ export function createMetrics(): Metrics {
 
   // The per-event metrics are plain tallies on the hot path (prom-client hashes labels on every inc or
   // observe, ~1 µs per event); the counters below read them when scraped.
-  const eventSeconds = new TallyHistogram('kong_auth_event_duration_seconds', 'Time from HandleEvent to the answer, by plugin and phase.', ['plugin', 'phase'], LATENCY_BUCKETS, registry);
+  const eventSeconds = new TallyHistogram(
+    'kong_auth_event_duration_seconds',
+    'Time from HandleEvent to the answer, by plugin and phase.',
+    ['plugin', 'phase'],
+    LATENCY_BUCKETS,
+    registry,
+  );
   // Looked up by plugin, then phase: no key string is built per event.
   const byPlugin = new Map<string, Map<string, PhaseTally>>();
   const allTallies = (): PhaseTally[] => [...byPlugin.values()].flatMap((ofPlugin) => [...ofPlugin.values()]);
@@ -85,30 +91,58 @@ export function createMetrics(): Metrics {
     return tally;
   };
   new Counter({
-    name: 'kong_auth_events_total', help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).', labelNames: ['plugin', 'phase', 'status'], registers: [registry],
+    name: 'kong_auth_events_total',
+    help: 'Plugin phases handled, by plugin, phase and HTTP status of the answer ("continue" when the request went on).',
+    labelNames: ['plugin', 'phase', 'status'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const { plugin, phase, byStatus } of allTallies()) for (const [status, n] of byStatus) this.inc({ plugin, phase, status }, n);
     },
   });
   new Counter({
-    name: 'kong_auth_tokens_issued_total', help: 'Tokens issued.', registers: [registry],
+    name: 'kong_auth_tokens_issued_total',
+    help: 'Tokens issued.',
+    registers: [registry],
     collect() {
       this.reset();
       this.inc(counts.tokensIssued);
     },
   });
   new Counter({
-    name: 'kong_auth_tokens_validated_total', help: 'Tokens checked, by result.', labelNames: ['result'], registers: [registry],
+    name: 'kong_auth_tokens_validated_total',
+    help: 'Tokens checked, by result.',
+    labelNames: ['result'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const [result, n] of Object.entries(counts.tokensValidated)) if (n > 0) this.inc({ result }, n);
     },
   });
-  const errors = new Counter({ name: 'kong_auth_errors_total', help: 'Error answers, by AUTH code.', labelNames: ['code'], registers: [registry] });
-  const adminAttempts = new Counter({ name: 'kong_auth_admin_api_requests_total', help: 'Kong Admin API attempts, retries included, by outcome.', labelNames: ['outcome'], registers: [registry] });
-  const adminSeconds = new Histogram({ name: 'kong_auth_admin_api_request_duration_seconds', help: 'Kong Admin API attempt latency.', buckets: LATENCY_BUCKETS, registers: [registry] });
-  const unhandled = new Counter({ name: 'kong_auth_unhandled_errors_total', help: 'Unhandled promise rejections and uncaught exceptions.', labelNames: ['kind'], registers: [registry] });
+  const errors = new Counter({
+    name: 'kong_auth_errors_total',
+    help: 'Error answers, by AUTH code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const adminAttempts = new Counter({
+    name: 'kong_auth_admin_api_requests_total',
+    help: 'Kong Admin API attempts, retries included, by outcome.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const adminSeconds = new Histogram({
+    name: 'kong_auth_admin_api_request_duration_seconds',
+    help: 'Kong Admin API attempt latency.',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const unhandled = new Counter({
+    name: 'kong_auth_unhandled_errors_total',
+    help: 'Unhandled promise rejections and uncaught exceptions.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
 
   const watch = (sources: MetricSources) => {
     new Counter({
@@ -134,7 +168,10 @@ export function createMetrics(): Metrics {
       },
     });
     new Gauge({
-      name: 'kong_auth_cache_entries', help: 'Credentials held in process memory, by layer.', labelNames: ['layer'], registers: [registry],
+      name: 'kong_auth_cache_entries',
+      help: 'Credentials held in process memory, by layer.',
+      labelNames: ['layer'],
+      registers: [registry],
       collect() {
         const { entries } = sources.credentials();
         this.set({ layer: 'memory' }, entries.memory);
@@ -142,13 +179,17 @@ export function createMetrics(): Metrics {
       },
     });
     new Gauge({
-      name: 'kong_auth_circuit_breaker_state', help: 'Admin API circuit breaker: 0 closed, 1 open, 2 half-open.', registers: [registry],
+      name: 'kong_auth_circuit_breaker_state',
+      help: 'Admin API circuit breaker: 0 closed, 1 open, 2 half-open.',
+      registers: [registry],
       collect() {
         this.set(BREAKER_STATE_VALUE[sources.breakerState()]);
       },
     });
     new Gauge({
-      name: 'kong_auth_redis_connected', help: '1 while the Redis connection is ready (absent without Redis).', registers: [registry],
+      name: 'kong_auth_redis_connected',
+      help: '1 while the Redis connection is ready (absent without Redis).',
+      registers: [registry],
       collect() {
         const redis = sources.redisConnection();
         if (redis) this.set(redis.connected ? 1 : 0);
@@ -159,7 +200,9 @@ export function createMetrics(): Metrics {
       ['kong_auth_redis_reconnects_total', 'Redis reconnections.', 'reconnects'],
     ] as const) {
       new Counter({
-        name, help, registers: [registry],
+        name,
+        help,
+        registers: [registry],
         collect() {
           const redis = sources.redisConnection();
           this.reset();
@@ -168,26 +211,34 @@ export function createMetrics(): Metrics {
       });
     }
     new Counter({
-      name: 'kong_auth_log_lines_dropped_total', help: 'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).', registers: [registry],
+      name: 'kong_auth_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).',
+      registers: [registry],
       collect() {
         this.reset();
         this.inc(sources.droppedLogLines());
       },
     });
     new Gauge({
-      name: 'kong_auth_in_flight_events', help: 'Events waiting on Kong or on us right now.', registers: [registry],
+      name: 'kong_auth_in_flight_events',
+      help: 'Events waiting on Kong or on us right now.',
+      registers: [registry],
       collect() {
         this.set(sources.pluginServer().events);
       },
     });
     new Gauge({
-      name: 'kong_auth_plugin_instances', help: 'Plugin instances Kong has started and not closed.', registers: [registry],
+      name: 'kong_auth_plugin_instances',
+      help: 'Plugin instances Kong has started and not closed.',
+      registers: [registry],
       collect() {
         this.set(sources.pluginServer().instances);
       },
     });
     new Gauge({
-      name: 'kong_auth_plugin_socket_connections', help: 'Open connections from Kong on the plugin socket.', registers: [registry],
+      name: 'kong_auth_plugin_socket_connections',
+      help: 'Open connections from Kong on the plugin socket.',
+      registers: [registry],
       collect() {
         this.set(sources.pluginServer().connections);
       },
@@ -228,7 +279,8 @@ export function createMetrics(): Metrics {
     counts() {
       const sorted = [...latencies].sort((a, b) => a - b);
       const eventsByStatus: Record<string, number> = {};
-      for (const { byStatus } of allTallies()) for (const [status, n] of byStatus) eventsByStatus[status] = (eventsByStatus[status] ?? 0) + n;
+      for (const { byStatus } of allTallies())
+        for (const [status, n] of byStatus) eventsByStatus[status] = (eventsByStatus[status] ?? 0) + n;
       return {
         ...structuredClone(counts),
         eventsByStatus,

@@ -32,7 +32,15 @@ const json = (status: number, body: unknown): Reply => ({ status, body: JSON.str
 
 /** RFC 7807 for the status port's own errors (no AUTH code: these are not plugin answers). */
 function problem(status: number, title: string, detail: string, instance: string, extensions?: Record<string, unknown>): Reply {
-  const body = { type: 'about:blank', title, status, detail, instance, timestamp: new Date().toISOString(), ...(extensions ? { extensions } : {}) };
+  const body = {
+    type: 'about:blank',
+    title,
+    status,
+    detail,
+    instance,
+    timestamp: new Date().toISOString(),
+    ...(extensions ? { extensions } : {}),
+  };
   return { status, body: JSON.stringify(body), contentType: 'application/problem+json' };
 }
 
@@ -45,7 +53,11 @@ export async function startStatusServer(opts: {
   exposeDebug: boolean;
   log: Logger;
 }): Promise<StatusServer> {
-  const prometheus = async (): Promise<Reply> => ({ status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType });
+  const prometheus = async (): Promise<Reply> => ({
+    status: 200,
+    body: await opts.registry.metrics(),
+    contentType: opts.registry.contentType,
+  });
   const routes: Record<string, Handler> = {
     '/health': async () => {
       const { status, body } = await opts.views.health();

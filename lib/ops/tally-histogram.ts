@@ -15,7 +15,10 @@ export class HistogramSeries {
   count = 0;
   sum = 0;
 
-  constructor(readonly labels: Record<string, string>, private readonly bounds: readonly number[]) {
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
     this.bucketCounts = new Array<number>(bounds.length).fill(0);
   }
 
@@ -43,7 +46,13 @@ export class TallyHistogram {
   readonly aggregator = 'sum';
   private readonly all = new Map<string, HistogramSeries>();
 
-  constructor(readonly name: string, readonly help: string, private readonly labelNames: readonly string[], private readonly bounds: readonly number[], registry: Registry) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
     registry.registerMetric(this as unknown as Metric);
   }
 

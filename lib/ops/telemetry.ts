@@ -1,11 +1,31 @@
-import { context, INVALID_SPAN_CONTEXT, TraceFlags, type Context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  TraceFlags,
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, parseTraceParent, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler,
-  type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor,
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
 import { AuthError } from '../errors.js';
 import type { Logger } from './logger.js';
@@ -15,7 +35,14 @@ import { VERSION } from '../version.js';
 export type TraceCarrier = Readonly<Record<string, string | string[] | undefined>>;
 
 export const TELEMETRY_MODES = ['off', 'console', 'otlp', 'both'] as const;
-export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 /** What the status port reports about tracing. */
 export interface TelemetryStatus {
@@ -65,9 +92,16 @@ const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
  * AUTH code, else the error's name). Without a recording parent there is no child span: it would start a
  * trace of its own. Only a span with children of its own (`withChildren`) becomes the active context.
  */
-export function inSpan<T>(tracer: Tracer, name: string, kind: SpanKind, fn: (span: Span) => Promise<T>, opts: { parent?: Context; withChildren?: boolean } = {}): Promise<T> {
+export function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  kind: SpanKind,
+  fn: (span: Span) => Promise<T>,
+  opts: { parent?: Context; withChildren?: boolean } = {},
+): Promise<T> {
   const parent = opts.parent ?? context.active();
-  if (trace.getSpan(parent)?.isRecording()) return inRecordedSpan(tracer.startSpan(name, { kind }, parent), parent, fn, opts.withChildren === true);
+  if (trace.getSpan(parent)?.isRecording())
+    return inRecordedSpan(tracer.startSpan(name, { kind }, parent), parent, fn, opts.withChildren === true);
   // Not an async function: the unrecorded path (most requests) returns fn's own promise, not a second one around it.
   try {
     return fn(NOT_RECORDED);
@@ -108,7 +142,12 @@ async function inRecordedSpan<T>(span: Span, parent: Context, fn: (span: Span) =
 class SwitchableContextManager extends AsyncLocalStorageContextManager {
   on = false;
 
-  override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(context: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     this.on = true;
     return super.with(context, fn, thisArg, ...args);
   }
@@ -165,12 +204,18 @@ export function recordFailure(span: Span, err: unknown): void {
 function samplerFrom(config: TelemetryConfig): Sampler {
   const ratio = new TraceIdRatioBasedSampler(config.samplerArg);
   switch (config.sampler) {
-    case 'always_on': return new AlwaysOnSampler();
-    case 'always_off': return new AlwaysOffSampler();
-    case 'traceidratio': return ratio;
-    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio });
-    default: return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
 }
 
@@ -188,7 +233,12 @@ interface ExportCounters {
  * Bounds the spans waiting for export (an unreachable collector never grows memory or slows a request)
  * and counts what was exported and what was dropped, for /health/telemetry and ?view=exports.
  */
-function countingPipeline(exporter: SpanExporter, maxQueueSize: number, scheduledDelayMillis: number, counters: ExportCounters): SpanProcessor {
+function countingPipeline(
+  exporter: SpanExporter,
+  maxQueueSize: number,
+  scheduledDelayMillis: number,
+  counters: ExportCounters,
+): SpanProcessor {
   const counted: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       exporter.export(spans, (result) => {
@@ -233,10 +283,18 @@ function logExporter(log: Logger): SpanExporter {
     export(spans, done) {
       for (const span of spans) {
         const context = span.spanContext();
-        log.info({
-          'event.action': 'trace-span', 'trace.id': context.traceId, 'span.id': context.spanId, 'span.name': span.name,
-          'parent.id': span.parentSpanContext?.spanId, 'event.duration': span.duration[0] * 1e9 + span.duration[1], attributes: span.attributes,
-        }, `span ${span.name}`);
+        log.info(
+          {
+            'event.action': 'trace-span',
+            'trace.id': context.traceId,
+            'span.id': context.spanId,
+            'span.name': span.name,
+            'parent.id': span.parentSpanContext?.spanId,
+            'event.duration': span.duration[0] * 1e9 + span.duration[1],
+            attributes: span.attributes,
+          },
+          `span ${span.name}`,
+        );
       }
       done({ code: ExportResultCode.SUCCESS });
     },
@@ -245,7 +303,15 @@ function logExporter(log: Logger): SpanExporter {
 }
 
 export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry {
-  const counters: ExportCounters = { exportedSpans: 0, droppedSpans: 0, exports: 0, failedExports: 0, queued: 0, lastError: null, lastExportOk: null };
+  const counters: ExportCounters = {
+    exportedSpans: 0,
+    droppedSpans: 0,
+    exports: 0,
+    failedExports: 0,
+    queued: 0,
+    lastError: null,
+    lastExportOk: null,
+  };
   const exporters: string[] = [];
   let provider: NodeTracerProvider | undefined;
   if (config.mode !== 'off') {
@@ -286,7 +352,11 @@ export function createTelemetry(config: TelemetryConfig, log: Logger): Telemetry
     inPhase(plugin, phase, headers, fn) {
       if (neverRecorded(headers)) return fn(NOT_RECORDED, undefined);
       const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
-      const span = tracer.startSpan(`${plugin} ${phase}`, { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } }, parent);
+      const span = tracer.startSpan(
+        `${plugin} ${phase}`,
+        { kind: SpanKind.INTERNAL, attributes: { 'kong.plugin.name': plugin, 'kong.phase': phase } },
+        parent,
+      );
       return endingSpan(span, (s) => fn(s, s.isRecording() ? trace.setSpan(parent, s) : undefined));
     },
     status() {

@@ -54,7 +54,15 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
     if (credential.secret === '') throw new AuthError('AUTH_003', 'The credential has no secret to sign with');
     const iat = deps.nowSeconds();
     const jti = randomUUID();
-    const claims: Record<string, unknown> = { sub: subject, name: subject, [opts.key_claim_name]: credential.key, jti, iat, nbf: iat, exp: iat + opts.ttl_seconds };
+    const claims: Record<string, unknown> = {
+      sub: subject,
+      name: subject,
+      [opts.key_claim_name]: credential.key,
+      jti,
+      iat,
+      nbf: iat,
+      exp: iat + opts.ttl_seconds,
+    };
     if (opts.issuer !== undefined) claims.iss = opts.issuer;
     if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
     if (opts.unique_name_prefix !== undefined) claims.unique_name = opts.unique_name_prefix + subject;

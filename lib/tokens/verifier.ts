@@ -66,17 +66,22 @@ function decodeToken(token: string): JWTPayload {
   const [header, claims] = [jsonObject(segments[0] ?? ''), jsonObject(segments[1] ?? '')];
   if (!header || !claims) throw malformed();
   // Only HS256, so `none`, RS/ES/PS and HS384/512 never reach a credential lookup or a verifier.
-  if (header.alg !== 'HS256') throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(header.alg)} is not accepted; HS256 is required`);
+  if (header.alg !== 'HS256')
+    throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(header.alg)} is not accepted; HS256 is required`);
   for (const claim of TIME_CLAIMS) {
     const value = claims[claim];
     if (value === undefined && claim !== 'exp') continue;
-    if (typeof value !== 'number' || !(value >= 0 && value <= LAST_NUMERIC_DATE)) throw malformed(`The token claim "${claim}" is not a date between 1970 and 9999`);
+    if (typeof value !== 'number' || !(value >= 0 && value <= LAST_NUMERIC_DATE))
+      throw malformed(`The token claim "${claim}" is not a date between 1970 and 9999`);
   }
   return claims;
 }
 
 function expired(exp: unknown, cause?: unknown): AuthError {
-  return new AuthError('AUTH_010', undefined, { extensions: { expiredAt: typeof exp === 'number' ? new Date(exp * 1000).toISOString() : null, reason: 'Token has expired' }, cause });
+  return new AuthError('AUTH_010', undefined, {
+    extensions: { expiredAt: typeof exp === 'number' ? new Date(exp * 1000).toISOString() : null, reason: 'Token has expired' },
+    cause,
+  });
 }
 const tooOld = () => invalidToken('too_old', 'The token is older than the accepted maximum age');
 const noUsableIssuedAt = () => invalidToken('too_old', 'The token has no usable issued-at time');
@@ -140,12 +145,19 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
 
     verify(token, credential, opts, traced) {
       const known = verified.get(token);
-      if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil) return Promise.resolve(known.payload);
-      return inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, async () => {
-        const payload = Object.freeze(await verify(token, credential, opts));
-        verified.set(token, { credential, opts, payload, validUntil: firstRefusal(payload, opts) });
-        return payload;
-      }, { parent: traced ?? ROOT_CONTEXT });
+      if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil)
+        return Promise.resolve(known.payload);
+      return inSpan(
+        tracer,
+        'jwt verify',
+        SpanKind.INTERNAL,
+        async () => {
+          const payload = Object.freeze(await verify(token, credential, opts));
+          verified.set(token, { credential, opts, payload, validUntil: firstRefusal(payload, opts) });
+          return payload;
+        },
+        { parent: traced ?? ROOT_CONTEXT },
+      );
     },
   };
 
@@ -167,7 +179,8 @@ export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: T
     } catch (err) {
       throw translate(err);
     }
-    if (payload[opts.key_claim_name] !== credential.key) throw invalidToken('key_mismatch', `The token's "${opts.key_claim_name}" claim does not name this credential`);
+    if (payload[opts.key_claim_name] !== credential.key)
+      throw invalidToken('key_mismatch', `The token's "${opts.key_claim_name}" claim does not name this credential`);
     return payload;
   }
 }

@@ -29,7 +29,8 @@ function layerOf(file: string): Layer {
   if (file.startsWith('plugins/')) return 'plugins';
   const folder = /^lib\/([^/]+)\//.exec(file)?.[1];
   if (folder === undefined) return 'process';
-  if (!(folder in LAYERS) || folder === 'process' || folder === 'plugins' || folder === 'shared') throw new Error(`${file}: lib/${folder}/ is not a layer of docs/architecture.md`);
+  if (!(folder in LAYERS) || folder === 'process' || folder === 'plugins' || folder === 'shared')
+    throw new Error(`${file}: lib/${folder}/ is not a layer of docs/architecture.md`);
   return folder as Layer;
 }
 
@@ -91,7 +92,9 @@ describe('the layers of lib/ and plugins/', () => {
   });
 
   test('nothing in lib/ or plugins/ imports the Kong stand-in, the tests or the benchmarks', () => {
-    const outside = [...graph].flatMap(([file, targets]) => targets.filter((t) => !/^(lib|plugins)\//.test(relative('.', t))).map((t) => `${file} → ${t}`));
+    const outside = [...graph].flatMap(([file, targets]) =>
+      targets.filter((t) => !/^(lib|plugins)\//.test(relative('.', t))).map((t) => `${file} → ${t}`),
+    );
     assert.deepEqual(outside, []);
   });
 });

@@ -37,7 +37,7 @@ describe('kong-auth-sidecar command line', () => {
     });
   }
 
-  test('kong-js-pluginserver\'s single-dash -kong-prefix form is accepted', async () => {
+  test("kong-js-pluginserver's single-dash -kong-prefix form is accepted", async () => {
     const server = new PluginServerProcess({});
     try {
       await server.start(['-kong-prefix', server.prefix]);
@@ -47,7 +47,7 @@ describe('kong-auth-sidecar command line', () => {
     }
   });
 
-  test('KONG_PREFIX is the default socket directory, and PLUGIN_INFO_DIR gets the files Kong\'s `cat` query_cmd reads', async () => {
+  test("KONG_PREFIX is the default socket directory, and PLUGIN_INFO_DIR gets the files Kong's `cat` query_cmd reads", async () => {
     const server = new PluginServerProcess({});
     const infoDir = join(server.prefix, 'plugin-info');
     const inPrefix = new PluginServerProcess({ KONG_PREFIX: server.prefix, PLUGIN_INFO_DIR: infoDir }, server.prefix);
@@ -62,7 +62,7 @@ describe('kong-auth-sidecar command line', () => {
     }
   });
 
-  test('on one CPU (taskset) V8\'s parallel scavenging is turned off; the start-up line says so, and how Kong\'s connections are read', async () => {
+  test("on one CPU (taskset) V8's parallel scavenging is turned off; the start-up line says so, and how Kong's connections are read", async () => {
     const startedLine = async (launcher: string[]) => {
       const server = new PluginServerProcess({});
       server.launcher = launcher;

@@ -26,7 +26,10 @@ describe('the generated tables of docs/', () => {
     const { code, stdout } = await runCli(['--dump-config-table']);
     assert.equal(code, 0);
     const written = block(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8'), 'env-table');
-    assert.ok(written === stdout, `docs/configuration.md disagrees with lib/config.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``);
+    assert.ok(
+      written === stdout,
+      `docs/configuration.md disagrees with lib/config.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``,
+    );
   });
 
   for (const plugin of OUR_PLUGINS) {
@@ -34,7 +37,10 @@ describe('the generated tables of docs/', () => {
       const { code, stdout } = await runCli(['--dump-fields-table', plugin]);
       assert.equal(code, 0);
       const written = block(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8'), `${plugin}-fields`);
-      assert.ok(written === stdout, `docs/configuration.md disagrees with plugins/${plugin}.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``);
+      assert.ok(
+        written === stdout,
+        `docs/configuration.md disagrees with plugins/${plugin}.ts at ${firstDifference(written, stdout)}\nrun \`make docs\``,
+      );
     });
   }
 });

@@ -14,13 +14,17 @@ import { parseLuaReturn } from '../../kong/stand-in/lua-table.js';
 import { PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-interface EnvVar { name: string; value?: string }
+interface EnvVar {
+  name: string;
+  value?: string;
+}
 
 const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
-const yamlDocs = (path: string): Doc[] => parseAllDocuments(read(path)).map((d) => {
-  if (d.errors.length > 0) throw new Error(`${path}: ${d.errors[0]?.message}`);
-  return d.toJS() as Doc;
-});
+const yamlDocs = (path: string): Doc[] =>
+  parseAllDocuments(read(path)).map((d) => {
+    if (d.errors.length > 0) throw new Error(`${path}: ${d.errors[0]?.message}`);
+    return d.toJS() as Doc;
+  });
 
 function filesUnder(dir: string): string[] {
   return readdirSync(join(PROJECT_ROOT, dir)).flatMap((name) => {
@@ -29,17 +33,23 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const envOf = (container: Doc): Record<string, string | undefined> => Object.fromEntries((container.env as EnvVar[]).map((e) => [e.name, e.value]));
+const envOf = (container: Doc): Record<string, string | undefined> =>
+  Object.fromEntries((container.env as EnvVar[]).map((e) => [e.name, e.value]));
 const SOCKET_NAME = 'js_pluginserver.sock';
 
 /** What Kong is told, per plugin: socket and the file its `cat` query_cmd reads. */
-function kongPluginServers(env: Record<string, string | undefined>, prefix = 'KONG_PLUGINSERVER_'): Record<string, { socket?: string; queryFile?: string }> {
+function kongPluginServers(
+  env: Record<string, string | undefined>,
+  prefix = 'KONG_PLUGINSERVER_',
+): Record<string, { socket?: string; queryFile?: string }> {
   const names = String(env[`${prefix}NAMES`] ?? env.pluginserver_names).split(',');
-  return Object.fromEntries(names.map((name) => {
-    const key = name.replace(/-/g, '_');
-    const get = (suffix: string) => env[`${prefix}${key.toUpperCase()}_${suffix.toUpperCase()}`] ?? env[`pluginserver_${key}_${suffix}`];
-    return [name, { socket: get('socket'), queryFile: get('query_cmd')?.replace(/^cat /, '') }];
-  }));
+  return Object.fromEntries(
+    names.map((name) => {
+      const key = name.replace(/-/g, '_');
+      const get = (suffix: string) => env[`${prefix}${key.toUpperCase()}_${suffix.toUpperCase()}`] ?? env[`pluginserver_${key}_${suffix}`];
+      return [name, { socket: get('socket'), queryFile: get('query_cmd')?.replace(/^cat /, '') }];
+    }),
+  );
 }
 
 async function dumpedPluginNames(): Promise<string[]> {
@@ -57,7 +67,8 @@ function checkSidecarWiring(where: string, kongEnv: Record<string, string | unde
   }
   const plugins = String(kongEnv.KONG_PLUGINS ?? kongEnv.plugins).split(',');
   assert.deepEqual(plugins, ['bundled', ...names], `${where}: KONG_PLUGINS`);
-  for (const name of Object.keys(ours)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${where}: ${name} is a variable our config reads`);
+  for (const name of Object.keys(ours))
+    assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name), `${where}: ${name} is a variable our config reads`);
 }
 
 // The sidecar image's user and group (distroless nonroot); Kong's image runs as kong, uid 1000 gid 1000.
@@ -68,16 +79,28 @@ const KONG_IMAGE_GID = 1000;
  * Connecting to a Unix socket takes write permission, and Kong runs as another user than the sidecar:
  * the socket is group read-write (SOCKET_MODE) and Kong is in the group the socket gets.
  */
-function checkSocketAccess(where: string, sidecarEnv: Record<string, string | undefined>, socketGroup: number | undefined, kongGroups: number[]): void {
+function checkSocketAccess(
+  where: string,
+  sidecarEnv: Record<string, string | undefined>,
+  socketGroup: number | undefined,
+  kongGroups: number[],
+): void {
   assert.equal(sidecarEnv.SOCKET_MODE, '0660', `${where}: SOCKET_MODE`);
-  assert.ok(socketGroup !== undefined && kongGroups.includes(socketGroup), `${where}: Kong (groups ${kongGroups.join(', ')}) is in the socket's group ${socketGroup}`);
+  assert.ok(
+    socketGroup !== undefined && kongGroups.includes(socketGroup),
+    `${where}: Kong (groups ${kongGroups.join(', ')}) is in the socket's group ${socketGroup}`,
+  );
 }
 
 /** A pod: fsGroup makes the shared emptyDir that group's (setgid) and adds it to every container's groups. */
 function checkPodSocketAccess(where: string, podSecurity: Doc | undefined, sidecar: Doc, kongSecurity: Doc | undefined): void {
   assert.equal(sidecar.securityContext.runAsUser, SIDECAR_IMAGE_ID, `${where}: the sidecar runs as the image's user`);
   const fsGroup = podSecurity?.fsGroup as number | undefined;
-  const kongGroups = [kongSecurity?.runAsGroup ?? podSecurity?.runAsGroup ?? KONG_IMAGE_GID, fsGroup, ...(podSecurity?.supplementalGroups ?? [])];
+  const kongGroups = [
+    kongSecurity?.runAsGroup ?? podSecurity?.runAsGroup ?? KONG_IMAGE_GID,
+    fsGroup,
+    ...(podSecurity?.supplementalGroups ?? []),
+  ];
   checkSocketAccess(where, envOf(sidecar), Number(envOf(sidecar).SOCKET_GROUP ?? fsGroup), kongGroups);
 }
 
@@ -86,14 +109,16 @@ function checkProbes(where: string, sidecar: Doc): void {
   assert.equal(sidecar.livenessProbe.httpGet.path, '/health', where);
   assert.equal(sidecar.readinessProbe.httpGet.path, '/health/ready', where);
   assert.equal(sidecar.startupProbe.httpGet.path, '/health/ready', where);
-  for (const probe of [sidecar.livenessProbe, sidecar.readinessProbe, sidecar.startupProbe]) assert.equal(probe.httpGet.port, port, `${where}: probe port`);
+  for (const probe of [sidecar.livenessProbe, sidecar.readinessProbe, sidecar.startupProbe])
+    assert.equal(probe.httpGet.port, port, `${where}: probe port`);
 }
 
 describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
   test('every YAML and JSON file in docker/ and kong/ parses', () => {
     const files = [...filesUnder('docker'), ...filesUnder('kong')].filter((f) => /\.(ya?ml|json)$/.test(f));
     assert.ok(files.length >= 3);
-    for (const file of files) assert.doesNotThrow(() => (file.endsWith('.json') ? JSON.parse(read(file)) : yamlDocs(file)), relative('.', file));
+    for (const file of files)
+      assert.doesNotThrow(() => (file.endsWith('.json') ? JSON.parse(read(file)) : yamlDocs(file)), relative('.', file));
   });
 
   test('compose: Kong is told our socket and plugin-info files, waits for our readiness, loads our plugins', async () => {
@@ -101,15 +126,25 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     const kong = compose!.services.kong;
     const sidecar = compose!.services['kong-auth-sidecar'];
     const names = await dumpedPluginNames();
-    checkSidecarWiring('compose', kong.environment, { env: Object.entries(sidecar.environment).map(([name, value]) => ({ name, value: String(value) })) }, names);
+    checkSidecarWiring(
+      'compose',
+      kong.environment,
+      { env: Object.entries(sidecar.environment).map(([name, value]) => ({ name, value: String(value) })) },
+      names,
+    );
     assert.equal(kong.depends_on['kong-auth-sidecar'].condition, 'service_healthy');
     const volume = (service: Doc) => (service.volumes as string[]).find((v) => v.startsWith('kong-socket:'));
     assert.equal(volume(kong), volume(sidecar), 'the same volume at the same path');
     assert.equal(volume(kong), `kong-socket:${sidecar.environment.KONG_PREFIX}`);
     assert.match(read('docker/Dockerfile'), /\/health\/ready/, 'the image health check is our readiness');
     // Without `user:` each runs as its image's user; the socket gets the sidecar's primary group.
-    const [, sidecarGid = SIDECAR_IMAGE_ID] = String(sidecar.user ?? '').split(':').map(Number);
-    const kongGroups = [Number(String(kong.user ?? '').split(':')[1] ?? KONG_IMAGE_GID), ...((kong.group_add ?? []) as string[]).map(Number)];
+    const [, sidecarGid = SIDECAR_IMAGE_ID] = String(sidecar.user ?? '')
+      .split(':')
+      .map(Number);
+    const kongGroups = [
+      Number(String(kong.user ?? '').split(':')[1] ?? KONG_IMAGE_GID),
+      ...((kong.group_add ?? []) as string[]).map(Number),
+    ];
     checkSocketAccess('compose', sidecar.environment, Number(sidecar.environment.SOCKET_GROUP ?? sidecarGid), kongGroups);
   });
 
@@ -132,7 +167,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     checkPodSocketAccess('deployment', pod.securityContext, sidecar, kong.securityContext);
   });
 
-  test('Helm values for Kong\'s chart: the same wiring, and a valid native sidecar container', async () => {
+  test("Helm values for Kong's chart: the same wiring, and a valid native sidecar container", async () => {
     const [values] = yamlDocs('kong/helm/values.yaml');
     const sidecar = values!.deployment.initContainers.find((c: Doc) => c.name === 'kong-auth-sidecar');
     checkSidecarWiring('helm', values!.env, sidecar, await dumpedPluginNames());
@@ -141,11 +176,25 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.equal(values!.deployment.userDefinedVolumeMounts[0].mountPath, envOf(sidecar).KONG_PREFIX);
     // The chart's pod securityContext is `securityContext`, Kong's container's `containerSecurityContext`.
     checkPodSocketAccess('helm', values!.securityContext, sidecar, values!.containerSecurityContext);
-    assert.doesNotThrow(() => new Pod({ metadata: { name: 'kong' }, spec: { containers: [{ name: 'kong', image: 'kong:3.9' }], initContainers: [sidecar], volumes: values!.deployment.userDefinedVolumes } } as never).validate());
+    assert.doesNotThrow(() =>
+      new Pod({
+        metadata: { name: 'kong' },
+        spec: {
+          containers: [{ name: 'kong', image: 'kong:3.9' }],
+          initContainers: [sidecar],
+          volumes: values!.deployment.userDefinedVolumes,
+        },
+      } as never).validate(),
+    );
   });
 
   test('VM: kong.conf sockets and query commands match the systemd unit and the files make build writes', async () => {
-    const conf = Object.fromEntries(read('kong/kong.conf').split('\n').filter((l) => /^\w/.test(l)).map((l) => l.split(/\s*=\s*/, 2) as [string, string]));
+    const conf = Object.fromEntries(
+      read('kong/kong.conf')
+        .split('\n')
+        .filter((l) => /^\w/.test(l))
+        .map((l) => l.split(/\s*=\s*/, 2) as [string, string]),
+    );
     const unit = read('kong/systemd/kong-auth-sidecar.service');
     const prefix = /--kong-prefix (\S+)/.exec(unit)?.[1];
     const servers = kongPluginServers(conf);
@@ -155,9 +204,16 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
       assert.equal(server.socket, `${prefix}/${SOCKET_NAME}`);
       assert.equal(server.queryFile, `/opt/kong-auth-sidecar/dist/plugin-info/${name}.json`);
     }
-    assert.ok(unit.includes(`ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `), 'systemd starts node with the deployed flags');
-    assert.ok(read('kong/kong.conf').includes(`start_cmd = /usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `), 'kong.conf start_cmd too');
-    for (const [, name] of unit.matchAll(/Environment=(\w+)=/g)) assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name as string), name);
+    assert.ok(
+      unit.includes(`ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `),
+      'systemd starts node with the deployed flags',
+    );
+    assert.ok(
+      read('kong/kong.conf').includes(`start_cmd = /usr/bin/node ${NODE_FLAGS.join(' ')} /opt/kong-auth-sidecar/dist/lib/cli.js `),
+      'kong.conf start_cmd too',
+    );
+    for (const [, name] of unit.matchAll(/Environment=(\w+)=/g))
+      assert.ok((CONFIG_VARIABLES as readonly string[]).includes(name as string), name);
   });
 
   test('the Dockerfile builds with `make build` and starts the CLI package.json names', () => {
@@ -165,7 +221,10 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     const bin = (JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin['kong-auth-sidecar'];
     assert.match(dockerfile, /^RUN make build$/m);
     assert.match(read('Makefile'), /^build: install\n/m);
-    assert.ok(dockerfile.includes(`\nENTRYPOINT ${JSON.stringify(['/nodejs/bin/node', ...NODE_FLAGS, bin]).replaceAll(',', ', ')}\n`), 'the image starts node with the deployed flags');
+    assert.ok(
+      dockerfile.includes(`\nENTRYPOINT ${JSON.stringify(['/nodejs/bin/node', ...NODE_FLAGS, bin]).replaceAll(',', ', ')}\n`),
+      'the image starts node with the deployed flags',
+    );
     assert.match(dockerfile, /^FROM gcr\.io\/distroless\/nodejs22-debian12:nonroot$/m);
     assert.match(dockerfile, /^VOLUME \["\/kong-socket"\]$/m);
     // A named volume starts as a copy of the image's directory: it must be the image user's to bind the socket in.
@@ -177,8 +236,13 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     const infos = Object.fromEntries(await Promise.all(OUR_PLUGINS.map(async (n) => [n, await queryPluginInfo(n)] as const)));
     const validate = configValidator(infos);
     const yml = loadKongYml(join(PROJECT_ROOT, 'kong.yml'));
-    const ours = yml.services.flatMap((s) => s.routes.flatMap((r) => r.plugins)).filter((p) => (OUR_PLUGINS as readonly string[]).includes(p.name));
-    assert.ok(ours.some((p) => p.config?.mode === 'gate'), 'kong.yml shows a gate route');
+    const ours = yml.services
+      .flatMap((s) => s.routes.flatMap((r) => r.plugins))
+      .filter((p) => (OUR_PLUGINS as readonly string[]).includes(p.name));
+    assert.ok(
+      ours.some((p) => p.config?.mode === 'gate'),
+      'kong.yml shows a gate route',
+    );
     for (const plugin of ours) validate(plugin);
   });
 

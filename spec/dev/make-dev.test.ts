@@ -34,7 +34,7 @@ test('the dev stack prints a working curl line, issues a token for it, and stops
 
   const protectedUrl = url!.replace('/tokens', '/api/hello');
   const upstream = await fetch(protectedUrl, { headers: { authorization: `Bearer ${body.access_token}` } });
-  assert.equal(upstream.status, 200, 'Kong\'s jwt plugin accepts the issued token');
+  assert.equal(upstream.status, 200, "Kong's jwt plugin accepts the issued token");
 
   const status = /status port\s+(http:\/\/\S+)/.exec(output)?.[1];
   assert.ok(status, 'the status URL is printed');

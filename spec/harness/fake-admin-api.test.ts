@@ -44,7 +44,10 @@ consumers:
   - custom_id: bob-only-custom
 `;
 
-async function startFromYml(t: TestContext, options: Omit<FakeAdminApiOptions, 'store'> = {}): Promise<{ api: FakeAdminApi; store: KongStore }> {
+async function startFromYml(
+  t: TestContext,
+  options: Omit<FakeAdminApiOptions, 'store'> = {},
+): Promise<{ api: FakeAdminApi; store: KongStore }> {
   const store = createKongStore();
   seedFromKongYml(store, parseKongYml(KONG_YML));
   const api = await startFakeAdminApi({ store, ...options });
@@ -58,7 +61,11 @@ async function getJson(url: string, init?: RequestInit): Promise<{ status: numbe
   return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: unknown }> {
   return getJson(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 
@@ -81,24 +88,40 @@ test('parseKongYml types services, routes, plugins and consumers, keeping file i
 test('parseKongYml names the offending path of a malformed file', () => {
   const cases: Array<[string, RegExp]> = [
     ['_format_version: "3.0"\nconsumers:\n  - tags: [x]\n', /^kong\.yml: consumers\[0\]: a consumer needs a username or a custom_id$/],
-    ['_format_version: "3.0"\nconsumers:\n  - username: a\n    jwt_secrets:\n      - key: k\n', /^kong\.yml: consumers\[0\]\.jwt_secrets\[0\]\.secret: required field missing$/],
-    ['_format_version: "3.0"\nconsumers:\n  - username: a\n    jwt_secrets:\n      - { key: k, secret: s, algorithm: HS999 }\n', /consumers\[0\]\.jwt_secrets\[0\]\.algorithm: expected one of HS256/],
-    ['_format_version: "3.0"\nconsumers:\n  - username: a\n  - username: a\n', /consumers\[1\]\.username: duplicate username "a" \(already used at consumers\[0\]\.username\)/],
+    [
+      '_format_version: "3.0"\nconsumers:\n  - username: a\n    jwt_secrets:\n      - key: k\n',
+      /^kong\.yml: consumers\[0\]\.jwt_secrets\[0\]\.secret: required field missing$/,
+    ],
+    [
+      '_format_version: "3.0"\nconsumers:\n  - username: a\n    jwt_secrets:\n      - { key: k, secret: s, algorithm: HS999 }\n',
+      /consumers\[0\]\.jwt_secrets\[0\]\.algorithm: expected one of HS256/,
+    ],
+    [
+      '_format_version: "3.0"\nconsumers:\n  - username: a\n  - username: a\n',
+      /consumers\[1\]\.username: duplicate username "a" \(already used at consumers\[0\]\.username\)/,
+    ],
     ['_format_version: "3.0"\nservices:\n  - name: s\n', /services\[0\]: a service needs a url or a host/],
-    ['_format_version: "3.0"\nservices:\n  - { name: s, host: h, routes: [{ name: r, paths: [orders] }] }\n', /services\[0\]\.routes\[0\]\.paths\[0\]: a path must start with "\/"/],
+    [
+      '_format_version: "3.0"\nservices:\n  - { name: s, host: h, routes: [{ name: r, paths: [orders] }] }\n',
+      /services\[0\]\.routes\[0\]\.paths\[0\]: a path must start with "\/"/,
+    ],
     ['_format_version: "3.0"\nplugins:\n  - config: {}\n', /plugins\[0\]\.name: required field missing/],
     ['_format_version: "3.0"\nconsumers:\n  - { id: not-a-uuid, username: a }\n', /consumers\[0\]\.id: expected a UUID/],
     ['_format_version: "1.1"\n', /_format_version: expected "3\.0", got "1\.1"/],
     ['consumers: [\n', /^kong\.yml: not valid YAML/],
   ];
   for (const [text, message] of cases) {
-    assert.throws(() => parseKongYml(text), (err: unknown) => err instanceof KongYmlError && message.test(err.message), text);
+    assert.throws(
+      () => parseKongYml(text),
+      (err: unknown) => err instanceof KongYmlError && message.test(err.message),
+      text,
+    );
   }
 });
 
 // ---- consumers ---------------------------------------------------------------
 
-test('GET /consumers/{username or id} answers Kong\'s consumer shape and headers', async (t) => {
+test("GET /consumers/{username or id} answers Kong's consumer shape and headers", async (t) => {
   const { api } = await startFromYml(t);
   const expected = { id: ALICE_ID, username: 'alice', custom_id: 'alice-42', created_at: 0, updated_at: 0, tags: ['team-a'] };
 
@@ -120,15 +143,33 @@ test('a consumer without username answers null fields; unknown consumers and pat
   assert.ok(bob);
   const res = await getJson(`${api.url}/consumers/${bob.id}`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { id: bob.id, username: null, custom_id: 'bob-only-custom', created_at: bob.created_at, updated_at: bob.updated_at, tags: null });
+  assert.deepEqual(res.body, {
+    id: bob.id,
+    username: null,
+    custom_id: 'bob-only-custom',
+    created_at: bob.created_at,
+    updated_at: bob.updated_at,
+    tags: null,
+  });
 
   // Kong looks a UUID up by id only, never by username, and custom_id is not a lookup key.
-  for (const path of ['/consumers/nobody', '/consumers/bob-only-custom', `/consumers/${crypto.randomUUID()}`, '/consumers/nobody/jwt', '/services', '/jwts/nope']) {
+  for (const path of [
+    '/consumers/nobody',
+    '/consumers/bob-only-custom',
+    `/consumers/${crypto.randomUUID()}`,
+    '/consumers/nobody/jwt',
+    '/services',
+    '/jwts/nope',
+  ]) {
     const notFound = await getJson(api.url + path);
     assert.equal(notFound.status, 404, path);
     assert.deepEqual(notFound.body, { message: 'Not found' }, path);
   }
-  for (const [method, path] of [['DELETE', '/consumers/alice'], ['PUT', '/consumers/alice/jwt'], ['POST', '/jwts/alice-jwt-key']] as const) {
+  for (const [method, path] of [
+    ['DELETE', '/consumers/alice'],
+    ['PUT', '/consumers/alice/jwt'],
+    ['POST', '/jwts/alice-jwt-key'],
+  ] as const) {
     const wrong = await getJson(api.url + path, { method });
     assert.equal(wrong.status, 405, `${method} ${path}`);
     assert.deepEqual(wrong.body, { message: 'Method not allowed' });
@@ -137,7 +178,7 @@ test('a consumer without username answers null fields; unknown consumers and pat
 
 // ---- jwt credentials -----------------------------------------------------------
 
-test('GET /consumers/{x}/jwt lists credentials in Kong\'s shape, ordered by id rather than created_at', async (t) => {
+test("GET /consumers/{x}/jwt lists credentials in Kong's shape, ordered by id rather than created_at", async (t) => {
   const store = createKongStore();
   const consumer = store.addConsumer({ username: 'carol' });
   // The newest credential has the smallest id, so a client that trusts list order picks the wrong one.
@@ -150,8 +191,26 @@ test('GET /consumers/{x}/jwt lists credentials in Kong\'s shape, ordered by id r
   assert.equal(res.status, 200);
   assert.deepEqual(res.body, {
     data: [
-      { id: '10000000-0000-4000-8000-000000000000', consumer: { id: consumer.id }, key: 'new', secret: 's-new', algorithm: 'HS256', rsa_public_key: null, created_at: 1_700_000_100, tags: null },
-      { id: '20000000-0000-4000-8000-000000000000', consumer: { id: consumer.id }, key: 'old', secret: 's-old', algorithm: 'HS256', rsa_public_key: null, created_at: 1_700_000_000, tags: null },
+      {
+        id: '10000000-0000-4000-8000-000000000000',
+        consumer: { id: consumer.id },
+        key: 'new',
+        secret: 's-new',
+        algorithm: 'HS256',
+        rsa_public_key: null,
+        created_at: 1_700_000_100,
+        tags: null,
+      },
+      {
+        id: '20000000-0000-4000-8000-000000000000',
+        consumer: { id: consumer.id },
+        key: 'old',
+        secret: 's-old',
+        algorithm: 'HS256',
+        rsa_public_key: null,
+        created_at: 1_700_000_000,
+        tags: null,
+      },
     ],
     next: null,
   });
@@ -191,8 +250,16 @@ test('jwt lists page with an opaque offset: pageSize as the default, `size` per 
   assert.equal((big.body as { data: unknown[] }).data.length, 5);
   assert.equal((big.body as { next: unknown }).next, null);
 
-  assert.deepEqual((await getJson(`${api.url}/consumers/erin/jwt?size=1001`)).body, { code: 9, name: 'invalid size', message: 'size must be an integer between 1 and 1000' });
-  assert.deepEqual((await getJson(`${api.url}/consumers/erin/jwt?size=abc`)).body, { code: 9, name: 'invalid size', message: 'size must be a number' });
+  assert.deepEqual((await getJson(`${api.url}/consumers/erin/jwt?size=1001`)).body, {
+    code: 9,
+    name: 'invalid size',
+    message: 'size must be an integer between 1 and 1000',
+  });
+  assert.deepEqual((await getJson(`${api.url}/consumers/erin/jwt?size=abc`)).body, {
+    code: 9,
+    name: 'invalid size',
+    message: 'size must be a number',
+  });
   const badOffset = await getJson(`${api.url}/consumers/erin/jwt?offset=!!`);
   assert.equal(badOffset.status, 400);
   assert.deepEqual(badOffset.body, { code: 7, name: 'invalid offset', message: "'!!' is not a valid offset: bad base64 encoding" });
@@ -207,7 +274,10 @@ test('POST /consumers/{x}/jwt creates a credential, generating key and secret li
   assert.match(String(body['key']), /^[A-Za-z0-9]{32}$/);
   assert.match(String(body['secret']), /^[A-Za-z0-9]{32}$/);
   assert.deepEqual(Object.keys(body).sort(), ['algorithm', 'consumer', 'created_at', 'id', 'key', 'rsa_public_key', 'secret', 'tags']);
-  assert.deepEqual({ ...body, id: 'x', key: 'x', secret: 'x', created_at: 0 }, { id: 'x', consumer: { id: ALICE_ID }, key: 'x', secret: 'x', algorithm: 'HS256', rsa_public_key: null, created_at: 0, tags: null });
+  assert.deepEqual(
+    { ...body, id: 'x', key: 'x', secret: 'x', created_at: 0 },
+    { id: 'x', consumer: { id: ALICE_ID }, key: 'x', secret: 'x', algorithm: 'HS256', rsa_public_key: null, created_at: 0, tags: null },
+  );
 
   const given = await postJson(`${api.url}/consumers/${ALICE_ID}/jwt`, { key: 'chosen-key', secret: 'chosen-secret', algorithm: 'HS256' });
   assert.equal(given.status, 201);
@@ -225,7 +295,7 @@ test('POST /consumers/{x}/jwt creates a credential, generating key and secret li
   assert.equal((listed.body as { data: unknown[] }).data.length, 4);
 });
 
-test('POST with a taken key answers 409 with Kong\'s unique-violation body', async (t) => {
+test("POST with a taken key answers 409 with Kong's unique-violation body", async (t) => {
   const { api } = await startFromYml(t);
   const res = await postJson(`${api.url}/consumers/alice/jwt`, { key: 'alice-jwt-key', secret: 'another' });
   assert.equal(res.status, 409);
@@ -249,24 +319,49 @@ test('POST errors: unknown consumer 404, schema violations 400, unparsable JSON 
     {
       code: 2,
       name: 'schema violation',
-      message: "2 schema violations (failed conditional validation given value of field 'algorithm'; rsa_public_key: required field missing)",
+      message:
+        "2 schema violations (failed conditional validation given value of field 'algorithm'; rsa_public_key: required field missing)",
       fields: { rsa_public_key: 'required field missing', '@entity': ["failed conditional validation given value of field 'algorithm'"] },
     },
   ]);
-  const broken = await getJson(`${api.url}/consumers/alice/jwt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":' });
+  const broken = await getJson(`${api.url}/consumers/alice/jwt`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"key":',
+  });
   assert.deepEqual([broken.status, broken.body], [400, { message: 'Cannot parse JSON body' }]);
 });
 
 test('GET /jwts/{key or id} and /consumers/{x}/jwt/{key or id} answer the credential with its consumer', async (t) => {
   const { api, store } = await startFromYml(t);
-  const expected = { id: ALICE_JWT_ID, consumer: { id: ALICE_ID }, key: 'alice-jwt-key', secret: 'alice-secret-0123456789abcdef', algorithm: 'HS256', rsa_public_key: null };
-  for (const path of ['/jwts/alice-jwt-key', `/jwts/${ALICE_JWT_ID}`, '/consumers/alice/jwt/alice-jwt-key', `/consumers/${ALICE_ID}/jwt/${ALICE_JWT_ID}`]) {
+  const expected = {
+    id: ALICE_JWT_ID,
+    consumer: { id: ALICE_ID },
+    key: 'alice-jwt-key',
+    secret: 'alice-secret-0123456789abcdef',
+    algorithm: 'HS256',
+    rsa_public_key: null,
+  };
+  for (const path of [
+    '/jwts/alice-jwt-key',
+    `/jwts/${ALICE_JWT_ID}`,
+    '/consumers/alice/jwt/alice-jwt-key',
+    `/consumers/${ALICE_ID}/jwt/${ALICE_JWT_ID}`,
+  ]) {
     const res = await getJson(api.url + path);
     assert.equal(res.status, 200, path);
-    assert.deepEqual({ ...(res.body as Record<string, unknown>), created_at: undefined, tags: undefined }, { ...expected, created_at: undefined, tags: undefined }, path);
+    assert.deepEqual(
+      { ...(res.body as Record<string, unknown>), created_at: undefined, tags: undefined },
+      { ...expected, created_at: undefined, tags: undefined },
+      path,
+    );
   }
   const bob = store.consumers().find((consumer) => consumer.custom_id === 'bob-only-custom');
-  assert.equal((await getJson(`${api.url}/consumers/${bob?.id}/jwt/alice-jwt-key`)).status, 404, "another consumer's credential is not found");
+  assert.equal(
+    (await getJson(`${api.url}/consumers/${bob?.id}/jwt/alice-jwt-key`)).status,
+    404,
+    "another consumer's credential is not found",
+  );
   assert.equal((await getJson(`${api.url}/jwts/${crypto.randomUUID()}`)).status, 404);
 });
 
@@ -288,8 +383,14 @@ test('store mutations show through the API: rotate, remove, conflicts', async (t
 
 test('with an admin token every request needs Kong-Admin-Token', async (t) => {
   const { api } = await startFromYml(t, { adminToken: 's3cret' });
-  assert.deepEqual(await statusAndBody(getJson(`${api.url}/consumers/alice`)), [401, { message: 'Invalid credentials. Token or User credentials required' }]);
-  assert.deepEqual(await statusAndBody(getJson(`${api.url}/consumers/alice`, { headers: { 'kong-admin-token': 'wrong' } })), [401, { message: 'Invalid RBAC credentials' }]);
+  assert.deepEqual(await statusAndBody(getJson(`${api.url}/consumers/alice`)), [
+    401,
+    { message: 'Invalid credentials. Token or User credentials required' },
+  ]);
+  assert.deepEqual(await statusAndBody(getJson(`${api.url}/consumers/alice`, { headers: { 'kong-admin-token': 'wrong' } })), [
+    401,
+    { message: 'Invalid RBAC credentials' },
+  ]);
   assert.equal((await getJson(`${api.url}/nothing-here`)).status, 401, 'auth comes before routing');
   assert.equal((await getJson(`${api.url}/consumers/alice`, { headers: { 'Kong-Admin-Token': 's3cret' } })).status, 200);
   assert.equal(api.requests.length, 4);
@@ -310,17 +411,23 @@ test('fault down: connections are destroyed without an answer, until the fault i
   assert.equal((await getJson(`${api.url}/consumers/alice`)).status, 200);
 });
 
-test('fault status: every request answers the status with Kong\'s body and Retry-After', async (t) => {
+test("fault status: every request answers the status with Kong's body and Retry-After", async (t) => {
   const { api } = await startFromYml(t);
   api.setFault({ kind: 'status', status: 503, retryAfterSeconds: 7 });
   const unavailable = await getJson(`${api.url}/consumers/alice`);
-  assert.deepEqual([unavailable.status, unavailable.body, unavailable.headers.get('retry-after')], [503, { message: 'Service unavailable' }, '7']);
+  assert.deepEqual(
+    [unavailable.status, unavailable.body, unavailable.headers.get('retry-after')],
+    [503, { message: 'Service unavailable' }, '7'],
+  );
   api.setFault({ kind: 'status', status: 429, retryAfterSeconds: 1 });
   const limited = await getJson(`${api.url}/consumers/alice/jwt`);
   assert.deepEqual([limited.status, limited.body, limited.headers.get('retry-after')], [429, { message: 'API rate limit exceeded' }, '1']);
   api.setFault({ kind: 'status', status: 500 });
   const failed = await getJson(`${api.url}/jwts/alice-jwt-key`);
-  assert.deepEqual([failed.status, failed.body, failed.headers.get('retry-after')], [500, { message: 'An unexpected error occurred' }, null]);
+  assert.deepEqual(
+    [failed.status, failed.body, failed.headers.get('retry-after')],
+    [500, { message: 'An unexpected error occurred' }, null],
+  );
   api.setFault({ kind: 'status', status: 502 });
   assert.deepEqual(await statusAndBody(getJson(`${api.url}/consumers/alice`)), [502, { message: 'Bad gateway' }]);
   assert.equal(api.requests.length, 4);
@@ -369,14 +476,21 @@ test('KONNECT mode: control-plane URL, Bearer auth, core-entities paths', async 
   assert.equal(api.url.endsWith(`/v2/control-planes/${api.controlPlaneId}`), true);
   const auth = { authorization: 'Bearer kpat_test' };
 
-  assert.deepEqual(await statusAndBody(getJson(`${api.url}/core-entities/consumers/alice`)), [401, { message: 'Unauthorized', status: 401 }]);
+  assert.deepEqual(await statusAndBody(getJson(`${api.url}/core-entities/consumers/alice`)), [
+    401,
+    { message: 'Unauthorized', status: 401 },
+  ]);
   assert.equal((await getJson(`${api.url}/core-entities/consumers/alice`, { headers: { authorization: 'Bearer nope' } })).status, 401);
 
   const consumer = await getJson(`${api.url}/core-entities/consumers/${ALICE_ID}`, { headers: auth });
   assert.equal(consumer.status, 200);
   assert.equal((consumer.body as { username: string }).username, 'alice');
   assert.equal((await getJson(`${api.url}/core-entities/jwts/alice-jwt-key`, { headers: auth })).status, 200);
-  assert.equal((await getJson(`${api.url}/consumers/alice`, { headers: auth })).status, 404, 'Kong paths without the core-entities prefix do not exist');
+  assert.equal(
+    (await getJson(`${api.url}/consumers/alice`, { headers: auth })).status,
+    404,
+    'Kong paths without the core-entities prefix do not exist',
+  );
   const otherPlane = api.url.replace(api.controlPlaneId ?? '', crypto.randomUUID());
   assert.equal((await getJson(`${otherPlane}/core-entities/consumers/alice`, { headers: auth })).status, 404);
 
@@ -394,10 +508,15 @@ test('KONNECT mode pages with `offset` only: no `next` link', async (t) => {
   assert.match(api.adminToken ?? '', /^kpat_/, 'a token is generated when none is given');
   const auth = { authorization: `Bearer ${api.adminToken}` };
 
-  const first = (await getJson(`${api.url}/core-entities/consumers/frank/jwt`, { headers: auth })).body as { data: Array<{ key: string }>; offset?: string };
+  const first = (await getJson(`${api.url}/core-entities/consumers/frank/jwt`, { headers: auth })).body as {
+    data: Array<{ key: string }>;
+    offset?: string;
+  };
   assert.deepEqual(Object.keys(first).sort(), ['data', 'offset']);
   assert.equal(first.data.length, 2);
-  const second = (await getJson(`${api.url}/core-entities/consumers/frank/jwt?offset=${encodeURIComponent(first.offset ?? '')}`, { headers: auth })).body as {
+  const second = (
+    await getJson(`${api.url}/core-entities/consumers/frank/jwt?offset=${encodeURIComponent(first.offset ?? '')}`, { headers: auth })
+  ).body as {
     data: Array<{ key: string }>;
   };
   assert.deepEqual(Object.keys(second), ['data']);
@@ -427,7 +546,7 @@ function rawGet(agent: Agent, url: string): Promise<{ status: number; reusedSock
   });
 }
 
-test('fault overloaded: answers after the delay up to `capacity` at once; a request beyond it gets Kong\'s 500 at once', async (t) => {
+test("fault overloaded: answers after the delay up to `capacity` at once; a request beyond it gets Kong's 500 at once", async (t) => {
   const { api } = await startFromYml(t);
   api.setFault({ kind: 'overloaded', capacity: 2, delayMs: 300 });
   const answers = await Promise.all(Array.from({ length: 3 }, () => getJson(`${api.url}/consumers/alice`)));

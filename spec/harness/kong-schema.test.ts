@@ -92,9 +92,7 @@ test('a field without type is reported twice, like Kong does', () => {
 });
 
 test('unknown attributes are unknown fields of the metaschema', () => {
-  assert.deepEqual(validatePluginInfo(pluginWith([{ name: { type: 'string', nullable: true } }])), [
-    'config.name.nullable: unknown field',
-  ]);
+  assert.deepEqual(validatePluginInfo(pluginWith([{ name: { type: 'string', nullable: true } }])), ['config.name.nullable: unknown field']);
 });
 
 test('attributes restricted to some types (metaschema attribute_types)', () => {
@@ -158,7 +156,10 @@ test('a default must be a valid value for its own field', () => {
 test('each fields entry is a map with exactly one key', () => {
   const twoKeys = { a: { type: 'string' }, b: { type: 'string' } };
   assert.deepEqual(validatePluginInfo(pluginWith([twoKeys])), ['config.fields[0]: length must be 1']);
-  assert.deepEqual(validatePluginInfo(pluginWith([{}])), ['config.fields[0]: length must be 1', 'config.fields[0]: field entry table is empty']);
+  assert.deepEqual(validatePluginInfo(pluginWith([{}])), [
+    'config.fields[0]: length must be 1',
+    'config.fields[0]: field entry table is empty',
+  ]);
 });
 
 test('a plugin schema may only specialise fields of the plugins entity', () => {
@@ -167,7 +168,9 @@ test('a plugin schema may only specialise fields of the plugins entity', () => {
   });
   assert.deepEqual(validatePluginInfo(info), ["extra: error in definition of 'demo': extra: cannot create a new field"]);
   const wrongType = pluginWith([], { Schema: { name: 'demo', fields: [{ config: { type: 'string' } }] } });
-  assert.deepEqual(validatePluginInfo(wrongType), ["config: error in definition of 'demo': config: cannot change type in a specialized field"]);
+  assert.deepEqual(validatePluginInfo(wrongType), [
+    "config: error in definition of 'demo': config: cannot change type in a specialized field",
+  ]);
 });
 
 test('unknown keys of the schema table are rejected', () => {
@@ -212,7 +215,16 @@ test('explicit null on a required field with a default is "required field missin
 
 test('nested records are required by default and get their defaults when absent', () => {
   const fields: FieldEntry[] = [
-    { redis: { type: 'record', fields: [{ host: { type: 'string', default: 'localhost' } }, { port: { type: 'integer', default: 6379 } }, { password: { type: 'string' } }] } },
+    {
+      redis: {
+        type: 'record',
+        fields: [
+          { host: { type: 'string', default: 'localhost' } },
+          { port: { type: 'integer', default: 6379 } },
+          { password: { type: 'string' } },
+        ],
+      },
+    },
   ];
   assert.deepEqual(acceptedConfig(fields, {}), { redis: { host: 'localhost', port: 6379 } });
   assert.deepEqual(acceptedConfig(fields, { redis: { port: 6380 } }), { redis: { host: 'localhost', port: 6380 } });
@@ -220,27 +232,52 @@ test('nested records are required by default and get their defaults when absent'
 });
 
 test('a record marked required: false stays absent when not given', () => {
-  const fields: FieldEntry[] = [{ redis: { type: 'record', required: false, fields: [{ host: { type: 'string', default: 'localhost' } }] } }];
+  const fields: FieldEntry[] = [
+    { redis: { type: 'record', required: false, fields: [{ host: { type: 'string', default: 'localhost' } }] } },
+  ];
   assert.deepEqual(acceptedConfig(fields, {}), {});
 });
 
 test('a record inside an array element is not made required, so it stays absent', () => {
   const fields: FieldEntry[] = [
-    { rules: { type: 'array', elements: { type: 'record', fields: [{ inner: { type: 'record', fields: [{ x: { type: 'string', default: 'd' } }] } }] } } },
+    {
+      rules: {
+        type: 'array',
+        elements: { type: 'record', fields: [{ inner: { type: 'record', fields: [{ x: { type: 'string', default: 'd' } }] } }] },
+      },
+    },
   ];
   assert.deepEqual(acceptedConfig(fields, { rules: [{}] }), { rules: [{}] });
 });
 
 test('the default of an optional record is completed with its nested defaults', () => {
   const fields: FieldEntry[] = [
-    { limits: { type: 'record', required: false, default: { a: 'x' }, fields: [{ a: { type: 'string' } }, { b: { type: 'string', default: 'd' } }] } },
+    {
+      limits: {
+        type: 'record',
+        required: false,
+        default: { a: 'x' },
+        fields: [{ a: { type: 'string' } }, { b: { type: 'string', default: 'd' } }],
+      },
+    },
   ];
   assert.deepEqual(acceptedConfig(fields, {}), { limits: { a: 'x', b: 'd' } });
 });
 
 test('records inside arrays get their defaults too', () => {
   const fields: FieldEntry[] = [
-    { rules: { type: 'array', elements: { type: 'record', fields: [{ path: { type: 'string', required: true } }, { methods: { type: 'set', elements: { type: 'string' }, default: ['GET'] } }] } } },
+    {
+      rules: {
+        type: 'array',
+        elements: {
+          type: 'record',
+          fields: [
+            { path: { type: 'string', required: true } },
+            { methods: { type: 'set', elements: { type: 'string' }, default: ['GET'] } },
+          ],
+        },
+      },
+    },
   ];
   assert.deepEqual(acceptedConfig(fields, { rules: [{ path: '/a' }] }), { rules: [{ path: '/a', methods: ['GET'] }] });
 });
@@ -255,7 +292,7 @@ test('a required field without default is "required field missing"', () => {
   assert.deepEqual(configErrors(TOKEN_FIELDS, {}), { issuer: 'required field missing' });
 });
 
-test('type errors use Kong\'s messages', () => {
+test("type errors use Kong's messages", () => {
   const fields: FieldEntry[] = [
     { i: { type: 'integer' } },
     { n: { type: 'number' } },
@@ -317,7 +354,12 @@ test('gt uses Lua number formatting', () => {
 
 test('array element errors are positional, with null for valid elements', () => {
   const fields: FieldEntry[] = [{ scopes: { type: 'array', elements: { type: 'string' } } }];
-  assert.deepEqual(configErrors(fields, { scopes: ['read', 7, 'write', false] }).scopes, [null, 'expected a string', null, 'expected a string']);
+  assert.deepEqual(configErrors(fields, { scopes: ['read', 7, 'write', false] }).scopes, [
+    null,
+    'expected a string',
+    null,
+    'expected a string',
+  ]);
   assert.deepEqual(configErrors(fields, { scopes: [1, 'ok'] }).scopes, ['expected a string']);
   assert.deepEqual(configErrors(fields, { scopes: ['ok', null] }).scopes, [null, 'required field missing']);
 });
@@ -335,7 +377,9 @@ test('sets drop duplicates before validation, so error positions refer to the de
 
 test('nested record errors are nested objects', () => {
   const fields: FieldEntry[] = [
-    { redis: { type: 'record', fields: [{ host: { type: 'string', required: true } }, { port: { type: 'integer', between: [1, 65535] } }] } },
+    {
+      redis: { type: 'record', fields: [{ host: { type: 'string', required: true } }, { port: { type: 'integer', between: [1, 65535] } }] },
+    },
   ];
   const errors = configErrors(fields, { redis: { port: 0, db: 1 } });
   assert.deepEqual(errors, { redis: { port: 'value should be between 1 and 65535', db: 'unknown field', host: 'required field missing' } });
@@ -425,7 +469,9 @@ test('a plugin Kong would refuse cannot validate configs', () => {
 });
 
 test('schema features the harness does not model fail loudly', () => {
-  const fields: FieldEntry[] = [{ r: { type: 'record', fields: [{ a: { type: 'string' } }], entity_checks: [{ at_least_one_of: ['a'] }] } }];
+  const fields: FieldEntry[] = [
+    { r: { type: 'record', fields: [{ a: { type: 'string' } }], entity_checks: [{ at_least_one_of: ['a'] }] } },
+  ];
   assert.deepEqual(validatePluginInfo(pluginWith(fields)), []);
   assert.throws(() => validatePluginConfig(pluginWith(fields), {}), UnsupportedByHarness);
 });

@@ -14,7 +14,12 @@ async function start(t: TestContext) {
   const api = await startFakeAdminApi({ store });
   t.after(() => api.close());
   const admin = createAdminClient({
-    mode: 'API_GATEWAY', baseUrl: api.url, timeoutMs: 5000, retries: 0, retryDelayMs: 10, log,
+    mode: 'API_GATEWAY',
+    baseUrl: api.url,
+    timeoutMs: 5000,
+    retries: 0,
+    retryDelayMs: 10,
+    log,
     breaker: { failureRatio: 0.5, windowMs: 10_000, minCalls: 5, halfOpenAfterMs: 30_000 },
   });
   return { store, api, admin, alice };
@@ -30,7 +35,10 @@ test('a name that cannot name a Kong entity ("", ".", "..", control characters, 
     assert.equal(await admin.consumerById(name), undefined);
     assert.equal(await admin.createJwtCredential(name, { key: 'k', secret: 's', algorithm: 'HS256' }), undefined);
   }
-  assert.deepEqual(api.requests.map((r) => `${r.method} ${r.path}`), []);
+  assert.deepEqual(
+    api.requests.map((r) => `${r.method} ${r.path}`),
+    [],
+  );
   assert.deepEqual(store.jwtCredentialsOf(alice.id), []);
   assert.equal(admin.stats().calls, 0);
 });
@@ -42,12 +50,18 @@ test('every name travels as one percent-encoded path segment', async (t) => {
   for (const key of ['a/b', '%2e%2e', 'Zoë key', '...']) await admin.jwtCredentialByKey(key);
   await admin.listJwtCredentials('a/b');
   await admin.createJwtCredential('x y', { key: 'k', secret: 's', algorithm: 'HS256' });
-  assert.deepEqual(api.requests.map((r) => `${r.method} ${r.path}`), [
-    'GET /consumers/..%2Fwe%3Fird%23name',
-    'GET /jwts/a%2Fb', 'GET /jwts/%252e%252e', 'GET /jwts/Zo%C3%AB%20key', 'GET /jwts/...',
-    'GET /consumers/a%2Fb/jwt',
-    'POST /consumers/x%20y/jwt',
-  ]);
+  assert.deepEqual(
+    api.requests.map((r) => `${r.method} ${r.path}`),
+    [
+      'GET /consumers/..%2Fwe%3Fird%23name',
+      'GET /jwts/a%2Fb',
+      'GET /jwts/%252e%252e',
+      'GET /jwts/Zo%C3%AB%20key',
+      'GET /jwts/...',
+      'GET /consumers/a%2Fb/jwt',
+      'POST /consumers/x%20y/jwt',
+    ],
+  );
 });
 
 test('a 404 is an answer: a hundred unknown keys leave the breaker closed and count no failure', async (t) => {
@@ -70,13 +84,19 @@ test('beyond the key lookups in flight and queued, a lookup is refused at once a
   const { api, admin, alice } = await start(t);
   api.setFault({ kind: 'slow', delayMs: 50 });
   const total = KEY_LOOKUPS.inFlight + KEY_LOOKUPS.queued + 10;
-  const settled = Array.from({ length: total }, (_, i) => admin.jwtCredentialByKey(`nobody-${i}`).then(() => 'answered', (err: unknown) => err));
+  const settled = Array.from({ length: total }, (_, i) =>
+    admin.jwtCredentialByKey(`nobody-${i}`).then(
+      () => 'answered',
+      (err: unknown) => err,
+    ),
+  );
   assert.equal((await admin.consumerById(alice.id))?.id, alice.id, 'not behind the key lookups');
   const outcomes = await Promise.all(settled);
   assert.equal(outcomes.filter((o) => o === 'answered').length, KEY_LOOKUPS.inFlight + KEY_LOOKUPS.queued);
   const refused = outcomes.filter((o) => o !== 'answered');
   assert.equal(refused.length, 10);
-  for (const err of refused) assert.ok(err instanceof AdminApiBusyError && err instanceof AdminApiUnavailableError, `answered as an outage: ${String(err)}`);
+  for (const err of refused)
+    assert.ok(err instanceof AdminApiBusyError && err instanceof AdminApiUnavailableError, `answered as an outage: ${String(err)}`);
   assert.equal(admin.breakerState(), 'closed');
   assert.equal(api.requests.filter((r) => r.path.startsWith('/jwts/')).length, KEY_LOOKUPS.inFlight + KEY_LOOKUPS.queued);
 });

@@ -23,6 +23,10 @@ describe('CPU budget', () => {
     assert.deepEqual(gcFit(1, ['--parallel-scavenge']), { cpus: 1, parallelScavenge: true, decidedBy: 'command-line' });
     assert.deepEqual(gcFit(8, ['--no-parallel-scavenge']), { cpus: 8, parallelScavenge: false, decidedBy: 'command-line' });
     assert.deepEqual(gcFit(8, ['--single-threaded-gc']), { cpus: 8, parallelScavenge: false, decidedBy: 'command-line' });
-    assert.deepEqual(gcFit(8, ['--no-parallel-scavenge', '--parallel_scavenge']), { cpus: 8, parallelScavenge: true, decidedBy: 'command-line' });
+    assert.deepEqual(gcFit(8, ['--no-parallel-scavenge', '--parallel_scavenge']), {
+      cpus: 8,
+      parallelScavenge: true,
+      decidedBy: 'command-line',
+    });
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { AdminApiCircuitOpenError, AdminApiConflictError, AdminApiUnavailableError, type JwtCredential } from '../../lib/credentials/admin-client.js';
+import {
+  AdminApiCircuitOpenError,
+  AdminApiConflictError,
+  AdminApiUnavailableError,
+  type JwtCredential,
+} from '../../lib/credentials/admin-client.js';
 import { createCredentialStore, type CredentialSource } from '../../lib/credentials/credential-store.js';
 import { AuthError } from '../../lib/errors.js';
 
@@ -37,7 +42,10 @@ function fakeAdmin(opts: { list?: JwtCredential[] | undefined | Error; create?: 
 const store = (admin: CredentialSource) => createCredentialStore({ admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10 });
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AuthError> {
-  const err = await promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  const err = await promise.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof AuthError, String(err));
   assert.equal(err.code, code);
   return err;
@@ -89,7 +97,10 @@ describe('credential store', () => {
       jwtCredentialByKey: async () => undefined,
       consumerById: async () => undefined,
     };
-    const credentials = createCredentialStore({ admin, log }, { ttlSeconds: 0.05, staleSeconds: 60, maxEntries: 10, staleRetrySeconds: 0.05 });
+    const credentials = createCredentialStore(
+      { admin, log },
+      { ttlSeconds: 0.05, staleSeconds: 60, maxEntries: 10, staleRetrySeconds: 0.05 },
+    );
     assert.equal((await credentials.forConsumer(ID, { provision: false })).key, 'k1');
     await new Promise((r) => setTimeout(r, 80));
     list = new AdminApiUnavailableError('down');
@@ -142,14 +153,21 @@ describe('credential store', () => {
 
   test('after a signature failure the credential is re-read once per interval, and returned only when it changed', async () => {
     const fake = fakeAdmin({ list: [credential({ secret: 'old-secret' })] });
-    const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, refreshIntervalSeconds: 60 });
+    const credentials = createCredentialStore(
+      { admin: fake.admin, log },
+      { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, refreshIntervalSeconds: 60 },
+    );
     const seen = await credentials.forConsumer(ID, { provision: false });
     assert.equal(await credentials.refreshAfterSignatureFailure(seen, 'consumer'), undefined, 'unchanged secret');
     const other = { ...seen, consumerId: '22222222-2222-4222-8222-222222222222' };
     fake.admin.listJwtCredentials = async () => [credential({ secret: 'rotated-secret', consumer: { id: other.consumerId } })];
     const rotated = await credentials.refreshAfterSignatureFailure(other, 'consumer');
     assert.equal(rotated?.secret, 'rotated-secret');
-    assert.equal((await credentials.forConsumer(other.consumerId, { provision: false })).secret, 'rotated-secret', 'the cache holds the new secret');
+    assert.equal(
+      (await credentials.forConsumer(other.consumerId, { provision: false })).secret,
+      'rotated-secret',
+      'the cache holds the new secret',
+    );
     assert.equal(await credentials.refreshAfterSignatureFailure(other, 'consumer'), undefined, 'rate-limited per consumer');
   });
 });
@@ -173,7 +191,10 @@ describe('credential store: keys Kong does not have', () => {
 
   test('Kong\'s "no such key" is remembered for missingKeySeconds: asked once, and again after, so a credential created meanwhile works', async () => {
     const fake = byKeyAdmin([]);
-    const credentials = createCredentialStore({ admin: fake.admin, log }, { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, missingKeySeconds: 0.3 });
+    const credentials = createCredentialStore(
+      { admin: fake.admin, log },
+      { ttlSeconds: 60, staleSeconds: 0, maxEntries: 10, missingKeySeconds: 0.3 },
+    );
     for (let i = 0; i < 5; i++) {
       const err = await rejectsWith(credentials.forKey('k-new'), 'AUTH_011');
       assert.equal(err.extensions?.reason, 'key_mismatch');

@@ -2,13 +2,22 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gateHeaders } from '../../lib/access/gate.js';
 
-const IDENTITY = ['x-consumer-id', 'x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-anonymous-consumer', 'x-token-id', 'x-token-scopes'];
+const IDENTITY = [
+  'x-consumer-id',
+  'x-consumer-username',
+  'x-consumer-custom-id',
+  'x-credential-identifier',
+  'x-anonymous-consumer',
+  'x-token-id',
+  'x-token-scopes',
+];
 const consumer = { id: '6f1c8a52-0c3e-4b8e-9d7a-2f5e1b0c4d3a', username: 'alice' };
 
 describe('gateHeaders: the one set_headers table of a gated request', () => {
   test('clears every identity header in dash and underscore spelling even when the client sent none', () => {
     const headers = gateHeaders({}, { id: consumer.id, custom_id: 'c-1' }, {}, 'req-1');
-    for (const name of IDENTITY.filter((n) => n !== 'x-consumer-id' && n !== 'x-consumer-username')) assert.deepEqual(headers[name], [], name);
+    for (const name of IDENTITY.filter((n) => n !== 'x-consumer-id' && n !== 'x-consumer-username'))
+      assert.deepEqual(headers[name], [], name);
     for (const name of IDENTITY) assert.deepEqual(headers[name.replace(/-/g, '_')], [], name);
     assert.equal(headers['x-consumer-id'], consumer.id);
     assert.equal(headers['x-consumer-username'], 'c-1');
@@ -16,7 +25,12 @@ describe('gateHeaders: the one set_headers table of a gated request', () => {
   });
 
   test('clears mixed spellings the client sent; other headers are left alone', () => {
-    const headers = gateHeaders({ 'x-consumer_custom-id': ['root'], 'x_token-scopes': ['admin'], x_other_header: ['kept'], 'x-request-id': ['r'] }, consumer, {}, 'r');
+    const headers = gateHeaders(
+      { 'x-consumer_custom-id': ['root'], 'x_token-scopes': ['admin'], x_other_header: ['kept'], 'x-request-id': ['r'] },
+      consumer,
+      {},
+      'r',
+    );
     assert.deepEqual(headers['x-consumer_custom-id'], []);
     assert.deepEqual(headers['x_token-scopes'], []);
     assert.equal(headers.x_other_header, undefined);

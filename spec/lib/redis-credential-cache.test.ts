@@ -14,7 +14,11 @@ type After = { after(fn: () => Promise<void> | void): void };
 
 const silent = pino({ level: 'silent' });
 const COMMAND_TIMEOUT_MS = 200;
-const ALICE: SigningCredential = { consumerId: '0b4a7a4e-8f0c-4d6e-9a43-5b8f3c1d2e01', key: 'alice-iss-key', secret: 'alice-secret-do-not-leak-0123456789' };
+const ALICE: SigningCredential = {
+  consumerId: '0b4a7a4e-8f0c-4d6e-9a43-5b8f3c1d2e01',
+  key: 'alice-iss-key',
+  secret: 'alice-secret-do-not-leak-0123456789',
+};
 const BOB: SigningCredential = { consumerId: 'bob', key: 'bob-iss-key', secret: 'bob-secret-do-not-leak-0123456789' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -212,7 +216,13 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
     assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 1, errors: 1 }, stale: { hits: 0, misses: 1, errors: 1 } });
     const refused = refusals(text());
-    assert.deepEqual(refused.map((line) => [line['log.level'], line.reason]), [['warn', 'past the end it was written with'], ['debug', 'past the end it was written with']]);
+    assert.deepEqual(
+      refused.map((line) => [line['log.level'], line.reason]),
+      [
+        ['warn', 'past the end it was written with'],
+        ['debug', 'past the end it was written with'],
+      ],
+    );
     assert.ok(!text().includes(ALICE.secret) && !text().includes(fresh.slice(8, 40)), 'no secret and no sealed value in the log');
   });
 
@@ -221,7 +231,10 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     const { log, text } = capturedLog();
     const connection = await readyConnection(t, redis.url);
     const encryptionKey = randomBytes(32);
-    const cache = createRedisCredentialCache({ connection, cipher: createSecretCipher(encryptionKey), log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 1800 });
+    const cache = createRedisCredentialCache(
+      { connection, cipher: createSecretCipher(encryptionKey), log },
+      { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 1800 },
+    );
     const otherPrefix = cacheOn(connection, { keyPrefix: 'other:', encryptionKey });
     await cache.put(ALICE);
     const stale = (await redis.get(`test:cred-stale:${ALICE.consumerId}`)) ?? '';
@@ -232,7 +245,10 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     assert.equal(await cache.getStale(BOB.consumerId), undefined);
     assert.equal(await otherPrefix.getStale(ALICE.consumerId), undefined);
     assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE, 'in its own place it is read');
-    assert.deepEqual(refusals(text()).map((line) => line.reason), ['sealed for another Redis key', 'sealed for another Redis key']);
+    assert.deepEqual(
+      refusals(text()).map((line) => line.reason),
+      ['sealed for another Redis key', 'sealed for another Redis key'],
+    );
     assert.ok(!text().includes(ALICE.secret));
   });
 
@@ -241,7 +257,9 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     const connection = await readyConnection(t, redis.url);
     const encryptionKey = randomBytes(32);
     const cache = cacheOn(connection, { encryptionKey });
-    const earlier = createSecretCipher(encryptionKey).seal(JSON.stringify({ consumerId: ALICE.consumerId, key: ALICE.key, secret: ALICE.secret }));
+    const earlier = createSecretCipher(encryptionKey).seal(
+      JSON.stringify({ consumerId: ALICE.consumerId, key: ALICE.key, secret: ALICE.secret }),
+    );
     await redis.command('SET', `test:cred:${ALICE.consumerId}`, earlier);
     await redis.command('SET', `test:cred-stale:${ALICE.consumerId}`, earlier);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
@@ -253,7 +271,11 @@ describe('sealed copies are bound to their Redis key and their end', () => {
 
 /** The log lines of refused Redis copies. */
 function refusals(log: string): Array<Record<string, unknown>> {
-  return log.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['event.action'] === 'redis-credential-unreadable');
+  return log
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line['event.action'] === 'redis-credential-unreadable');
 }
 
 describe('Redis outages', () => {
@@ -327,7 +349,10 @@ describe('Redis outages', () => {
     const redis = await redisFor(t, password);
     const { log, text } = capturedLog();
     const connection = await readyConnection(t, `redis://:${password}@127.0.0.1:${redis.port}/3`, log);
-    const cache = createRedisCredentialCache({ connection, cipher: createSecretCipher(undefined), log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 60 });
+    const cache = createRedisCredentialCache(
+      { connection, cipher: createSecretCipher(undefined), log },
+      { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 60 },
+    );
     await cache.put(ALICE);
     assert.match(String(await redis.command('INFO', 'keyspace')), /db3:keys=2,/, 'the database from the URL');
 
@@ -336,8 +361,13 @@ describe('Redis outages', () => {
     await redis.restart();
     await eventually(() => connection.isReady(), 'the connection comes back');
 
-    const lines = text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    const actions = lines.map((line) => line['event.action']).filter((action) => String(action).startsWith('redis-') && !String(action).startsWith('redis-credential'));
+    const lines = text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const actions = lines
+      .map((line) => line['event.action'])
+      .filter((action) => String(action).startsWith('redis-') && !String(action).startsWith('redis-credential'));
     assert.deepEqual(actions, ['redis-connected', 'redis-cache-unencrypted', 'redis-unavailable', 'redis-restored']);
     assert.equal(lines.find((line) => line['event.action'] === 'redis-unavailable')?.['server.address'], `127.0.0.1:${redis.port}`);
     assert.ok(!text().includes(password));
@@ -365,7 +395,10 @@ describe('Redis over TLS', () => {
 describe('Redis Sentinel', () => {
   test('put and get work through the master, and again through the promoted replica after a failover', async (t) => {
     const set = await startSentinelSet();
-    const connection = connectionFor(t, redisConfig({ sentinels: [{ host: '127.0.0.1', port: set.sentinelPort }], sentinelMaster: set.masterName }));
+    const connection = connectionFor(
+      t,
+      redisConfig({ sentinels: [{ host: '127.0.0.1', port: set.sentinelPort }], sentinelMaster: set.masterName }),
+    );
     t.after(() => set.stopAll()); // after the connection closed, or it would wait out a retry for the sentinel
     await eventually(() => connection.isReady(), 'connected to the master through the sentinel');
     const cache = cacheOn(connection);

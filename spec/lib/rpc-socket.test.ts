@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { encode } from '@msgpack/msgpack';
 import { pino } from 'pino';
-import { DEFAULT_SOCKET_READS, listenRpcSocket, MAX_MESSAGE_BYTES, type Dispatch, type RpcSocketServer, type SocketReads } from '../../lib/kong/rpc-socket.js';
+import {
+  DEFAULT_SOCKET_READS,
+  listenRpcSocket,
+  MAX_MESSAGE_BYTES,
+  type Dispatch,
+  type RpcSocketServer,
+  type SocketReads,
+} from '../../lib/kong/rpc-socket.js';
 import { MsgpackRpcClient } from '../../kong/stand-in/msgpack-rpc-client.js';
 
 /** Answers `echo` with its params and the length of each string in them, so a corrupted read shows. */
@@ -70,7 +77,13 @@ for (const reads of ['shared-buffer', 'stream'] as SocketReads[]) {
       for (const [i, client] of clients.entries()) client.socket.write(messages[i]!.subarray(cut(messages[i]!)));
       for (const [i, client] of clients.entries()) {
         const answers = await client.answers(2);
-        assert.deepEqual(answers.map(([, msgid, , result]) => [msgid, result.params[0]]), [[10 + i, `first-${i}`], [20 + i, String(i).repeat(500)]]);
+        assert.deepEqual(
+          answers.map(([, msgid, , result]) => [msgid, result.params[0]]),
+          [
+            [10 + i, `first-${i}`],
+            [20 + i, String(i).repeat(500)],
+          ],
+        );
         client.socket.destroy();
       }
     });
@@ -105,6 +118,6 @@ for (const reads of ['shared-buffer', 'stream'] as SocketReads[]) {
   });
 }
 
-test('this Node reads Kong\'s connections into the shared buffer by default', () => {
+test("this Node reads Kong's connections into the shared buffer by default", () => {
   assert.equal(DEFAULT_SOCKET_READS, 'shared-buffer');
 });

@@ -10,11 +10,20 @@ import { nonCanonicalSpellings } from '../support/jwt-check.js';
 
 const T0 = 1_800_000_000;
 const credential = (secret: string): SigningCredential => ({ consumerId: 'c-1', key: 'k-1', secret });
-const tokenFor = (cred: SigningCredential, claims: Record<string, unknown>) => signHs256({ sub: 'alice', key: cred.key, iat: T0, exp: T0 + 60, aud: 'api', ...claims }, createSecretKey(Buffer.from(cred.secret)));
-const options = (extra: Partial<VerifyOptions> = {}): VerifyOptions => ({ audience: ['api'], key_claim_name: 'key', clock_skew_seconds: 0, ...extra });
+const tokenFor = (cred: SigningCredential, claims: Record<string, unknown>) =>
+  signHs256({ sub: 'alice', key: cred.key, iat: T0, exp: T0 + 60, aud: 'api', ...claims }, createSecretKey(Buffer.from(cred.secret)));
+const options = (extra: Partial<VerifyOptions> = {}): VerifyOptions => ({
+  audience: ['api'],
+  key_claim_name: 'key',
+  clock_skew_seconds: 0,
+  ...extra,
+});
 
 async function refusal(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof AuthError, 'refused');
   return `${err.code} ${String(err.extensions?.reason ?? '')}`;
 }
@@ -76,8 +85,8 @@ describe('the verifier remembers accepted tokens, never past what jose would acc
   });
 });
 
-describe('claimsOf: the claims that name a token\'s credential, before it is verified', () => {
-  test('a verified token\'s claims come from memory (the very object verify returned); another token is decoded; garbage is AUTH_011 malformed', async () => {
+describe("claimsOf: the claims that name a token's credential, before it is verified", () => {
+  test("a verified token's claims come from memory (the very object verify returned); another token is decoded; garbage is AUTH_011 malformed", async () => {
     const verifier = createTokenVerifier({ nowSeconds: () => T0 });
     const cred = credential('secret-one-0123456789abcdef');
     const token = tokenFor(cred, {});
@@ -87,7 +96,10 @@ describe('claimsOf: the claims that name a token\'s credential, before it is ver
     assert.notEqual(fresh, payload, 'decoded before it was verified');
     assert.equal(verifier.claimsOf(token), payload, 'remembered once verified');
     assert.equal(verifier.claimsOf(tokenFor(cred, { key: 'other-key' })).key, 'other-key');
-    assert.throws(() => verifier.claimsOf('not.a-jwt'), (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'malformed');
+    assert.throws(
+      () => verifier.claimsOf('not.a-jwt'),
+      (err: unknown) => err instanceof AuthError && err.code === 'AUTH_011' && err.extensions?.reason === 'malformed',
+    );
   });
 });
 
@@ -99,10 +111,18 @@ describe('the form every token must have, checked before any credential is looke
     const verifier = createTokenVerifier({ nowSeconds: () => T0 });
     // One of three payload lengths leaves unused bits in the payload's last character, as the signature's has;
     // six bytes 0x7E hold one aligned 3-byte group, which encodes as "fn5-": a "-" to respell as "+".
-    const token = ['', 'x', 'xx'].map((pad) => tokenFor(cred, { pad, note: '~~~~~~' })).find((t) => (t.split('.')[1] ?? '').length % 4 !== 0) ?? assert.fail();
+    const token =
+      ['', 'x', 'xx'].map((pad) => tokenFor(cred, { pad, note: '~~~~~~' })).find((t) => (t.split('.')[1] ?? '').length % 4 !== 0) ??
+      assert.fail();
     const spellings = nonCanonicalSpellings(token);
     assert.equal(spellings.length, 4, 'payload and signature: padded and respelled');
-    for (const spelling of [...spellings, `${token}=`, token.replace(/-/g, '+').replace(/_/g, '/'), `${token}.`, token.replace('.', '..')]) {
+    for (const spelling of [
+      ...spellings,
+      `${token}=`,
+      token.replace(/-/g, '+').replace(/_/g, '/'),
+      `${token}.`,
+      token.replace('.', '..'),
+    ]) {
       assert.notEqual(spelling, token);
       assert.throws(() => verifier.claimsOf(spelling), malformed, spelling);
       assert.equal(await refusal(verifier.verify(spelling, cred, options())), 'AUTH_011 malformed', spelling);
@@ -113,7 +133,17 @@ describe('the form every token must have, checked before any credential is looke
   test('exp must be there, and exp, iat and nbf NumericDates between 1970 and the end of the year 9999', async () => {
     const verifier = createTokenVerifier({ nowSeconds: () => T0 });
     // An undefined claim is left out of the token.
-    const refused = [{ exp: undefined }, { exp: 1e308 }, { exp: 253402300800 }, { exp: '1800000060' }, { exp: null }, { iat: 1e20 }, { iat: -1 }, { nbf: -1 }, { nbf: 'now' }];
+    const refused = [
+      { exp: undefined },
+      { exp: 1e308 },
+      { exp: 253402300800 },
+      { exp: '1800000060' },
+      { exp: null },
+      { iat: 1e20 },
+      { iat: -1 },
+      { nbf: -1 },
+      { nbf: 'now' },
+    ];
     for (const claims of refused) {
       const token = tokenFor(cred, claims);
       const label = JSON.stringify(claims, (_name, value: unknown) => (value === undefined ? 'left out' : value));
@@ -123,7 +153,12 @@ describe('the form every token must have, checked before any credential is looke
     assert.equal((await verifier.verify(tokenFor(cred, { exp: 253402300799, nbf: 0 }), cred, options())).exp, 253402300799);
     const [header, payload, signature] = tokenFor(cred, {}).split('.');
     const encoded = (json: string) => Buffer.from(json).toString('base64url');
-    for (const token of [`${encoded('[]')}.${payload}.${signature}`, `${header}.${encoded('[1]')}.${signature}`, `${header}.${encoded('{"exp":')}.${signature}`, `${header}..${signature}`]) {
+    for (const token of [
+      `${encoded('[]')}.${payload}.${signature}`,
+      `${header}.${encoded('[1]')}.${signature}`,
+      `${header}.${encoded('{"exp":')}.${signature}`,
+      `${header}..${signature}`,
+    ]) {
       assert.throws(() => verifier.claimsOf(token), malformed, 'a header or payload that is not a JSON object');
     }
   });
@@ -133,11 +168,15 @@ describe('the form every token must have, checked before any credential is looke
     const [, payload, signature] = tokenFor(cred, {}).split('.');
     for (const alg of ['none', 'HS512', 'RS256', undefined]) {
       const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
-      assert.throws(() => verifier.claimsOf(`${header}.${payload}.${signature}`), (err: unknown) => err instanceof AuthError && err.extensions?.reason === 'algorithm', String(alg));
+      assert.throws(
+        () => verifier.claimsOf(`${header}.${payload}.${signature}`),
+        (err: unknown) => err instanceof AuthError && err.extensions?.reason === 'algorithm',
+        String(alg),
+      );
     }
   });
 
-  test('with the plugin\'s options, claimsOf also refuses what time alone refuses, exactly as verify does: nbf, exp with the skew, the maximum age', async () => {
+  test("with the plugin's options, claimsOf also refuses what time alone refuses, exactly as verify does: nbf, exp with the skew, the maximum age", async () => {
     const verifier = createTokenVerifier({ nowSeconds: () => T0 + 100 });
     const token = tokenFor(cred, {}); // iat T0, exp T0 + 60
     assert.equal(verifier.claimsOf(token).sub, 'alice', 'without options: the form only');

@@ -13,8 +13,10 @@ interface Status {
 }
 
 const alice = { apikey: 'alice-key' };
-const instanceIds = async (kong: KongHarness) => Object.values((await kong.call<Status>('plugin.GetStatus')).Plugins).flatMap((p) => p.Instances.map((i) => i.Id));
-const startIssuer = (kong: KongHarness, config: unknown) => kong.call<Instance>('plugin.StartInstance', { Name: 'token-issuer', Config: config });
+const instanceIds = async (kong: KongHarness) =>
+  Object.values((await kong.call<Status>('plugin.GetStatus')).Plugins).flatMap((p) => p.Instances.map((i) => i.Id));
+const startIssuer = (kong: KongHarness, config: unknown) =>
+  kong.call<Instance>('plugin.StartInstance', { Name: 'token-issuer', Config: config });
 
 describe('what one client of the plugin socket can make the server hold', () => {
   let kong: KongHarness;
@@ -30,7 +32,7 @@ describe('what one client of the plugin socket can make the server hold', () => 
     assert.deepEqual(await instanceIds(kong), before);
   });
 
-  test('an instance keeps only the fields of its plugin\'s schema; a config that is not a JSON object is refused', async () => {
+  test("an instance keeps only the fields of its plugin's schema; a config that is not a JSON object is refused", async () => {
     const config = { ttl_seconds: 120, __seq__: 3, __plugin_id: 'p-1', padding: 'x'.repeat(60_000) };
     const started = await startIssuer(kong, JSON.stringify(config));
     const fields = issuerSchema.map((field) => Object.keys(field)[0]);
@@ -40,7 +42,11 @@ describe('what one client of the plugin socket can make the server hold', () => 
     }
     await kong.call('plugin.CloseInstance', started.Id);
     for (const bad of ['not json', '[1, 2]', '42', 'null', 7, { ttl_seconds: 120 }]) {
-      await assert.rejects(startIssuer(kong, bad), { message: 'plugin config refused: a JSON object in a string is expected, as Kong sends it' }, JSON.stringify(bad));
+      await assert.rejects(
+        startIssuer(kong, bad),
+        { message: 'plugin config refused: a JSON object in a string is expected, as Kong sends it' },
+        JSON.stringify(bad),
+      );
     }
   });
 
@@ -52,7 +58,11 @@ describe('what one client of the plugin socket can make the server hold', () => 
         message: `token-issuer has no phase ${JSON.stringify(name)}; its phases: access`,
       });
     }
-    await assert.rejects(kong.call('plugin.HandleEvent', { InstanceId: 42, EventName: 'x-odd-3' }), /no plugin instance 42/, 'an unknown instance is still "no plugin instance" first');
+    await assert.rejects(
+      kong.call('plugin.HandleEvent', { InstanceId: 42, EventName: 'x-odd-3' }),
+      /no plugin instance 42/,
+      'an unknown instance is still "no plugin instance" first',
+    );
     assert.equal((await kong.request({ path: '/tokens', headers: alice })).status, 200);
     const text = await (await fetch(`${await kong.server.statusUrl()}/metrics/prometheus`)).text();
     // Read from the text: the parser the other specs use drops a histogram's labels.
@@ -77,7 +87,10 @@ describe('the number of live plugin instances', () => {
     const refusal = '2 plugin instances are running, the most PLUGIN_MAX_INSTANCES allows; Kong starts one per plugin entity and worker';
     const refused = await kong.request({ path: '/limited/tokens', headers: alice });
     assert.equal(refused.status, 500);
-    assert.ok(refused.kongLog.some((line) => line.message === `starting instance: ${refusal}`), JSON.stringify(refused.kongLog));
+    assert.ok(
+      refused.kongLog.some((line) => line.message === `starting instance: ${refusal}`),
+      JSON.stringify(refused.kongLog),
+    );
     await assert.rejects(startIssuer(kong, '{}'), { message: refusal });
     const [first] = await instanceIds(kong);
     await kong.call('plugin.CloseInstance', first);

@@ -50,7 +50,7 @@ describe('plugin server process lifecycle', () => {
     assert.equal(await kong.server.stop('SIGTERM'), 0);
   });
 
-  test('with our process down, a request on a started instance fails open to the dead-end service (503), a new instance gets Kong\'s 500', async (t) => {
+  test("with our process down, a request on a started instance fails open to the dead-end service (503), a new instance gets Kong's 500", async (t) => {
     const kong = await KongHarness.start({ kongYml: ISSUER_KONG_YML });
     t.after(() => kong.stop());
     assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).status, 200);

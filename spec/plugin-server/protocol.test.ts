@@ -13,7 +13,7 @@ interface Status {
 
 const issue = (kong: KongHarness) => kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } });
 
-describe('the plugin server speaks Kong\'s protocol', () => {
+describe("the plugin server speaks Kong's protocol", () => {
   let kong: KongHarness;
 
   before(async () => {
@@ -31,7 +31,7 @@ describe('the plugin server speaks Kong\'s protocol', () => {
     assert.equal((await issue(kong)).status, 200);
   });
 
-  test('a restarted server never reuses an instance id of the previous one, and Kong\'s cached ids recover', async () => {
+  test("a restarted server never reuses an instance id of the previous one, and Kong's cached ids recover", async () => {
     assert.equal((await issue(kong)).status, 200);
     const before = await kong.call<Status>('plugin.GetStatus');
     const oldIds = Object.values(before.Plugins).flatMap((p) => p.Instances.map((i) => i.Id));
@@ -39,7 +39,10 @@ describe('the plugin server speaks Kong\'s protocol', () => {
     await kong.restartServer();
     const res = await issue(kong);
     assert.equal(res.status, 200);
-    assert.ok(res.kongLog.some((l) => l.level === 'warn' && /no plugin instance/.test(l.message)), 'Kong saw the stale id and restarted it');
+    assert.ok(
+      res.kongLog.some((l) => l.level === 'warn' && /no plugin instance/.test(l.message)),
+      'Kong saw the stale id and restarted it',
+    );
     const afterRestart = await kong.call<Status>('plugin.GetStatus');
     const newIds = Object.values(afterRestart.Plugins).flatMap((p) => p.Instances.map((i) => i.Id));
     assert.ok(newIds.length > 0);
@@ -78,7 +81,10 @@ describe('the plugin server speaks Kong\'s protocol', () => {
 
   test('50 concurrent connections without an error', async () => {
     const results = await Promise.all(Array.from({ length: 50 }, () => issue(kong)));
-    assert.deepEqual(results.map((r) => r.status), Array(50).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(50).fill(200),
+    );
     assert.ok(kong.rpcClient.peakConnections >= 50, `peak ${kong.rpcClient.peakConnections} connections`);
   });
 
@@ -92,7 +98,10 @@ describe('the plugin server speaks Kong\'s protocol', () => {
 
   test('an event Kong abandons (no further Step) is dropped after EVENT_TTL_SECONDS', async () => {
     const [instance] = (await kong.call<Status>('plugin.GetStatus')).Plugins['token-issuer']!.Instances;
-    const reply = await kong.call<{ EventId: number; Data: { Method: string } }>('plugin.HandleEvent', { InstanceId: instance!.Id, EventName: 'access' });
+    const reply = await kong.call<{ EventId: number; Data: { Method: string } }>('plugin.HandleEvent', {
+      InstanceId: instance!.Id,
+      EventName: 'access',
+    });
     assert.equal(reply.Data.Method, 'kong.request.get_headers');
     assert.equal((await kong.call<Status>('plugin.GetStatus')).Events, 1);
     await new Promise((r) => setTimeout(r, 2500));
@@ -103,7 +112,12 @@ describe('the plugin server speaks Kong\'s protocol', () => {
   test('garbage bytes close that connection only; the server keeps serving', async () => {
     const raw = new MsgpackRpcClient(kong.server.socketPath);
     try {
-      for (const bytes of [Buffer.from([0xc1, 0xc1, 0xc1]), Buffer.from('GET / HTTP/1.1\r\n\r\n'), encode({ not: 'an rpc' }), encode([0, 'x', 5, null])]) {
+      for (const bytes of [
+        Buffer.from([0xc1, 0xc1, 0xc1]),
+        Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+        encode({ not: 'an rpc' }),
+        encode([0, 'x', 5, null]),
+      ]) {
         const { closedByServer } = await raw.sendRaw(bytes);
         assert.equal(closedByServer, true, `server closed the connection after ${bytes.toString('hex')}`);
       }
@@ -125,7 +139,10 @@ describe('the plugin server speaks Kong\'s protocol', () => {
       await new Promise((r) => setTimeout(r, 50));
       socket.write(joined.subarray(cut));
       const answers = (await messages(3)) as Array<[number, number, unknown, { Id: number }]>;
-      assert.deepEqual(answers.map(([type, msgid, error, result]) => [type, msgid, error, result.Id]), [21, 22, 23].map((msgid) => [1, msgid, null, instance!.Id]));
+      assert.deepEqual(
+        answers.map(([type, msgid, error, result]) => [type, msgid, error, result.Id]),
+        [21, 22, 23].map((msgid) => [1, msgid, null, instance!.Id]),
+      );
     } finally {
       raw.close();
     }

@@ -17,7 +17,9 @@ const UNDER_UMASK_022 = ['/bin/sh', '-c', 'umask 022 && exec "$@"', 'sh'];
 
 function mustBeRoot(): void {
   if (process.getuid?.() !== 0) {
-    assert.fail('this test starts processes as other users and needs root (CI runs as root): sudo -n node --test dist/spec/plugin-server/socket-access.test.js');
+    assert.fail(
+      'this test starts processes as other users and needs root (CI runs as root): sudo -n node --test dist/spec/plugin-server/socket-access.test.js',
+    );
   }
 }
 
@@ -47,7 +49,12 @@ async function serving(server: PluginServerProcess): Promise<void> {
 }
 
 /** One RPC on the socket from a process running as `user`. */
-async function callAs(user: RunAs, socketPath: string, method: string, ...params: unknown[]): Promise<{ result?: Record<string, unknown>; error?: string }> {
+async function callAs(
+  user: RunAs,
+  socketPath: string,
+  method: string,
+  ...params: unknown[]
+): Promise<{ result?: Record<string, unknown>; error?: string }> {
   const { code, stdout, stderr } = await runScript(RPC_CALL, [socketPath, method, JSON.stringify(params)], {}, 10_000, user);
   if (code !== 0) throw new Error(`rpc-call as uid ${user.uid} exited ${code}: ${stderr}`);
   return JSON.parse(stdout) as { result?: Record<string, unknown>; error?: string };
@@ -68,13 +75,13 @@ function someOtherGroup(): { name: string; gid: number } {
 }
 
 describe('who may connect to the plugin socket', () => {
-  test('the sidecar\'s user creates it under umask 022: Kong\'s user, in the socket\'s group, is answered; a user outside it gets EACCES', async (t) => {
+  test("the sidecar's user creates it under umask 022: Kong's user, in the socket's group, is answered; a user outside it gets EACCES", async (t) => {
     mustBeRoot();
     // As the deployments run it, with the default SOCKET_MODE.
     const server = sidecar(t, {}, SIDECAR);
     await serving(server);
     const kong = await callAs(KONG, server.socketPath, 'plugin.GetPluginInfo', 'token-issuer');
-    assert.equal(kong.error, undefined, 'Kong\'s user is answered');
+    assert.equal(kong.error, undefined, "Kong's user is answered");
     assert.equal(kong.result?.Name, 'token-issuer');
     const stranger = await callAs(STRANGER, server.socketPath, 'plugin.GetPluginInfo', 'token-issuer');
     assert.match(stranger.error ?? '', /EACCES/);
@@ -97,7 +104,10 @@ describe('who may connect to the plugin socket', () => {
     const server = sidecar(t, { SOCKET_GROUP: String(OTHER_GID) }, SIDECAR);
     await assert.rejects(server.start(), /exited with 1/);
     const lastLine = server.capturedOutput.trimEnd().split('\n').pop();
-    assert.equal(lastLine, `kong-auth-sidecar: cannot give the plugin socket ${server.socketPath} to group ${OTHER_GID} (SOCKET_GROUP): this process is not a member of that group (EPERM)`);
+    assert.equal(
+      lastLine,
+      `kong-auth-sidecar: cannot give the plugin socket ${server.socketPath} to group ${OTHER_GID} (SOCKET_GROUP): this process is not a member of that group (EPERM)`,
+    );
     assert.equal(existsSync(server.socketPath), false);
   });
 

@@ -51,7 +51,12 @@ function authenticated(consumer: { id: string; username?: string | null }, crede
 }
 
 const now = () => Math.floor(Date.now() / 1000);
-const aliceToken = () => forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', key: 'alice-jwt-key', jti: 'rk-1', iat: now(), exp: now() + 300, iss: 'https://issuer.test' }, ALICE_SECRET);
+const aliceToken = () =>
+  forgeJwt(
+    { alg: 'HS256', typ: 'JWT' },
+    { sub: 'alice', key: 'alice-jwt-key', jti: 'rk-1', iat: now(), exp: now() + 300, iss: 'https://issuer.test' },
+    ALICE_SECRET,
+  );
 
 /** The consumers in a fake Admin API, our plugin server, and Kong's bridge on its socket (or on one `between` it and Kong). */
 class Stack {
@@ -131,7 +136,7 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
     assert.equal(stack.store.jwtCredentialsOf(anonymous.id).length, 0);
   });
 
-  test('the issuer: a consumer Kong authenticated without a credential (anonymous) gets AUTH_009 from Kong\'s own signal', async () => {
+  test("the issuer: a consumer Kong authenticated without a credential (anonymous) gets AUTH_009 from Kong's own signal", async () => {
     const anonymous = consumer('anonymous');
     const res = await kong.request('/tokens', authenticated(anonymous));
     assert.equal(res.status, 401, res.body);
@@ -155,13 +160,20 @@ describe("Kong's own bridge: a gate that dies mid-request leaves no marked reque
   before(async () => {
     // Dies once Kong has run the first of the gate's two writes, whichever it is.
     const firstWrite = (method: string) => method === 'kong.client.authenticate' || method === 'kong.service.request.set_headers';
-    stack = await Stack.start((server) => (killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash())));
+    stack = await Stack.start(
+      (server) =>
+        (killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash())),
+    );
     kong = stack.kong;
   });
   after(() => stack?.stop());
 
-  test('killed between its writes: the backstop answers 503 and the client\'s identity headers never go upstream', async () => {
-    const res = await kong.request('/gated/orders', [['Authorization', `Bearer ${aliceToken()}`], ['X-Consumer-Username', 'admin'], ['X-Token-Scopes', 'admin']]);
+  test("killed between its writes: the backstop answers 503 and the client's identity headers never go upstream", async () => {
+    const res = await kong.request('/gated/orders', [
+      ['Authorization', `Bearer ${aliceToken()}`],
+      ['X-Consumer-Username', 'admin'],
+      ['X-Token-Scopes', 'admin'],
+    ]);
     await killSwitch.fired;
     assert.equal(killSwitch.pdkCalls[0], 'kong.request.get_headers');
     assert.equal(res.status, 503, `${res.status} ${res.body} after ${killSwitch.pdkCalls.join(', ')}`);

@@ -92,13 +92,18 @@ describe('the status port', () => {
   });
 
   test('Prometheus text, parsed by a real parser, and counters that move after issuing tokens', async () => {
-    const scrape = async () => parsePrometheusTextFormat((await get(`${base}/metrics`, { headers: { accept: 'text/plain' } })).text) as PromMetric[];
+    const scrape = async () =>
+      parsePrometheusTextFormat((await get(`${base}/metrics`, { headers: { accept: 'text/plain' } })).text) as PromMetric[];
     const before = await scrape();
     for (let i = 0; i < 3; i++) assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).status, 200);
     await kong.request({ path: '/open/tokens' });
     const after = await scrape();
     assert.equal(metricValue(after, 'kong_auth_tokens_issued_total') - metricValue(before, 'kong_auth_tokens_issued_total'), 3);
-    assert.equal(metricValue(after, 'kong_auth_errors_total', { code: 'AUTH_001' }) - metricValue(before, 'kong_auth_errors_total', { code: 'AUTH_001' }), 1);
+    assert.equal(
+      metricValue(after, 'kong_auth_errors_total', { code: 'AUTH_001' }) -
+        metricValue(before, 'kong_auth_errors_total', { code: 'AUTH_001' }),
+      1,
+    );
     assert.ok(metricValue(after, 'kong_auth_events_total', { plugin: 'token-issuer', phase: 'access', status: '200' }) >= 3);
     assert.ok(metricValue(after, 'kong_auth_cache_requests_total', { layer: 'memory', result: 'hit' }) >= 2);
     assert.equal(metricValue(after, 'kong_auth_circuit_breaker_state'), 0);
@@ -112,10 +117,21 @@ describe('the status port', () => {
 
   test('no consumer id, secret or admin token appears in any status output', async () => {
     assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'bob-key' } })).status, 200);
-    const paths = ['/health', '/health/ready', '/health/telemetry', '/metrics/prometheus', '/debug/info', ...['operational', 'infrastructure', 'telemetry', 'exports', 'config', 'full'].map((v) => `/metrics?view=${v}`)];
+    const paths = [
+      '/health',
+      '/health/ready',
+      '/health/telemetry',
+      '/metrics/prometheus',
+      '/debug/info',
+      ...['operational', 'infrastructure', 'telemetry', 'exports', 'config', 'full'].map((v) => `/metrics?view=${v}`),
+    ];
     const bodies = await Promise.all(paths.map(async (path) => (await get(`${base}${path}`)).text));
-    const forbidden = [...kong.secrets(), ...kong.store.consumers().flatMap((c) => [c.id, ...kong.store.jwtCredentialsOf(c.id).map((j) => j.key)])];
-    for (const [index, body] of bodies.entries()) for (const secret of forbidden) assert.ok(!body.includes(secret), `${paths[index]} leaks a value`);
+    const forbidden = [
+      ...kong.secrets(),
+      ...kong.store.consumers().flatMap((c) => [c.id, ...kong.store.jwtCredentialsOf(c.id).map((j) => j.key)]),
+    ];
+    for (const [index, body] of bodies.entries())
+      for (const secret of forbidden) assert.ok(!body.includes(secret), `${paths[index]} leaks a value`);
   });
 });
 
@@ -150,13 +166,18 @@ describe('a lifecycle that drains', () => {
     t.after(() => kong.stop());
     const base = await kong.server.statusUrl();
     kong.adminApi.setFault({ kind: 'slow', delayMs: 1500 });
-    const inFlight = Array.from({ length: 50 }, (_, i) => kong.request({ path: '/tokens', headers: { apikey: i % 2 ? 'alice-key' : 'carol-key' } }));
+    const inFlight = Array.from({ length: 50 }, (_, i) =>
+      kong.request({ path: '/tokens', headers: { apikey: i % 2 ? 'alice-key' : 'carol-key' } }),
+    );
     await new Promise((r) => setTimeout(r, 400));
     const exited = kong.server.stop('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal((await fetch(`${base}/health/ready`)).status, 503, 'not ready while draining');
     const answers = await Promise.all(inFlight);
-    assert.deepEqual(answers.map((a) => a.status), Array(50).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(50).fill(200),
+    );
     assert.equal(await exited, 0);
   });
 

@@ -45,7 +45,8 @@ export function nonCanonicalSpellings(token: string): string[] {
     spellings.push(replacing(at, segment + '='.repeat(4 - leftover)));
     const last = BASE64URL.indexOf(segment.slice(-1));
     const respelled = segment.slice(0, -1) + BASE64URL.charAt(last | 1);
-    if (!Buffer.from(respelled, 'base64url').equals(Buffer.from(segment, 'base64url'))) throw new Error('a respelling must decode to the same bytes');
+    if (!Buffer.from(respelled, 'base64url').equals(Buffer.from(segment, 'base64url')))
+      throw new Error('a respelling must decode to the same bytes');
     spellings.push(replacing(at, respelled));
   });
   return spellings;

@@ -14,19 +14,35 @@ export interface ReceivedSpan {
   serviceName: string;
 }
 
-interface ProtoValue { value?: string; stringValue?: string | null; intValue?: { toNumber(): number } | number | null; boolValue?: boolean | null; doubleValue?: number | null }
+interface ProtoValue {
+  value?: string;
+  stringValue?: string | null;
+  intValue?: { toNumber(): number } | number | null;
+  boolValue?: boolean | null;
+  doubleValue?: number | null;
+}
 interface ProtoSpan {
-  traceId: Uint8Array; spanId: Uint8Array; parentSpanId?: Uint8Array; name: string; kind: number;
-  attributes?: Array<{ key: string; value: ProtoValue }>; status?: { code?: number; message?: string };
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  parentSpanId?: Uint8Array;
+  name: string;
+  kind: number;
+  attributes?: Array<{ key: string; value: ProtoValue }>;
+  status?: { code?: number; message?: string };
 }
 interface ExportTraceServiceRequest {
-  resourceSpans: Array<{ resource?: { attributes?: Array<{ key: string; value: ProtoValue }> }; scopeSpans: Array<{ spans: ProtoSpan[] }> }>;
+  resourceSpans: Array<{
+    resource?: { attributes?: Array<{ key: string; value: ProtoValue }> };
+    scopeSpans: Array<{ spans: ProtoSpan[] }>;
+  }>;
 }
 
 // The OTLP protobuf definitions as generated code from an npm package, so the test does not hand-parse protobuf.
 const require = createRequire(import.meta.url);
 const root = require('@opentelemetry/otlp-proto-exporter-base/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(bytes: Uint8Array): ExportTraceServiceRequest } } } } } };
+  opentelemetry: {
+    proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(bytes: Uint8Array): ExportTraceServiceRequest } } } } };
+  };
 };
 const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
@@ -46,14 +62,18 @@ function value(v: ProtoValue): unknown {
   }
 }
 
-const attributesOf = (list: Array<{ key: string; value: ProtoValue }> | undefined) => Object.fromEntries((list ?? []).map((a) => [a.key, value(a.value)]));
+const attributesOf = (list: Array<{ key: string; value: ProtoValue }> | undefined) =>
+  Object.fromEntries((list ?? []).map((a) => [a.key, value(a.value)]));
 
 /** A real OTLP/HTTP protobuf trace receiver on 127.0.0.1: POST /v1/traces. */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   /** Raw requests, to check what else arrived (headers, content type). */
   readonly requests: Array<{ path: string; contentType: string | undefined }> = [];
-  private constructor(private readonly server: Server, readonly endpoint: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+  ) {}
 
   static async start(): Promise<OtlpReceiver> {
     let receiver: OtlpReceiver | undefined;
@@ -69,8 +89,14 @@ export class OtlpReceiver {
           for (const scope of resourceSpans.scopeSpans) {
             for (const span of scope.spans) {
               receiver?.spans.push({
-                traceId: hex(span.traceId), spanId: hex(span.spanId), parentSpanId: hex(span.parentSpanId), name: span.name, kind: span.kind,
-                attributes: attributesOf(span.attributes), status: { code: span.status?.code ?? 0, message: span.status?.message }, serviceName,
+                traceId: hex(span.traceId),
+                spanId: hex(span.spanId),
+                parentSpanId: hex(span.parentSpanId),
+                name: span.name,
+                kind: span.kind,
+                attributes: attributesOf(span.attributes),
+                status: { code: span.status?.code ?? 0, message: span.status?.message },
+                serviceName,
               });
             }
           }
@@ -86,7 +112,8 @@ export class OtlpReceiver {
   async waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs = 10_000): Promise<ReceivedSpan[]> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.spans)) {
-      if (Date.now() > deadline) throw new Error(`spans not received within ${timeoutMs} ms; got: ${this.spans.map((s) => s.name).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`spans not received within ${timeoutMs} ms; got: ${this.spans.map((s) => s.name).join(', ')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     return this.spans;

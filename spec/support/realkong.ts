@@ -46,11 +46,19 @@ export class RealKong {
     if (!existsSync(RUN_SH)) throw new Error(`Kong's bridge kit is not at ${REALKONG_DIR} (set REALKONG_DIR)`);
     const workDir = mkdtempSync(join(tmpdir(), 'kas-realkong-'));
     const pluginservers = Object.fromEntries(
-      ['token-issuer', 'token-validator'].map((name) => [name, { query_cmd: `cat ${join(PROJECT_ROOT, 'dist', 'plugin-info', `${name}.json`)}`, socket: socketPath }]),
+      ['token-issuer', 'token-validator'].map((name) => [
+        name,
+        { query_cmd: `cat ${join(PROJECT_ROOT, 'dist', 'plugin-info', `${name}.json`)}`, socket: socketPath },
+      ]),
     );
     const routesFile = join(workDir, 'routes.json');
-    writeFileSync(routesFile, JSON.stringify({ pluginservers, routes: Object.fromEntries(Object.entries(routes).map(([path, plugins]) => [path, { plugins }])) }));
-    const { stdout } = await run(RUN_SH, ['start', socketPath, routesFile], { env: { ...process.env, REALKONG_PREFIX: join(workDir, 'nginx') } });
+    writeFileSync(
+      routesFile,
+      JSON.stringify({ pluginservers, routes: Object.fromEntries(Object.entries(routes).map(([path, plugins]) => [path, { plugins }])) }),
+    );
+    const { stdout } = await run(RUN_SH, ['start', socketPath, routesFile], {
+      env: { ...process.env, REALKONG_PREFIX: join(workDir, 'nginx') },
+    });
     return new RealKong(Number(stdout.trim()), workDir);
   }
 
@@ -70,7 +78,9 @@ export class RealKong {
             status: res.statusCode ?? 0,
             headers: res.headers,
             body,
-            rpc: String(res.headers['x-realkong-rpc'] ?? '').split(' ').filter(Boolean),
+            rpc: String(res.headers['x-realkong-rpc'] ?? '')
+              .split(' ')
+              .filter(Boolean),
             upstream: fromUpstream ? json<{ headers: Record<string, string | string[]> }>() : undefined,
             json,
           });

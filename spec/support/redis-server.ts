@@ -67,12 +67,40 @@ export async function startRedis(
     const port = await freePort();
     const endpoint: Endpoint = { port, password: opts.password, caFile: tls?.caFile };
     const listen = tls
-      ? ['--port', 0, '--tls-port', port, '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
-        '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          0,
+          '--tls-port',
+          port,
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+          '--tls-ca-cert-file',
+          tls.caFile,
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', port];
-    const serverArgs = [...listen, '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir,
-      '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
-      ...(opts.password === undefined ? [] : ['--requirepass', opts.password]), ...(opts.extraArgs ?? [])].map(String);
+    const serverArgs = [
+      ...listen,
+      '--bind',
+      HOST,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      'warning',
+      ...(opts.password === undefined ? [] : ['--requirepass', opts.password]),
+      ...(opts.extraArgs ?? []),
+    ].map(String);
     const send = (...args: Array<string | number>) => command(endpoint, ...args);
     try {
       let server = await startProcess('redis-server', serverArgs, endpoint, dir);
@@ -106,8 +134,23 @@ function issueCertificates(dir: string): { caFile: string; certFile: string; key
   writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   openssl('req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=kas-test-ca');
   openssl('req', ...ecKey, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+  );
   return { caFile: file('ca.crt'), certFile: file('server.crt'), keyFile: file('server.key') };
 }
 
@@ -121,25 +164,31 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   const dir = temporaryDir('sentinel-');
   const configFile = join(dir, 'sentinel.conf');
   // The sentinel rewrites this file as it learns; it must be writable.
-  writeFileSync(configFile, [
-    `port ${sentinelPort}`,
-    `bind ${HOST}`,
-    `dir ${dir}`,
-    'daemonize no',
-    'protected-mode no',
-    'loglevel warning',
-    'sentinel resolve-hostnames no',
-    `sentinel monitor ${masterName} ${HOST} ${master.port} 1`,
-    `sentinel down-after-milliseconds ${masterName} 1000`,
-    `sentinel failover-timeout ${masterName} 5000`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    configFile,
+    [
+      `port ${sentinelPort}`,
+      `bind ${HOST}`,
+      `dir ${dir}`,
+      'daemonize no',
+      'protected-mode no',
+      'loglevel warning',
+      'sentinel resolve-hostnames no',
+      `sentinel monitor ${masterName} ${HOST} ${master.port} 1`,
+      `sentinel down-after-milliseconds ${masterName} 1000`,
+      `sentinel failover-timeout ${masterName} 5000`,
+      '',
+    ].join('\n'),
+  );
   const sentinel = await startProcess('redis-sentinel', [configFile], { port: sentinelPort }, dir);
   const stopAll = () => Promise.all([sentinel.stop('SIGTERM'), replica.stop(), master.stop()]).then(() => undefined);
   try {
     // A failover needs a replica in sync and known to the sentinel.
     await until(async () => /master_link_status:up/.test(String(await replica.command('INFO', 'replication'))), 'the replica syncs');
-    await until(async () => ((await command({ port: sentinelPort }, 'SENTINEL', 'REPLICAS', masterName)) as unknown[]).length > 0, 'the sentinel finds the replica');
+    await until(
+      async () => ((await command({ port: sentinelPort }, 'SENTINEL', 'REPLICAS', masterName)) as unknown[]).length > 0,
+      'the sentinel finds the replica',
+    );
   } catch (err) {
     await stopAll();
     throw err;
@@ -151,11 +200,16 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     replica,
     stopAll,
     async waitForFailover(timeoutMs) {
-      await until(async () => {
-        const address = (await command({ port: sentinelPort }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as [string, string] | null;
-        if (Number(address?.[1]) !== replica.port) return false;
-        return /role:master/.test(String(await replica.command('INFO', 'replication')));
-      }, 'the sentinel promotes the replica', timeoutMs);
+      await until(
+        async () => {
+          const address = (await command({ port: sentinelPort }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as
+            [string, string] | null;
+          if (Number(address?.[1]) !== replica.port) return false;
+          return /role:master/.test(String(await replica.command('INFO', 'replication')));
+        },
+        'the sentinel promotes the replica',
+        timeoutMs,
+      );
     },
   };
 }
@@ -322,9 +376,10 @@ function serverPid(endpoint: Endpoint): Promise<number | undefined> {
   const resp = (...words: string[]) => `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
   return new Promise((resolve) => {
     const request = (endpoint.password === undefined ? '' : resp('AUTH', endpoint.password)) + resp('INFO', 'server');
-    const socket: Socket = endpoint.caFile === undefined
-      ? connectTcp({ host: HOST, port: endpoint.port }, () => socket.write(request))
-      : connectTls({ host: HOST, port: endpoint.port, ca: readFileSync(endpoint.caFile) }, () => socket.write(request));
+    const socket: Socket =
+      endpoint.caFile === undefined
+        ? connectTcp({ host: HOST, port: endpoint.port }, () => socket.write(request))
+        : connectTls({ host: HOST, port: endpoint.port, ca: readFileSync(endpoint.caFile) }, () => socket.write(request));
     let reply = '';
     const done = (pid: number | undefined) => {
       socket.destroy();

@@ -10,7 +10,13 @@ type After = { after(fn: () => Promise<void> | void): void };
 async function tracedKong(t: After, receiver: OtlpReceiver, env: Record<string, string> = {}) {
   const kong = await KongHarness.start({
     kongYml: ISSUER_KONG_YML,
-    env: { TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_EXPORTER_OTLP_TIMEOUT: '1000', ...env },
+    env: {
+      TELEMETRY_MODE: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      ...env,
+    },
   });
   t.after(() => kong.stop());
   return kong;
@@ -22,17 +28,19 @@ function traceparent(): { header: string; traceId: string; parentId: string } {
   return { header: `00-${traceId}-${parentId}-01`, traceId, parentId };
 }
 
-describe('traces that join Kong\'s', () => {
-  test('an issued token is traced as a child of the request\'s traceparent, with cache, Admin API and signing spans', async (t) => {
+describe("traces that join Kong's", () => {
+  test("an issued token is traced as a child of the request's traceparent, with cache, Admin API and signing spans", async (t) => {
     const receiver = await OtlpReceiver.start();
     t.after(() => receiver.close());
     const kong = await tracedKong(t, receiver);
     const { header, traceId, parentId } = traceparent();
     const res = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', traceparent: header } });
     assert.equal(res.status, 200);
-    const spans = (await receiver.waitForSpans((all) => all.some((s) => s.traceId === traceId && s.name === 'token-issuer access'))).filter((s) => s.traceId === traceId);
+    const spans = (await receiver.waitForSpans((all) => all.some((s) => s.traceId === traceId && s.name === 'token-issuer access'))).filter(
+      (s) => s.traceId === traceId,
+    );
     const phase = spans.find((s) => s.name === 'token-issuer access')!;
-    assert.equal(phase.parentSpanId, parentId, 'continues Kong\'s span');
+    assert.equal(phase.parentSpanId, parentId, "continues Kong's span");
     assert.equal(phase.serviceName, 'kong-auth-sidecar');
     assert.equal(phase.attributes['kong.plugin.name'], 'token-issuer');
     const byName = (name: string) => spans.find((s) => s.name === name);
@@ -83,7 +91,12 @@ describe('traces that join Kong\'s', () => {
     await receiver.close();
     const kong = await KongHarness.start({
       kongYml: ISSUER_KONG_YML,
-      env: { TELEMETRY_MODE: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_EXPORTER_OTLP_TIMEOUT: '500' },
+      env: {
+        TELEMETRY_MODE: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      },
     });
     t.after(() => kong.stop());
     for (let i = 0; i < 20; i++) assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).status, 200);
@@ -118,15 +131,21 @@ describe('traces that join Kong\'s', () => {
     t.after(() => receiver.close());
     const kong = await tracedKong(t, receiver);
     const unsampled = traceparent();
-    const first = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', traceparent: unsampled.header.replace(/-01$/, '-00') } });
+    const first = await kong.request({
+      path: '/tokens',
+      headers: { apikey: 'alice-key', traceparent: unsampled.header.replace(/-01$/, '-00') },
+    });
     assert.equal(first.status, 200);
-    assert.ok(kong.adminApi.requests.length > 0 && kong.adminApi.requests.every((r) => r.headers.traceparent === undefined), 'the cold look-up carried no traceparent');
+    assert.ok(
+      kong.adminApi.requests.length > 0 && kong.adminApi.requests.every((r) => r.headers.traceparent === undefined),
+      'the cold look-up carried no traceparent',
+    );
     const sampled = traceparent();
     assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', traceparent: sampled.header } })).status, 200);
     await receiver.waitForSpans((all) => all.some((s) => s.traceId === sampled.traceId && s.name === 'token-issuer access'));
     assert.equal(receiver.spans.filter((s) => s.traceId === unsampled.traceId).length, 0);
     const line = await kong.server.waitForLogLine((l) => l['event.action'] === 'token-issue' && l['trace.id'] === undefined);
-    assert.ok(line, 'the unsampled request\'s log line has no trace ids');
+    assert.ok(line, "the unsampled request's log line has no trace ids");
   });
 
   test('with TELEMETRY_MODE=off nothing is exported and no traceparent goes to the Admin API', async (t) => {

@@ -8,15 +8,20 @@ import { configErrors, validatePluginConfig, validatePluginInfo } from '../../ko
 import { loadKongYml } from '../../kong/stand-in/kong-yml.js';
 import { PluginServerProcess, PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
 
-describe('plugin info for Kong\'s query_cmd and the config schema', () => {
+describe("plugin info for Kong's query_cmd and the config schema", () => {
   test('--dump-all-plugins prints both plugins as one JSON array, nothing else, and starts nothing', async () => {
     const prefix = mkdtempSync(join(tmpdir(), 'kas-dump-'));
     try {
-      const { code, stdout, stderr } = await runCli(['--dump-all-plugins', '--kong-prefix', prefix], { KONG_ADMIN_TIMEOUT_MS: 'not-validated-here' });
+      const { code, stdout, stderr } = await runCli(['--dump-all-plugins', '--kong-prefix', prefix], {
+        KONG_ADMIN_TIMEOUT_MS: 'not-validated-here',
+      });
       assert.equal(code, 0);
       assert.equal(stderr, '');
       const infos = JSON.parse(stdout) as PluginInfo[];
-      assert.deepEqual(infos.map((i) => i.Name), [...OUR_PLUGINS]);
+      assert.deepEqual(
+        infos.map((i) => i.Name),
+        [...OUR_PLUGINS],
+      );
       for (const info of infos) assert.deepEqual(validatePluginInfo(info), []);
       assert.equal(existsSync(join(prefix, 'js_pluginserver.sock')), false);
     } finally {

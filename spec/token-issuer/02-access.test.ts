@@ -121,15 +121,24 @@ describe('token-issuer access phase', () => {
   });
 
   test('AUTH_007 for control characters in a consumer header', async () => {
-    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': 'ali\tce' } });
+    const res = await kong.request({
+      path: '/trusting/tokens',
+      headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': 'ali\tce' },
+    });
     assert.equal(res.status, 400);
     assert.equal(problem(res).code, 'AUTH_007');
   });
 
   test('AUTH_007 for a consumer header sent several times, and for a bad value among several', async () => {
-    const twice = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': [idOf('alice'), idOf('bob')], 'x-consumer-username': 'alice' } });
+    const twice = await kong.request({
+      path: '/trusting/tokens',
+      headers: { 'x-consumer-id': [idOf('alice'), idOf('bob')], 'x-consumer-username': 'alice' },
+    });
     assert.equal(problem(twice).code, 'AUTH_007');
-    const badSecond = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': ['alice', 'x\u0001'] } });
+    const badSecond = await kong.request({
+      path: '/trusting/tokens',
+      headers: { 'x-consumer-id': idOf('alice'), 'x-consumer-username': ['alice', 'x\u0001'] },
+    });
     assert.equal(problem(badSecond).code, 'AUTH_007');
   });
 
@@ -140,17 +149,20 @@ describe('token-issuer access phase', () => {
     assert.equal(problem(res).title, 'Anonymous Consumer');
   });
 
-  test('no token for the anonymous consumer whose X-Anonymous-Consumer header a client pushed out of get_headers\' view', async () => {
+  test("no token for the anonymous consumer whose X-Anonymous-Consumer header a client pushed out of get_headers' view", async () => {
     // Kong sets X-Consumer-ID/-Username in place and appends X-Anonymous-Consumer after the 100th header.
     const before = kong.adminApi.requests.length;
-    const res = await kong.request({ path: '/anon/tokens', headers: { 'x-consumer-id': 'x', 'x-consumer-username': 'x', ...fillerHeaders(100) } });
+    const res = await kong.request({
+      path: '/anon/tokens',
+      headers: { 'x-consumer-id': 'x', 'x-consumer-username': 'x', ...fillerHeaders(100) },
+    });
     assert.equal(res.status, 400, res.body);
     assert.equal(problem(res).code, 'AUTH_007');
     assert.deepEqual(kong.adminApi.requests.slice(before), [], 'no credential read or provisioned');
     assert.equal(kong.store.jwtCredentialsOf(idOf('anonymous')).length, 0);
   });
 
-  test('AUTH_007 when the header map reaches Kong\'s 100-header limit: nothing is decided on a partial view', async () => {
+  test("AUTH_007 when the header map reaches Kong's 100-header limit: nothing is decided on a partial view", async () => {
     const full = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key', ...fillerHeaders(98) } });
     assert.equal(full.status, 400, full.body);
     assert.equal(problem(full).code, 'AUTH_007');
@@ -160,7 +172,10 @@ describe('token-issuer access phase', () => {
   });
 
   test('AUTH_002 for a consumer Kong does not know (headers trusted)', async () => {
-    const res = await kong.request({ path: '/trusting/tokens', headers: { 'x-consumer-id': '00000000-0000-4000-8000-000000000000', 'x-consumer-username': 'ghost' } });
+    const res = await kong.request({
+      path: '/trusting/tokens',
+      headers: { 'x-consumer-id': '00000000-0000-4000-8000-000000000000', 'x-consumer-username': 'ghost' },
+    });
     assert.equal(res.status, 401);
     assert.equal(problem(res).code, 'AUTH_002');
   });
@@ -204,7 +219,7 @@ describe('token-issuer access phase', () => {
     assert.equal(claims.key, created.key);
   });
 
-  test('request_id_source kong answers with Kong\'s own request id', async () => {
+  test("request_id_source kong answers with Kong's own request id", async () => {
     const res = await kong.request({ path: '/kong-id/tokens', headers: { apikey: 'alice-key', 'x-request-id': 'ignored' } });
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-request-id'], res.headers['x-kong-request-id']);
@@ -235,7 +250,11 @@ describe('token-issuer access phase', () => {
   });
 
   test('a PDK call that fails inside the handler still answers AUTH_008, never lets the request through', async () => {
-    const res = await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' }, pdkFaults: { 'kong.client.get_consumer': 'injected failure' } });
+    const res = await kong.request({
+      path: '/tokens',
+      headers: { apikey: 'alice-key' },
+      pdkFaults: { 'kong.client.get_consumer': 'injected failure' },
+    });
     assert.equal(res.status, 500);
     assert.equal(res.source, 'exit');
     assert.equal(problem(res).code, 'AUTH_008');

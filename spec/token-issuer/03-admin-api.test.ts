@@ -24,7 +24,7 @@ describe('token-issuer and the Kong Admin API', () => {
 
   const issue = (apikey = 'alice-key') => kong.request({ path: '/tokens', headers: { apikey } });
 
-  test('sends the configured Kong-Admin-Token and reads the consumer\'s credentials', async () => {
+  test("sends the configured Kong-Admin-Token and reads the consumer's credentials", async () => {
     const before = kong.adminApi.requests.length;
     assert.equal((await issue()).status, 200);
     const sent = kong.adminApi.requests.slice(before);
@@ -77,8 +77,18 @@ describe('token-issuer and the Kong Admin API', () => {
     const rsa = '-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n-----END PUBLIC KEY-----';
     kong.store.addJwtCredential(dave.id, { key: 'dave-rs', algorithm: 'RS256', rsa_public_key: rsa, created_at: 1_000 });
     kong.store.addJwtCredential(dave.id, { key: 'dave-new', secret: 'dave-newer-secret-0123456789', created_at: 3_000 });
-    kong.store.addJwtCredential(dave.id, { key: 'dave-old-b', secret: 'dave-older-secret-b-012345678', created_at: 2_000, id: 'bbbbbbbb-0000-4000-8000-000000000000' });
-    kong.store.addJwtCredential(dave.id, { key: 'dave-old-a', secret: 'dave-older-secret-a-012345678', created_at: 2_000, id: 'aaaaaaaa-0000-4000-8000-000000000000' });
+    kong.store.addJwtCredential(dave.id, {
+      key: 'dave-old-b',
+      secret: 'dave-older-secret-b-012345678',
+      created_at: 2_000,
+      id: 'bbbbbbbb-0000-4000-8000-000000000000',
+    });
+    kong.store.addJwtCredential(dave.id, {
+      key: 'dave-old-a',
+      secret: 'dave-older-secret-a-012345678',
+      created_at: 2_000,
+      id: 'aaaaaaaa-0000-4000-8000-000000000000',
+    });
     const before = kong.adminApi.requests.length;
     const res = await issue('dave-key');
     assert.equal(res.status, 200);

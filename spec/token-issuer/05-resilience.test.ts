@@ -79,17 +79,24 @@ describe('resilience against Kong Admin API failures', () => {
   test('20 concurrent requests for one cold consumer make exactly one Admin API call', async (t) => {
     const kong = await harness(t, {});
     const answers = await Promise.all(Array.from({ length: 20 }, () => issue(kong)));
-    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(20).fill(200),
+    );
     assert.equal(adminGets(kong), 1);
   });
 
   test('16 cold consumers at once, each its own Admin API calls in flight together: all answered, and no warning on stderr', async (t) => {
     const names = Array.from({ length: 16 }, (_, i) => `burst-${i}`);
-    const kongYml = ISSUER_KONG_YML + names.map((name) => `  - username: ${name}\n    keyauth_credentials: [{ key: ${name}-key }]\n`).join('');
+    const kongYml =
+      ISSUER_KONG_YML + names.map((name) => `  - username: ${name}\n    keyauth_credentials: [{ key: ${name}-key }]\n`).join('');
     const kong = await harness(t, {}, { kongYml });
     kong.adminApi.setFault({ kind: 'slow', delayMs: 300 }); // the look-ups overlap
     const answers = await Promise.all(names.map((name) => issue(kong, `${name}-key`)));
-    assert.deepEqual(answers.map((a) => a.status), Array(16).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(16).fill(200),
+    );
     // Node prints a MaxListenersExceededWarning when more than 10 calls share one parent AbortSignal.
     assert.doesNotMatch(kong.server.capturedOutput, /Warning/);
   });
@@ -124,8 +131,18 @@ describe('resilience against Kong Admin API failures', () => {
     const erin = kong.store.addConsumer({ username: 'erin' });
     kong.store.addKeyAuthCredential(erin.id, { key: 'erin-key' });
     // Listed by id, so the oldest credential comes on the second page.
-    kong.store.addJwtCredential(erin.id, { key: 'erin-newer', secret: 'erin-secret-newer-01234567', created_at: 200, id: 'aaaaaaaa-0000-4000-8000-000000000000' });
-    kong.store.addJwtCredential(erin.id, { key: 'erin-older', secret: 'erin-secret-older-01234567', created_at: 100, id: 'bbbbbbbb-0000-4000-8000-000000000000' });
+    kong.store.addJwtCredential(erin.id, {
+      key: 'erin-newer',
+      secret: 'erin-secret-newer-01234567',
+      created_at: 200,
+      id: 'aaaaaaaa-0000-4000-8000-000000000000',
+    });
+    kong.store.addJwtCredential(erin.id, {
+      key: 'erin-older',
+      secret: 'erin-secret-older-01234567',
+      created_at: 100,
+      id: 'bbbbbbbb-0000-4000-8000-000000000000',
+    });
     const res = await issue(kong, 'erin-key');
     assert.equal(res.status, 200);
     assert.equal(verifyHs256(res.json<{ access_token: string }>().access_token, 'erin-secret-older-01234567').claims.key, 'erin-older');

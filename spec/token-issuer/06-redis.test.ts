@@ -92,7 +92,8 @@ describe('the Redis cache layers', () => {
 
   test('Redis without CACHE_ENCRYPTION_KEY: one warning at start; with the key, none, and the key is never logged', async (t) => {
     const redis = await redisFor(t);
-    const unencryptedWarnings = (kong: KongHarness) => kong.server.logLines().filter((line) => line['event.action'] === 'redis-cache-unencrypted');
+    const unencryptedWarnings = (kong: KongHarness) =>
+      kong.server.logLines().filter((line) => line['event.action'] === 'redis-cache-unencrypted');
     const startedOf = (kong: KongHarness) => kong.server.waitForLogLine((line) => line['event.action'] === 'started');
     const plain = await kongWith(t, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'plain:' });
     assert.ok(await startedOf(plain));
@@ -110,7 +111,9 @@ describe('the Redis cache layers', () => {
       assert.equal((await issue(kong)).status, 200);
       assert.deepEqual(unencryptedWarnings(kong), []);
     }
-    assert.ok(!sealed.server.capturedOutput.includes(key) && !sealed.server.capturedOutput.includes(Buffer.from(key, 'base64').toString('hex')));
+    assert.ok(
+      !sealed.server.capturedOutput.includes(key) && !sealed.server.capturedOutput.includes(Buffer.from(key, 'base64').toString('hex')),
+    );
   });
 
   test('an invalid CACHE_ENCRYPTION_KEY stops the start with a clear line', async () => {
@@ -176,10 +179,14 @@ describe('Redis Sentinel', () => {
     }
     await failover;
     assert.equal(failed, 0);
-    await eventually(async () => {
-      await sleep(1100);
-      assert.equal((await issue(kong, 'bob-key')).status, 200);
-      return (await set.replica.keys('*cred:*')).length > 0;
-    }, 'the promoted replica takes the writes', 15_000);
+    await eventually(
+      async () => {
+        await sleep(1100);
+        assert.equal((await issue(kong, 'bob-key')).status, 200);
+        return (await set.replica.keys('*cred:*')).length > 0;
+      },
+      'the promoted replica takes the writes',
+      15_000,
+    );
   });
 });

@@ -24,9 +24,19 @@ describe("token-validator's config schema, as Kong checks it", () => {
 
   test('a gate config with every field set is accepted as given', async () => {
     const config = {
-      mode: 'gate', issuer: 'https://issuer.test', audience: ['api-a', 'api-b'], key_claim_name: 'kid_key', clock_skew_seconds: 300, max_token_age_seconds: 604800,
-      header_names: ['x-token'], uri_param_names: ['jwt'], cookie_names: ['session_token'], run_on_preflight: false, verify_consumer: false,
-      required_scopes: ['orders:read'], scopes_match: 'any',
+      mode: 'gate',
+      issuer: 'https://issuer.test',
+      audience: ['api-a', 'api-b'],
+      key_claim_name: 'kid_key',
+      clock_skew_seconds: 300,
+      max_token_age_seconds: 604800,
+      header_names: ['x-token'],
+      uri_param_names: ['jwt'],
+      cookie_names: ['session_token'],
+      run_on_preflight: false,
+      verify_consumer: false,
+      required_scopes: ['orders:read'],
+      scopes_match: 'any',
     };
     const checked = validatePluginConfig(await queryPluginInfo('token-validator'), config);
     assert.ok(checked.ok, JSON.stringify(checked));

@@ -9,7 +9,18 @@ const now = () => Math.floor(Date.now() / 1000);
 
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const iat = now();
-  return { sub: 'alice', name: 'alice', key: 'alice-jwt-key', jti: 'jti-1', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
+  return {
+    sub: 'alice',
+    name: 'alice',
+    key: 'alice-jwt-key',
+    jti: 'jti-1',
+    iat,
+    nbf: iat,
+    exp: iat + 300,
+    iss: 'https://issuer.test',
+    aud: 'api-a',
+    ...overrides,
+  };
 }
 
 describe('token-validator, endpoint mode', () => {
@@ -34,7 +45,10 @@ describe('token-validator, endpoint mode', () => {
   const invalid = (reason: string) => async (token: string) => refusal(await validate(`Bearer ${token}`), 400, 'AUTH_011', { reason });
 
   test('required_scopes in endpoint mode: 403 AUTH_013 with the RFC 6750 challenge; the scopes reported when present', async () => {
-    const scoped = await validate(`Bearer ${forgeJwt(HS256, claims({ scope: 'orders:read orders:write' }), ALICE_SECRET)}`, '/scoped/validate');
+    const scoped = await validate(
+      `Bearer ${forgeJwt(HS256, claims({ scope: 'orders:read orders:write' }), ALICE_SECRET)}`,
+      '/scoped/validate',
+    );
     assert.equal(scoped.status, 200, scoped.body);
     assert.equal(scoped.json().scope, 'orders:read orders:write');
     const missing = await validate(`Bearer ${forgeJwt(HS256, claims({ scope: 'orders:write' }), ALICE_SECRET)}`, '/scoped/validate');
@@ -44,7 +58,8 @@ describe('token-validator, endpoint mode', () => {
   });
 
   test('a token from token-issuer validates, with the documented success body', async () => {
-    const issued = (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>().access_token;
+    const issued = (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>()
+      .access_token;
     const res = await validate(`Bearer ${issued}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers['cache-control'], 'no-store');
@@ -142,14 +157,21 @@ describe('token-validator, endpoint mode', () => {
   });
 
   test('clock_skew_seconds and max_token_age_seconds', async () => {
-    const expiredRecently = forgeJwt(HS256, claims({ iat: now() - 100, nbf: now() - 100, exp: now() - 10, iss: undefined, aud: undefined }), ALICE_SECRET);
+    const expiredRecently = forgeJwt(
+      HS256,
+      claims({ iat: now() - 100, nbf: now() - 100, exp: now() - 10, iss: undefined, aud: undefined }),
+      ALICE_SECRET,
+    );
     assert.equal((await validate(`Bearer ${expiredRecently}`, '/lenient/validate')).status, 200, 'inside 30 s of skew');
     const old = forgeJwt(HS256, claims({ iat: now() - 200, exp: now() + 300 }), ALICE_SECRET);
     await refusal(await validate(`Bearer ${old}`, '/lenient/validate'), 400, 'AUTH_011', { reason: 'too_old' });
   });
 
   test('consumer headers are required in endpoint mode (the contract of the service it replaces)', async () => {
-    const res = await kong.request({ path: '/open/validate', headers: { authorization: `Bearer ${forgeJwt(HS256, claims(), ALICE_SECRET)}` } });
+    const res = await kong.request({
+      path: '/open/validate',
+      headers: { authorization: `Bearer ${forgeJwt(HS256, claims(), ALICE_SECRET)}` },
+    });
     await refusal(res, 401, 'AUTH_001');
   });
 

@@ -8,7 +8,17 @@ const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);
 const claims = (overrides: Record<string, unknown> = {}) => {
   const iat = now();
-  return { sub: 'alice', key: 'alice-jwt-key', jti: 'jti-gate-1', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
+  return {
+    sub: 'alice',
+    key: 'alice-jwt-key',
+    jti: 'jti-gate-1',
+    iat,
+    nbf: iat,
+    exp: iat + 300,
+    iss: 'https://issuer.test',
+    aud: 'api-a',
+    ...overrides,
+  };
 };
 
 describe('token-validator, gate mode', () => {
@@ -47,12 +57,18 @@ describe('token-validator, gate mode', () => {
     assert.equal(calls.filter((c) => c === 'plugin.HandleEvent').length, 1);
     assert.equal(res.authenticatedCredential?.kong_auth_sidecar_gate, true, 'the credential Kong holds is marked for the backstop');
     // get_headers (HandleEvent's answer), set_headers (ours set, client copies cleared), then authenticate (the mark, last), ret.
-    assert.deepEqual(calls.filter((c) => c !== 'plugin.StartInstance'), ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.Step', 'plugin.StepCredential']);
+    assert.deepEqual(
+      calls.filter((c) => c !== 'plugin.StartInstance'),
+      ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.Step', 'plugin.StepCredential'],
+    );
   });
 
   test('a consumer with a custom_id and no scope claim: no X-Token-Scopes, a client copy of it removed', async () => {
     const token = forgeJwt(HS256, claims({ sub: 'bob', key: 'bob-jwt-key' }), BOB_SECRET);
-    const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${token}`, 'x-token-scopes': 'admin', 'x-request-id': 'client-req-1' } });
+    const res = await kong.request({
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${token}`, 'x-token-scopes': 'admin', 'x-request-id': 'client-req-1' },
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(res.upstreamHeaders!['x-consumer-username'], ['bob']);
     assert.equal(res.upstreamHeaders!['x-token-scopes'], undefined);
@@ -63,7 +79,12 @@ describe('token-validator, gate mode', () => {
     const cases: Array<[Record<string, string>, number, string, string | undefined]> = [
       [{}, 400, 'AUTH_012', undefined],
       [{ authorization: `Bearer ${forgeJwt(HS256, claims(), 'wrong-secret-0123456789')}` }, 400, 'AUTH_011', 'signature'],
-      [{ authorization: `Bearer ${forgeJwt(HS256, claims({ key: 'nobody-has-this-key' }), ALICE_SECRET)}` }, 400, 'AUTH_011', 'key_mismatch'],
+      [
+        { authorization: `Bearer ${forgeJwt(HS256, claims({ key: 'nobody-has-this-key' }), ALICE_SECRET)}` },
+        400,
+        'AUTH_011',
+        'key_mismatch',
+      ],
       [{ authorization: `Bearer ${forgeJwt(HS256, claims({ exp: now() - 5 }), ALICE_SECRET)}` }, 401, 'AUTH_010', undefined],
       [{ authorization: `Bearer ${forgeJwt({ alg: 'none' }, claims(), '')}` }, 400, 'AUTH_011', 'algorithm'],
     ];
@@ -78,7 +99,11 @@ describe('token-validator, gate mode', () => {
   });
 
   test('required_scopes: all of them, or any with scopes_match any, from scope or an scp array; else 403 with the exact challenge', async () => {
-    const gate = (path: string, scopes: Record<string, unknown>) => kong.request({ path, headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ iss: undefined, aud: undefined, ...scopes }), ALICE_SECRET)}` } });
+    const gate = (path: string, scopes: Record<string, unknown>) =>
+      kong.request({
+        path,
+        headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ iss: undefined, aud: undefined, ...scopes }), ALICE_SECRET)}` },
+      });
     assert.equal((await gate('/scoped/all/1', { scope: 'orders:write orders:read' })).source, 'upstream');
     assert.equal((await gate('/scoped/all/1', { scp: ['orders:read', 'orders:write'] })).source, 'upstream');
     assert.equal((await gate('/scoped/any/1', { scp: 'orders:admin' })).source, 'upstream');
@@ -117,10 +142,13 @@ describe('token-validator, gate mode', () => {
     assert.deepEqual(res.upstreamHeaders!['x-token-scopes'], ['orders:read']);
   });
 
-  test('a request at Kong\'s 100-header limit is refused before anything is decided on a partial view', async () => {
+  test("a request at Kong's 100-header limit is refused before anything is decided on a partial view", async () => {
     const token = forgeJwt(HS256, claims(), ALICE_SECRET);
     const filler = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-filler-${i}`, String(i)]));
-    const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${token}`, ...filler, 'x-token-scopes': 'admin', 'x-consumer-custom-id': 'root' } });
+    const res = await kong.request({
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${token}`, ...filler, 'x-token-scopes': 'admin', 'x-consumer-custom-id': 'root' },
+    });
     assert.equal(res.status, 400, res.body);
     assert.equal(res.source, 'exit');
     assert.equal(res.upstreamHeaders, undefined);
@@ -129,11 +157,17 @@ describe('token-validator, gate mode', () => {
 
   test('as in endpoint mode: a time claim no date can hold is AUTH_011 malformed, the year 9999 is not', async () => {
     for (const overrides of [{ exp: 1e308 }, { exp: 253402300800 }, { iat: 1e20 }, { nbf: -1 }]) {
-      const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${forgeJwt(HS256, claims(overrides), ALICE_SECRET)}` } });
+      const res = await kong.request({
+        path: '/orders/1',
+        headers: { authorization: `Bearer ${forgeJwt(HS256, claims(overrides), ALICE_SECRET)}` },
+      });
       assert.equal(res.status, 400, `${JSON.stringify(overrides)}: ${res.body}`);
       assert.deepEqual([res.json().code, res.json().extensions], ['AUTH_011', { reason: 'malformed' }]);
     }
-    const lastSecond = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ exp: 253402300799 }), ALICE_SECRET)}` } });
+    const lastSecond = await kong.request({
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${forgeJwt(HS256, claims({ exp: 253402300799 }), ALICE_SECRET)}` },
+    });
     assert.equal(lastSecond.status, 200, lastSecond.body);
   });
 
@@ -156,11 +190,19 @@ describe('token-validator, gate mode', () => {
     assert.equal(byCookie.status, 200, byCookie.body);
     const byHeader = await kong.request({ path: '/ws/stream', headers: { 'x-token': `Bearer ${token}` } });
     assert.equal(byHeader.status, 200);
-    assert.equal((await kong.request({ path: '/ws/stream', headers: { authorization: `Bearer ${token}` } })).json().code, 'AUTH_012', 'only the configured places');
+    assert.equal(
+      (await kong.request({ path: '/ws/stream', headers: { authorization: `Bearer ${token}` } })).json().code,
+      'AUTH_012',
+      'only the configured places',
+    );
   });
 
   test('run_on_preflight false lets OPTIONS through without a token, and without client identity headers', async () => {
-    const res = await kong.request({ method: 'OPTIONS', path: '/cors/x', headers: { 'x-consumer-username': 'admin', x_token_scopes: 'admin' } });
+    const res = await kong.request({
+      method: 'OPTIONS',
+      path: '/cors/x',
+      headers: { 'x-consumer-username': 'admin', x_token_scopes: 'admin' },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.source, 'upstream');
     assert.equal(res.upstreamHeaders!['x-consumer-username'], undefined);
@@ -174,7 +216,10 @@ describe('token-validator, gate mode', () => {
     const [credential] = kong.store.jwtCredentialsOf(kong.store.consumerByIdOrUsername('bob')!.id);
     kong.store.rotateJwtSecret(credential!.id, 'bob-gate-rotated-secret-012345');
     kong.secretsAlsoToHide.push('bob-gate-rotated-secret-012345');
-    const res = await kong.request({ path: '/orders/1', headers: { authorization: `Bearer ${bobToken('bob-gate-rotated-secret-012345')}` } });
+    const res = await kong.request({
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${bobToken('bob-gate-rotated-secret-012345')}` },
+    });
     assert.equal(res.status, 200, res.body);
   });
 
@@ -187,7 +232,10 @@ describe('token-validator, gate mode', () => {
     assert.equal(res.source, 'exit');
     assert.equal(res.upstreamHeaders, undefined);
     assert.deepEqual(res.json(), { message: 'authentication gate unavailable' });
-    assert.ok(res.kongLog.some((l) => l.level === 'err'), 'Kong logged the failed call and went on (fail open)');
+    assert.ok(
+      res.kongLog.some((l) => l.level === 'err'),
+      'Kong logged the failed call and went on (fail open)',
+    );
     await kong.server.start();
   });
 });

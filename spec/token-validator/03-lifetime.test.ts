@@ -9,7 +9,7 @@ import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
-describe('issued tokens over their lifetime, and Kong\'s jwt plugin rules', () => {
+describe("issued tokens over their lifetime, and Kong's jwt plugin rules", () => {
   let kong: KongHarness;
   let shiftDir: string;
   let shiftFile: string;
@@ -24,15 +24,20 @@ describe('issued tokens over their lifetime, and Kong\'s jwt plugin rules', () =
     shiftFile = join(shiftDir, 'offset-ms');
     writeFileSync(shiftFile, '0');
     const preload = pathToFileURL(join(PROJECT_ROOT, 'dist/spec/support/clock-shift.js')).href;
-    kong = await KongHarness.start({ kongYml: VALIDATOR_KONG_YML, env: { NODE_OPTIONS: `--import=${preload}`, CLOCK_SHIFT_FILE: shiftFile } });
+    kong = await KongHarness.start({
+      kongYml: VALIDATOR_KONG_YML,
+      env: { NODE_OPTIONS: `--import=${preload}`, CLOCK_SHIFT_FILE: shiftFile },
+    });
   });
   after(async () => {
     await kong.stop();
     rmSync(shiftDir, { recursive: true, force: true });
   });
 
-  const issue = async () => (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>().access_token;
-  const validate = (token: string) => kong.request({ path: '/tokens/validate', headers: { apikey: 'alice-key', authorization: `Bearer ${token}` } });
+  const issue = async () =>
+    (await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).json<{ access_token: string }>().access_token;
+  const validate = (token: string) =>
+    kong.request({ path: '/tokens/validate', headers: { apikey: 'alice-key', authorization: `Bearer ${token}` } });
 
   test('a token from token-issuer validates for its whole TTL and fails one second after it', async () => {
     await shiftClock(0);
@@ -54,12 +59,15 @@ describe('issued tokens over their lifetime, and Kong\'s jwt plugin rules', () =
     await shiftClock(0);
   });
 
-  test('a token we issue satisfies the rules of Kong\'s bundled jwt plugin (key_claim_name: key, claims_to_verify: exp)', async () => {
+  test("a token we issue satisfies the rules of Kong's bundled jwt plugin (key_claim_name: key, claims_to_verify: exp)", async () => {
     await shiftClock(0);
     const token = await issue();
     const alice = kong.store.consumerByIdOrUsername('alice')!;
     // "retrieves the jwt_secret whose key matches the claim named by key_claim_name"
-    const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part!, 'base64url').toString('utf8')) as Record<string, unknown>);
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part!, 'base64url').toString('utf8')) as Record<string, unknown>);
     const credential = kong.store.jwtCredentialByKeyOrId(String(payload!.key));
     assert.ok(credential, 'the key claim names a jwt_secrets credential');
     assert.equal(credential.consumerId, alice.id, 'of the consumer the token was issued to');

@@ -42,7 +42,8 @@ describe('the gate and the Kong Admin API: what a client can make it ask', () =>
   test('the same unknown key 300 times is looked up once: Kong\'s "no such key" is remembered', async () => {
     const key = bogusKey();
     const sent = await requestsDuring(async () => {
-      for (let i = 0; i < 300; i++) await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key }), ALICE_SECRET)), 'AUTH_011', 'key_mismatch');
+      for (let i = 0; i < 300; i++)
+        await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key }), ALICE_SECRET)), 'AUTH_011', 'key_mismatch');
     });
     assert.deepEqual(sent, [`GET /jwts/${key}`]);
   });
@@ -65,8 +66,14 @@ describe('the gate and the Kong Admin API: what a client can make it ask', () =>
 
   test('tokens refused by the clock alone make no Admin API call: expired, not yet valid', async () => {
     const sent = await requestsDuring(async () => {
-      for (let i = 0; i < 20; i++) await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), exp: now() - 10 }), ALICE_SECRET)), 'AUTH_010');
-      await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), nbf: now() + 600 }), ALICE_SECRET)), 'AUTH_011', 'not_yet_valid');
+      for (let i = 0; i < 20; i++)
+        await refusedAs(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), exp: now() - 10 }), ALICE_SECRET)), 'AUTH_010');
+      await refusedAs(
+        kong,
+        junkSignature(forgeJwt(HS256, claims({ key: bogusKey(), nbf: now() + 600 }), ALICE_SECRET)),
+        'AUTH_011',
+        'not_yet_valid',
+      );
     });
     assert.deepEqual(sent, []);
   });
@@ -81,7 +88,9 @@ describe('the gate and the Kong Admin API: what a client can make it ask', () =>
   });
 
   test('a key with characters that mean something in a URL is sent as one encoded path segment', async () => {
-    const sent = await requestsDuring(() => refusedAs(kong, forgeJwt(HS256, claims({ key: '../consumers/a?b#c' }), ALICE_SECRET), 'AUTH_011', 'key_mismatch'));
+    const sent = await requestsDuring(() =>
+      refusedAs(kong, forgeJwt(HS256, claims({ key: '../consumers/a?b#c' }), ALICE_SECRET), 'AUTH_011', 'key_mismatch'),
+    );
     assert.deepEqual(sent, ['GET /jwts/..%2Fconsumers%2Fa%3Fb%23c']);
   });
 });
@@ -91,8 +100,14 @@ describe('a flood of distinct unknown keys', () => {
     const kong = await KongHarness.start({ kongYml: VALIDATOR_KONG_YML });
     t.after(() => kong.stop());
     kong.adminApi.setFault({ kind: 'overloaded', capacity: 20, delayMs: 100 });
-    const answers = await Promise.all(Array.from({ length: 200 }, () => gate(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey() }), ALICE_SECRET)))));
-    const outcomes = new Set(answers.map((res) => `${res.status} ${String(res.json().code)} ${String((res.json().extensions as { reason?: string } | undefined)?.reason)}`));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => gate(kong, junkSignature(forgeJwt(HS256, claims({ key: bogusKey() }), ALICE_SECRET)))),
+    );
+    const outcomes = new Set(
+      answers.map(
+        (res) => `${res.status} ${String(res.json().code)} ${String((res.json().extensions as { reason?: string } | undefined)?.reason)}`,
+      ),
+    );
     assert.deepEqual([...outcomes], ['400 AUTH_011 key_mismatch']);
     assert.equal(kong.adminApi.requests.length, 200, 'one lookup each, none retried');
     const health = (await (await fetch(`${await kong.server.statusUrl()}/health`)).json()) as { circuitBreakerState: string };

@@ -11,11 +11,17 @@ class Plugin {
     const name = headers['x-consumer-username'][0];
     const token = await new SignJWT({ key: 'bench-key', jti: randomUUID(), name, unique_name: `corp#${name}` })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(name).setIssuedAt().setNotBefore('0s').setExpirationTime('900s')
-      .setIssuer('https://issuer.bench').setAudience('api')
+      .setSubject(name)
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('900s')
+      .setIssuer('https://issuer.bench')
+      .setAudience('api')
       .sign(secret);
     await kong.response.exit(200, JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 900 }), {
-      'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache',
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-store',
+      Pragma: 'no-cache',
     });
   }
 }
