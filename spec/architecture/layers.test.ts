@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { basename, dirname, join, normalize, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
@@ -89,6 +89,12 @@ describe('the layers of lib/ and plugins/', () => {
     };
     for (const file of graph.keys()) visit(file, []);
     assert.deepEqual(cycles, []);
+  });
+
+  test('docs/architecture.md names every module of lib/ and plugins/', () => {
+    const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'architecture.md'), 'utf8');
+    const unnamed = [...graph.keys()].filter((file) => !new RegExp(`\\b${basename(file, '.ts')}\\b`).test(doc));
+    assert.deepEqual(unnamed, []);
   });
 
   test('nothing in lib/ or plugins/ imports the Kong stand-in, the tests or the benchmarks', () => {
