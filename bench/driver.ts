@@ -58,7 +58,8 @@ export const coldConsumer = (n: number): { id: string; username: string; custom_
   username: `cold-${n}`,
 });
 
-const COMMON_HEADERS: Record<string, string> = {
+/** The headers of a browser-like request behind a load balancer, on every request the driver makes. */
+export const COMMON_HEADERS: Record<string, string> = {
   host: 'api.example.com',
   'user-agent': 'bench/1.0',
   accept: 'application/json',

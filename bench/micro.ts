@@ -10,6 +10,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { jwtVerify, SignJWT } from 'jose';
 import { packr, unpackr } from '../lib/kong/rpc-socket.js';
 import { signHs256 } from '../lib/tokens/signer.js';
+import { COMMON_HEADERS } from './driver.js';
 
 /**
  * Raw per-operation costs in one process (the "E. Raw costs" table of the perf research): signing and
@@ -108,23 +109,12 @@ const joseSign = (key: Uint8Array | webcrypto.CryptoKey) => {
 // The 17 headers of bench/driver.ts kongRequest(), as Kong's get_headers returns them (arrays of strings).
 const HEADERS: Record<string, string[]> = Object.fromEntries(
   Object.entries({
-    host: 'api.example.com',
-    'user-agent': 'bench/1.0',
-    accept: 'application/json',
-    'accept-encoding': 'gzip, deflate',
-    'accept-language': 'en-US,en;q=0.9',
-    connection: 'keep-alive',
-    'x-forwarded-for': '10.0.0.1',
-    'x-forwarded-proto': 'https',
-    'x-real-ip': '10.0.0.1',
-    'x-request-id': 'bench-request-id',
+    ...COMMON_HEADERS,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     'x-consumer-id': '11111111-1111-4111-8111-111111111111',
     'x-consumer-username': NAME,
     'x-consumer-custom-id': 'bench-custom',
     'x-credential-identifier': 'cred-1',
-    'cache-control': 'no-cache',
-    cookie: 'session=abc',
   }).map(([name, value]) => [name, [value]]),
 );
 
