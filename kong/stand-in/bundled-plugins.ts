@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { exit } from './kong-pdk.js';
+import { error, exit } from './kong-pdk.js';
 import type { KongConsumer, KongRequest } from './kong-request.js';
 import type { KongStore, StoredConsumer } from './kong-store.js';
 
@@ -133,6 +133,54 @@ function findToken(req: KongRequest, config: Record<string, unknown>): string | 
   return undefined;
 }
 
+/**
+ * kong/plugins/acl (Kong 3.10 handler.lua and groups.lua), priority 950: below the auth plugins, so it
+ * sees the consumer they set, and above any plugin of a lower priority, which runs after it.
+ */
+function acl(store: KongStore): BundledPlugin {
+  return {
+    priority: 950,
+    access(req, config) {
+      const rule = aclRule(config);
+      const credential = req.credential;
+      const consumerId = req.consumer?.id ?? (typeof credential?.consumer_id === 'string' ? credential.consumer_id : undefined);
+      // The authenticated groups another plugin left in kong.ctx.shared win over an anonymous consumer's own.
+      const authenticated =
+        !consumerId || !credential || config.always_use_authenticated_groups === true ? authenticatedGroups(req) : undefined;
+      const noIdentity = () => (credential ? error(req, 403, 'You cannot consume this service') : error(req, 401, 'Unauthorized'));
+      let groups: string[];
+      let header: string;
+      if (authenticated) {
+        groups = authenticated;
+        header = 'X-Authenticated-Groups';
+      } else if (consumerId) {
+        groups = store.aclGroupsOf(consumerId);
+        header = 'X-Consumer-Groups';
+        if (groups.length === 0 && rule.type === 'allow') return noIdentity();
+      } else {
+        return noIdentity();
+      }
+      const inGroup = rule.groups.some((group) => groups.includes(group));
+      if (rule.type === 'deny' ? inGroup : !inGroup) return error(req, 403, 'You cannot consume this service');
+      if (config.hide_groups_header !== true) req.setHeader(header, groups.join(', '));
+    },
+  };
+}
+
+/** The schema's entity checks: exactly one of allow and deny. */
+function aclRule(config: Record<string, unknown>): { type: 'allow' | 'deny'; groups: string[] } {
+  const allow = config.allow as string[] | undefined;
+  const deny = config.deny as string[] | undefined;
+  if ((allow === undefined) === (deny === undefined)) throw new Error('Kong refuses an acl config without exactly one of allow and deny');
+  return deny && deny.length > 0 ? { type: 'deny', groups: deny } : { type: 'allow', groups: allow ?? [] };
+}
+
+/** groups.lua get_authenticated_groups: a table in kong.ctx.shared.authenticated_groups, else none. */
+function authenticatedGroups(req: KongRequest): string[] | undefined {
+  const groups = req.ctxShared.get('authenticated_groups');
+  return Array.isArray(groups) ? groups.map(String) : undefined;
+}
+
 // The one Lua form the harness runs: kong.yml's fail-closed backstop behind a gate. The mark is a field
 // of the credential the gate passed to kong.client.authenticate, or (preflight requests) a kong.ctx.shared key.
 const BACKSTOP =
@@ -155,5 +203,11 @@ function postFunction(): BundledPlugin {
 }
 
 export function bundledPlugins(store: KongStore): Record<string, BundledPlugin> {
-  return { 'key-auth': keyAuth(store), 'request-termination': requestTermination(), jwt: jwt(store), 'post-function': postFunction() };
+  return {
+    'key-auth': keyAuth(store),
+    'request-termination': requestTermination(),
+    jwt: jwt(store),
+    acl: acl(store),
+    'post-function': postFunction(),
+  };
 }

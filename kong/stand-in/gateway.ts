@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BundledPlugin } from './bundled-plugins.js';
-import { KongRaised } from './kong-pdk.js';
+import { errorBody, KongRaised } from './kong-pdk.js';
 import { KongRequest, type KongResponse } from './kong-request.js';
 import type { KongPlugin, KongYml } from './kong-yml.js';
 import type { PdkFaults, PluginBridge, PluginEntity } from './plugin-bridge.js';
@@ -105,8 +105,7 @@ export class Gateway {
       if (!(err instanceof KongRaised)) throw err;
       req.kongLog('err', err.message);
       // init.lua's access iterator: a raising handler becomes kong.response.error(500).
-      const body = `{\n  "message":"An unexpected error occurred",\n  "request_id":"${req.kongRequestId}"\n}`;
-      return result(req, { status: 500, headers: jsonType(), body, source: 'error' });
+      return result(req, { status: 500, headers: jsonType(), body: errorBody(req, 'An unexpected error occurred'), source: 'error' });
     }
     const upstreamHeaders = Object.fromEntries(req.headers);
     const body = JSON.stringify({ upstream: route.serviceName, headers: upstreamHeaders });

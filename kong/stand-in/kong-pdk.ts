@@ -130,6 +130,16 @@ export function exit(req: KongRequest, [status, body, headers]: unknown[]): void
   req.response = { status, headers: response, body: text, source: 'exit' };
 }
 
+/** kong.response.error's JSON body (kong/tools/http.lua's error template): the message and Kong's request id. */
+export function errorBody(req: KongRequest, message: string): string {
+  return `{\n  "message":"${message}",\n  "request_id":"${req.kongRequestId}"\n}`;
+}
+
+/** kong.response.error (kong/pdk/response.lua) for a JSON client: Kong's error template instead of the caller's table. */
+export function error(req: KongRequest, status: number, message: string): void {
+  req.response = { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: errorBody(req, message), source: 'exit' };
+}
+
 export const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   'kong.request.get_headers': (req) => headerMap(req.headers),
   'kong.request.get_header': (req, [name]) => req.header(requireString(name, 'header name')),

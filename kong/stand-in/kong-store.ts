@@ -86,6 +86,8 @@ export interface KongStore {
   addKeyAuthCredential(consumerIdOrUsername: string, input?: NewKeyAuthCredential): StoredKeyAuthCredential;
   /** Throws KongStoreConflictError when the key (or id) is taken, KongStoreNotFoundError for an unknown consumer. */
   addJwtCredential(consumerIdOrUsername: string, input?: NewJwtCredential): StoredJwtCredential;
+  /** Adds the consumer to an acl group; Kong's (consumer, group) cache key makes a second membership a conflict. */
+  addAclGroup(consumerIdOrUsername: string, group: string): void;
   rotateJwtSecret(credentialId: string, newSecret: string): StoredJwtCredential;
   /** True when a credential was removed. */
   removeJwtCredential(credentialId: string): boolean;
@@ -97,6 +99,8 @@ export interface KongStore {
   jwtCredentialsOf(consumerId: string): StoredJwtCredential[];
   /** Kong's rule again: UUID-shaped means id, anything else means key. */
   jwtCredentialByKeyOrId(keyOrId: string): StoredJwtCredential | undefined;
+  /** The groups of the consumer's acls, in insertion order; empty when it has none. */
+  aclGroupsOf(consumerId: string): string[];
   consumers(): StoredConsumer[];
 }
 
@@ -128,6 +132,7 @@ export function createKongStore(): KongStore {
   const consumers = new Map<string, StoredConsumer>();
   const keyAuthCredentials = new Map<string, StoredKeyAuthCredential>();
   const jwtCredentials = new Map<string, StoredJwtCredential>();
+  const aclGroups = new Map<string, string[]>();
 
   function requireConsumer(idOrUsername: string): StoredConsumer {
     const consumer = findConsumer(idOrUsername);
@@ -214,6 +219,13 @@ export function createKongStore(): KongStore {
       return copy(credential);
     },
 
+    addAclGroup(consumerIdOrUsername, group) {
+      const consumer = requireConsumer(consumerIdOrUsername);
+      const groups = aclGroups.get(consumer.id) ?? [];
+      if (groups.includes(group)) throw new KongStoreConflictError('unique', 'group', group);
+      aclGroups.set(consumer.id, [...groups, group]);
+    },
+
     rotateJwtSecret(credentialId, newSecret) {
       const credential = requireJwtCredential(credentialId);
       credential.secret = newSecret;
@@ -246,13 +258,17 @@ export function createKongStore(): KongStore {
       return credential && copy(credential);
     },
 
+    aclGroupsOf(consumerId) {
+      return [...(aclGroups.get(consumerId.toLowerCase()) ?? [])];
+    },
+
     consumers() {
       return [...consumers.values()].map(copy);
     },
   };
 }
 
-/** Loads a decK file's consumers and their key-auth and jwt credentials; services, routes and plugins are not stored. */
+/** Loads a decK file's consumers, their key-auth and jwt credentials and their acl groups; services, routes and plugins are not stored. */
 export function seedFromKongYml(store: KongStore, yml: KongYml): void {
   for (const consumer of yml.consumers) {
     const stored = store.addConsumer({ id: consumer.id, username: consumer.username, custom_id: consumer.custom_id, tags: consumer.tags });
@@ -269,6 +285,7 @@ export function seedFromKongYml(store: KongStore, yml: KongYml): void {
         tags: secret.tags,
       });
     }
+    for (const acl of consumer.acls) store.addAclGroup(stored.id, acl.group);
   }
 }
 

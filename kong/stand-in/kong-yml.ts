@@ -74,6 +74,14 @@ export interface KongJwtSecret {
   [key: string]: unknown;
 }
 
+/** A consumer's membership of an acl group (Kong's `acls` entity). */
+export interface KongAcl {
+  group: string;
+  id?: string;
+  tags?: string[];
+  [key: string]: unknown;
+}
+
 export interface KongConsumer {
   id?: string;
   username?: string;
@@ -81,6 +89,7 @@ export interface KongConsumer {
   tags?: string[];
   keyauth_credentials: KongKeyAuthCredential[];
   jwt_secrets: KongJwtSecret[];
+  acls: KongAcl[];
   plugins: KongPlugin[];
   [key: string]: unknown;
 }
@@ -199,6 +208,7 @@ function parseConsumer(check: Checker, value: unknown, at: string): KongConsumer
       parseKeyAuthCredential(check, item, credAt),
     ),
     jwt_secrets: check.list(raw['jwt_secrets'], `${at}.jwt_secrets`, (item, secretAt) => parseJwtSecret(check, item, secretAt)),
+    acls: check.list(raw['acls'], `${at}.acls`, (item, aclAt) => parseAcl(check, item, aclAt)),
     plugins: check.list(raw['plugins'], `${at}.plugins`, (item, pluginAt) => parsePlugin(check, item, pluginAt)),
   };
   if (consumer.username === undefined && consumer.custom_id === undefined) check.fail(at, 'a consumer needs a username or a custom_id');
@@ -216,6 +226,18 @@ function parseKeyAuthCredential(check: Checker, value: unknown, at: string): Kon
   };
   if (credential.id !== undefined) check.uuid(credential.id, `${at}.id`);
   return credential;
+}
+
+function parseAcl(check: Checker, value: unknown, at: string): KongAcl {
+  const raw = check.entity(value, at);
+  const acl: KongAcl = {
+    ...raw,
+    group: check.string(raw['group'], `${at}.group`),
+    ...check.optionalStrings(raw, at, ['id']),
+    ...check.optionalStringLists(raw, at, ['tags']),
+  };
+  if (acl.id !== undefined) check.uuid(acl.id, `${at}.id`);
+  return acl;
 }
 
 function parseJwtSecret(check: Checker, value: unknown, at: string): KongJwtSecret {
@@ -249,6 +271,7 @@ function rejectDuplicates(check: Checker, yml: KongYml): void {
     claim('custom_id', consumer.custom_id, `${at}.custom_id`);
     consumer.keyauth_credentials.forEach((credential, i) => claim('key-auth key', credential.key, `${at}.keyauth_credentials[${i}].key`));
     consumer.jwt_secrets.forEach((secret, i) => claim('jwt key', secret.key, `${at}.jwt_secrets[${i}].key`));
+    consumer.acls.forEach((acl, i) => claim(`acl group of ${at}`, acl.group, `${at}.acls[${i}].group`));
   }
 }
 

@@ -77,6 +77,16 @@ export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
 
 const BACKSTOP = `local credential = kong.client.get_credential() if not (credential and credential.kong_auth_sidecar_gate or kong.ctx.shared.kong_auth_sidecar_gate) then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
 
+/** The orders service, its fail-closed backstop and the start of its routes list. */
+const ORDERS_SERVICE_BEHIND_BACKSTOP = `  - name: orders
+    url: http://orders-upstream:8080
+    plugins:
+      - name: post-function
+        config:
+          access:
+            - '${BACKSTOP}'
+    routes:`;
+
 export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }')}
       - name: validate
         paths: [/tokens/validate]
@@ -100,14 +110,7 @@ export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: ht
           - name: key-auth
           - name: token-validator
             config: { required_scopes: [orders:read] }
-  - name: orders
-    url: http://orders-upstream:8080
-    plugins:
-      - name: post-function
-        config:
-          access:
-            - '${BACKSTOP}'
-    routes:
+${ORDERS_SERVICE_BEHIND_BACKSTOP}
       - name: orders
         paths: [/orders]
         plugins:
@@ -149,4 +152,48 @@ consumers:
     custom_id: bob-custom
     keyauth_credentials: [{ key: bob-key }]
     jwt_secrets: [{ key: bob-jwt-key, secret: ${BOB_SECRET} }]
+`;
+
+/** Kong's acl plugin next to our gate (the same route) and next to key-auth; alice is an orders-reader, bob a partner. */
+export const ACL_KONG_YML = `
+_format_version: "3.0"
+services:
+${ORDERS_SERVICE_BEHIND_BACKSTOP}
+      - name: gate-then-acl
+        paths: [/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate }
+          - name: acl
+            config: { allow: [orders-readers] }
+      - name: gate-then-acl-deny
+        paths: [/deny/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate }
+          - name: acl
+            config: { deny: [partners], hide_groups_header: true }
+  - name: reports
+    url: http://reports-upstream:8080
+    routes:
+      - name: key-auth-then-acl
+        paths: [/reports]
+        plugins:
+          - name: key-auth
+          - name: acl
+            config: { allow: [orders-readers] }
+      - name: acl-alone
+        paths: [/open/reports]
+        plugins:
+          - name: acl
+            config: { allow: [orders-readers] }
+consumers:
+  - username: alice
+    keyauth_credentials: [{ key: alice-key }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+    acls: [{ group: orders-readers }, { group: staff }]
+  - username: bob
+    keyauth_credentials: [{ key: bob-key }]
+    jwt_secrets: [{ key: bob-jwt-key, secret: ${BOB_SECRET} }]
+    acls: [{ group: partners }]
 `;
