@@ -26,8 +26,8 @@ build: install
 # The generated blocks of docs/ (spec/deploy/config-docs.test.ts fails when one is out of date):
 # $(call write-block,FILE,NAME,FLAGS) puts the output of `cli.js FLAGS` between <!-- NAME:start --> and <!-- NAME:end --> of FILE.
 write-block = $(NODE) dist/lib/cli.js $(3) > dist/$(2).md && \
-  awk -v block=dist/$(2).md '/^<!-- $(2):end -->$$/ { while ((getline line < block) > 0) print line; skip = 0 } \
-    !skip { print } /^<!-- $(2):start -->$$/ { skip = 1 }' $(1) > $(1).tmp && mv $(1).tmp $(1)
+  awk -v block=dist/$(2).md -v name=$(2) '$$0 == "<!-- " name ":end -->" { while ((getline line < block) > 0) print line; skip = 0 } \
+    !skip { print } $$0 == "<!-- " name ":start -->" { skip = 1 }' $(1) > $(1).tmp && mv $(1).tmp $(1)
 
 docs: build
 	$(call write-block,docs/configuration.md,env-table,--dump-config-table)

@@ -13,6 +13,7 @@ export const AUTH = {
   AUTH_011: { status: 400, title: 'Invalid Token', detail: 'The provided JWT token is invalid or malformed' },
   AUTH_012: { status: 400, title: 'Missing Authorization', detail: 'Authorization header with Bearer token is required' },
   AUTH_013: { status: 403, title: 'Insufficient Scope', detail: 'The token does not carry the scopes this route requires' },
+  AUTH_014: { status: 400, title: 'Invalid Scope', detail: 'The requested scope is malformed or not allowed for this consumer' },
 } as const;
 
 export type AuthCode = keyof typeof AUTH;

@@ -9,11 +9,12 @@ import {
   type SchemaField,
 } from '../lib/kong/plugin.js';
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
-import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
+import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
+import { grantScopes, parseScopeParameter, scopesFromTags } from '../lib/tokens/scopes.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
 
@@ -88,6 +89,25 @@ export const Schema = [
       description: "`header`: the request id is the incoming `X-Request-Id`, else a new UUID. `kong`: Kong's own `kong_request_id`.",
     },
   },
+  {
+    scope_tag_prefix: {
+      type: 'string',
+      default: 'scope:',
+      required: true,
+      description:
+        "Consumer tags that allow a scope: a tag of this prefix followed by the scope (`scope:orders.read` allows `orders.read`). Only the consumer's tags in Kong decide what a token may carry, never the client.",
+    },
+  },
+  {
+    default_scopes: {
+      type: 'array',
+      elements: { type: 'string' },
+      default: [],
+      required: true,
+      description:
+        'Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 type IssuerConfig = PluginConfig<typeof Schema>;
@@ -96,6 +116,42 @@ type IssuerConfig = PluginConfig<typeof Schema>;
 async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
   const id = await kong.nginx.getVar('kong_request_id');
   return typeof id === 'string' && id !== '' ? id : fallback;
+}
+
+/**
+ * The client's `scope` query parameter (RFC 6749 §3.3), or undefined without one; AUTH_014 when it is
+ * malformed or sent more than once (§3.1). One round trip.
+ */
+async function requestedScopes(kong: Kong): Promise<string[] | undefined> {
+  const query = (await kong.request.getQuery()) as Record<string, unknown> | null;
+  const raw = query?.scope;
+  if (raw === undefined || raw === null) return undefined;
+  const values: unknown[] = Array.isArray(raw) ? raw : [raw];
+  const parsed = values.length === 1 && typeof values[0] === 'string' ? parseScopeParameter(values[0]) : undefined;
+  if (parsed === undefined) {
+    throw new AuthError('AUTH_014', 'The scope parameter must be sent once, as scope tokens separated by single spaces', {
+      extensions: { reason: 'malformed' },
+    });
+  }
+  return parsed;
+}
+
+/**
+ * The scopes the token carries and whether the answer must name them (RFC 6749 §5.1: when they differ
+ * from the request). The query is read only for a consumer with scope tags: the others get no scope,
+ * whatever the client asks, and pay no round trip for it.
+ */
+async function scopesToIssue(kong: Kong, conf: IssuerConfig, tags: unknown): Promise<{ granted: string[]; announce: boolean }> {
+  const allowed = scopesFromTags(tags, conf.scope_tag_prefix);
+  if (allowed.length === 0) return { granted: [], announce: false };
+  const requested = await requestedScopes(kong);
+  const grant = grantScopes(allowed, requested, conf.default_scopes);
+  if ('refused' in grant) {
+    throw new AuthError('AUTH_014', 'The consumer is not allowed every requested scope', {
+      extensions: { reason: 'not_allowed', refusedScopes: grant.refused },
+    });
+  }
+  return { granted: grant.granted, announce: requested === undefined && grant.granted.length > 0 };
 }
 
 export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -120,7 +176,8 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
-        const subject = this.conf.verify_consumer ? await authenticatedConsumerName(kong, claimed) : claimed.consumerName;
+        const verified = this.conf.verify_consumer ? await authenticatedConsumer(kong, claimed) : undefined;
+        const subject = verified ? verified.name : claimed.consumerName;
         let limitHeaders: Record<string, string> | undefined;
         if (this.conf.rate_limit_per_minute > 0) {
           const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rate_limit_per_minute);
@@ -128,11 +185,15 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
           if (!decision.allowed)
             throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
+        // Kong's own consumer carries its tags; an unverified one is read, cached, from the Admin API.
+        const tags = verified ? verified.tags : (await ctx.credentials.consumer(claimed.consumerId, state.trace)).tags;
+        const scopes = await scopesToIssue(kong, this.conf, tags);
         // An identity nobody verified may read a credential, never create one.
         const provision = this.conf.provision_credentials && this.conf.verify_consumer;
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });
-        const token = ctx.tokens.issue(subject, credential, this.conf, state.trace);
-        const body = JSON.stringify({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn });
+        const token = ctx.tokens.issue(subject, credential, this.conf, state.trace, scopes.granted);
+        const answer = { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn };
+        const body = JSON.stringify(scopes.announce ? { ...answer, scope: scopes.granted.join(' ') } : answer);
         await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));
         return { message: 'token issued', fields: { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti } };
       });

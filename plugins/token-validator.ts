@@ -14,7 +14,7 @@ import {
   type PluginModule,
   type SchemaField,
 } from '../lib/kong/plugin.js';
-import { authenticatedConsumerName } from '../lib/access/kong-consumer.js';
+import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
@@ -148,7 +148,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   /** Endpoint mode keeps the contract of the HTTP token service it replaces: Bearer token + Kong's consumer headers for the same consumer. */
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
-    if (conf.verify_consumer) await authenticatedConsumerName(kong, claimed);
+    if (conf.verify_consumer) await authenticatedConsumer(kong, claimed);
     const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
     const claims = await verify(token, credential, conf, 'consumer', state.trace);
     requireScopes(conf, claims);

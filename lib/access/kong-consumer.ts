@@ -6,6 +6,7 @@ interface KongEntity {
   id?: unknown;
   username?: unknown;
   custom_id?: unknown;
+  tags?: unknown;
   consumer?: { id?: unknown } | null;
 }
 
@@ -14,9 +15,10 @@ interface KongEntity {
  * (kong.client.get_consumer): a route without an auth plugin passes whatever the client sent. The
  * anonymous consumer of an auth plugin's `anonymous` setting is authenticated without a credential
  * (kong.client.get_credential is nil), which no client header can change or hide.
- * Returns that consumer's name (username, else custom_id, else id); AUTH_001 or AUTH_009 otherwise.
+ * Returns that consumer's name (username, else custom_id, else id) and its tags as Kong holds them;
+ * AUTH_001 or AUTH_009 otherwise.
  */
-export async function authenticatedConsumerName(kong: Kong, claimed: ConsumerHeaders): Promise<string> {
+export async function authenticatedConsumer(kong: Kong, claimed: ConsumerHeaders): Promise<{ name: string; tags: unknown }> {
   const consumer = (await kong.client.getConsumer()) as KongEntity | null;
   if (!consumer || consumer.id !== claimed.consumerId) {
     throw new AuthError('AUTH_001', 'The consumer headers do not match the consumer Kong authenticated', {
@@ -33,5 +35,8 @@ export async function authenticatedConsumerName(kong: Kong, claimed: ConsumerHea
       extensions: { reason: 'consumer_mismatch' },
     });
   }
-  return consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id });
+  return {
+    name: consumerName({ id: claimed.consumerId, username: consumer.username, custom_id: consumer.custom_id }),
+    tags: consumer.tags,
+  };
 }

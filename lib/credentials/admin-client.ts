@@ -91,6 +91,7 @@ export interface KongConsumer {
   id: string;
   username?: string | null;
   custom_id?: string | null;
+  tags?: string[] | null;
 }
 
 /**

@@ -29,7 +29,7 @@ export interface CredentialStore {
    * AUTH_011 key_mismatch when Kong has none (remembered for `missingKeySeconds`), AUTH_004/AUTH_005 as above.
    */
   forKey(key: string, traced?: TraceContext): Promise<SigningCredential>;
-  /** The consumer entity (for upstream headers and kong.client.authenticate), cached like credentials. */
+  /** The consumer entity (for upstream headers, kong.client.authenticate and the issuer's scopes), cached like credentials. */
   consumer(consumerId: string, traced?: TraceContext): Promise<KongConsumer>;
   /**
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
@@ -246,7 +246,8 @@ export function createCredentialStore(
     stats.admin.lookups++;
     const found = await deps.admin.consumerById(consumerId);
     if (!found || found.id !== consumerId) throw notFound(consumerId, 'unknown consumer');
-    return { id: found.id, username: found.username ?? null, custom_id: found.custom_id ?? null };
+    const tags = Array.isArray(found.tags) ? found.tags.filter((tag): tag is string => typeof tag === 'string') : null;
+    return { id: found.id, username: found.username ?? null, custom_id: found.custom_id ?? null, tags };
   }
 
   return {

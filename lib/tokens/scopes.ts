@@ -12,3 +12,44 @@ export function hasScopes(granted: readonly string[], required: readonly string[
   const held = new Set(granted);
   return match === 'any' ? required.some((scope) => held.has(scope)) : required.every((scope) => held.has(scope));
 }
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), printable ASCII but space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * A client's `scope` parameter (RFC 6749 §3.3: scope-tokens, each separated by one space, case-sensitive),
+ * duplicates collapsed in first-seen order; undefined when it is not of that form.
+ */
+export function parseScopeParameter(value: string): string[] | undefined {
+  const tokens = value.split(' ');
+  if (!tokens.every((token) => SCOPE_TOKEN.test(token))) return undefined;
+  return [...new Set(tokens)];
+}
+
+/** The scopes a consumer's tags allow: each tag that starts with `prefix`, without it, when the rest is a scope-token. */
+export function scopesFromTags(tags: unknown, prefix: string): string[] {
+  const scopes = new Set<string>();
+  for (const tag of Array.isArray(tags) ? (tags as unknown[]) : []) {
+    if (typeof tag !== 'string' || !tag.startsWith(prefix)) continue;
+    const scope = tag.slice(prefix.length);
+    if (SCOPE_TOKEN.test(scope)) scopes.add(scope);
+  }
+  return [...scopes];
+}
+
+/** What a token may carry: the requested scopes when all are allowed, else the ones refused. */
+export type ScopeGrant = { granted: string[] } | { refused: string[] };
+
+/**
+ * The scopes to issue. A request is granted whole or refused (naming what is not allowed); without one,
+ * `defaults` that are allowed, or every allowed scope when there are no defaults.
+ */
+export function grantScopes(allowed: readonly string[], requested: readonly string[] | undefined, defaults: readonly string[]): ScopeGrant {
+  const held = new Set(allowed);
+  if (requested !== undefined) {
+    const refused = requested.filter((scope) => !held.has(scope));
+    return refused.length > 0 ? { refused } : { granted: [...requested] };
+  }
+  if (defaults.length === 0) return { granted: [...allowed] };
+  return { granted: [...new Set(defaults)].filter((scope) => held.has(scope)) };
+}

@@ -20,8 +20,11 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  /** Signs an HS256 JWT for `subject` with the credential's secret; AUTH_003 when signing fails. Synchronous: HMAC is. */
-  issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext): IssuedToken;
+  /**
+   * Signs an HS256 JWT for `subject` with the credential's secret, with a `scope` claim when `scopes` has any;
+   * AUTH_003 when signing fails. Synchronous: HMAC is.
+   */
+  issue(subject: string, credential: SigningCredential, opts: IssueOptions, traced?: TraceContext, scopes?: readonly string[]): IssuedToken;
 }
 
 // Our header never changes: its base64url form is computed once.
@@ -50,7 +53,7 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
     return key;
   };
 
-  function sign(subject: string, credential: SigningCredential, opts: IssueOptions): IssuedToken {
+  function sign(subject: string, credential: SigningCredential, opts: IssueOptions, scopes: readonly string[]): IssuedToken {
     if (credential.secret === '') throw new AuthError('AUTH_003', 'The credential has no secret to sign with');
     const iat = deps.nowSeconds();
     const jti = randomUUID();
@@ -66,6 +69,7 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
     if (opts.issuer !== undefined) claims.iss = opts.issuer;
     if (opts.audience.length > 0) claims.aud = opts.audience.length === 1 ? opts.audience[0] : opts.audience;
     if (opts.unique_name_prefix !== undefined) claims.unique_name = opts.unique_name_prefix + subject;
+    if (scopes.length > 0) claims.scope = scopes.join(' ');
     try {
       return { accessToken: signHs256(claims, keyOf(credential)), jti, expiresIn: opts.ttl_seconds };
     } catch (err) {
@@ -75,8 +79,8 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
   }
 
   return {
-    issue(subject, credential, opts, traced) {
-      return inSyncSpan(tracer, 'jwt sign', SpanKind.INTERNAL, traced ?? ROOT_CONTEXT, () => sign(subject, credential, opts));
+    issue(subject, credential, opts, traced, scopes = []) {
+      return inSyncSpan(tracer, 'jwt sign', SpanKind.INTERNAL, traced ?? ROOT_CONTEXT, () => sign(subject, credential, opts, scopes));
     },
   };
 }

@@ -197,3 +197,35 @@ consumers:
     jwt_secrets: [{ key: bob-jwt-key, secret: ${BOB_SECRET} }]
     acls: [{ group: partners }]
 `;
+
+export const DANA_SECRET = 'dana-test-secret-0123456789abcdef01';
+
+/** A consumer whose tags allow scopes (and one without any), behind routes with each scope setting. */
+export const SCOPES_KONG_YML = `${tokenService('{}')}
+      - name: default-scopes
+        paths: [/defaults/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { default_scopes: [orders.read, admin, orders.read] }
+      - name: other-prefix
+        paths: [/prefixed/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { scope_tag_prefix: "perm/" }
+      - name: headers-trusted
+        paths: [/trusting/tokens]
+        plugins:
+          - name: token-issuer
+            config: { verify_consumer: false }
+consumers:
+  - username: dana
+    tags: [scope:orders.read, scope:orders.write, team-a, scope:billing.read, perm/reports]
+    keyauth_credentials: [{ key: dana-key }]
+    jwt_secrets: [{ key: dana-jwt-key, secret: ${DANA_SECRET} }]
+  - username: alice
+    tags: [team-a]
+    keyauth_credentials: [{ key: alice-key }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+`;

@@ -90,6 +90,8 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
       provision_credentials: true,
       rate_limit_per_minute: 0,
       request_id_source: 'header',
+      scope_tag_prefix: 'scope:',
+      default_scopes: [],
     });
   });
 

@@ -17,6 +17,8 @@ return {
           { provision_credentials = { type = "boolean", default = true, required = true, description = "Create an HS256 `jwt` credential for a consumer that has none. Never done while `verify_consumer` is off." } },
           { rate_limit_per_minute = { type = "integer", default = 0, between = { 0, 1000000 }, required = true, description = "Tokens per consumer per minute, shared through Redis when Redis is configured, else counted per process. 0: no limit." } },
           { request_id_source = { type = "string", default = "header", one_of = { "header", "kong" }, required = true, description = "`header`: the request id is the incoming `X-Request-Id`, else a new UUID. `kong`: Kong's own `kong_request_id`." } },
+          { scope_tag_prefix = { type = "string", default = "scope:", required = true, description = "Consumer tags that allow a scope: a tag of this prefix followed by the scope (`scope:orders.read` allows `orders.read`). Only the consumer's tags in Kong decide what a token may carry, never the client." } },
+          { default_scopes = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed." } },
         },
       },
     },
