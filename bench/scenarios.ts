@@ -1,67 +1,32 @@
 import { startRedis, type RedisServer } from '../spec/support/redis-server.js';
 import type { Bench, ServerSpec } from './harness.js';
 
+/** A scenario of our plugin server. */
+function ours(
+  name: string,
+  plugin: string,
+  request: ServerSpec['request'],
+  config: ServerSpec['config'],
+  extra: Partial<ServerSpec> = {},
+): ServerSpec {
+  return { name, kind: 'ours', plugin, request, config, ...extra };
+}
+
 /** Ours at the targets' level, one round each: tracing, the log line, cold consumers, the validator, Redis, the Admin API down. */
 export async function scenarios(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
   process.stderr.write('scenarios (ours)\n');
   const issuer = bench.config('issuer');
-  await bench.measure(
-    'scenario',
-    { name: 'issue, warm (tracing 1 % sampled)', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    { name: 'issue, tracing off', kind: 'ours', plugin: 'token-issuer', request: 'issue', config: issuer, env: { TELEMETRY_MODE: 'off' } },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    {
-      name: 'issue, no per-token log line (EVENT_LOG_LEVEL=debug)',
-      kind: 'ours',
-      plugin: 'token-issuer',
-      request: 'issue',
-      config: issuer,
-      env: { EVENT_LOG_LEVEL: 'debug' },
-    },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    {
-      name: 'issue, tracing every request (otlp)',
-      kind: 'ours',
-      plugin: 'token-issuer',
-      request: 'issue',
-      config: issuer,
-      sampledShare: 1,
-    },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    { name: 'issue, cold (new consumer per request)', kind: 'ours', plugin: 'token-issuer', request: 'issue-cold', config: issuer },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    { name: 'validate endpoint', kind: 'ours', plugin: 'token-validator', request: 'validate', config: bench.config('endpoint') },
-    level,
-    0,
-  );
-  await bench.measure(
-    'scenario',
-    { name: 'gate', kind: 'ours', plugin: 'token-validator', request: 'gate', config: bench.config('gate') },
-    level,
-    0,
-  );
+  const plain: ServerSpec[] = [
+    ours('issue, warm (tracing 1 % sampled)', 'token-issuer', 'issue', issuer),
+    ours('issue, tracing off', 'token-issuer', 'issue', issuer, { env: { TELEMETRY_MODE: 'off' } }),
+    ours('issue, no per-token log line (EVENT_LOG_LEVEL=debug)', 'token-issuer', 'issue', issuer, { env: { EVENT_LOG_LEVEL: 'debug' } }),
+    ours('issue, tracing every request (otlp)', 'token-issuer', 'issue', issuer, { sampledShare: 1 }),
+    ours('issue, cold (new consumer per request)', 'token-issuer', 'issue-cold', issuer),
+    ours('validate endpoint', 'token-validator', 'validate', bench.config('endpoint')),
+    ours('gate', 'token-validator', 'gate', bench.config('gate')),
+  ];
+  for (const spec of plain) await bench.measure('scenario', spec, level, 0);
   let redis: RedisServer | undefined;
   try {
     redis = await startRedis();
@@ -70,19 +35,10 @@ export async function scenarios(bench: Bench): Promise<void> {
   }
   if (redis) {
     try {
-      await bench.measure(
-        'scenario',
-        {
-          name: 'issue, Redis on (rate limit + cache)',
-          kind: 'ours',
-          plugin: 'token-issuer',
-          request: 'issue',
-          config: bench.config('issuerRedis'),
-          env: { REDIS_URL: redis.url },
-        },
-        level,
-        0,
-      );
+      const spec = ours('issue, Redis on (rate limit + cache)', 'token-issuer', 'issue', bench.config('issuerRedis'), {
+        env: { REDIS_URL: redis.url },
+      });
+      await bench.measure('scenario', spec, level, 0);
     } finally {
       await redis.stop();
     }
@@ -93,14 +49,9 @@ export async function scenarios(bench: Bench): Promise<void> {
 /** Fresh copies expire after 1 s; then the Admin API goes down and every token comes from the stale copy. */
 async function adminApiDown(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
-  const spec: ServerSpec = {
-    name: 'issue, Admin API down (stale copy)',
-    kind: 'ours',
-    plugin: 'token-issuer',
-    request: 'issue',
-    config: bench.config('issuer'),
+  const spec = ours('issue, Admin API down (stale copy)', 'token-issuer', 'issue', bench.config('issuer'), {
     env: { CACHE_TTL_SECONDS: '1' },
-  };
+  });
   const running = await bench.start(spec);
   try {
     await bench.drive(running, spec, { concurrency: 1, seconds: 0.2, warmupSeconds: 0 });
