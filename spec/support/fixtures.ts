@@ -229,3 +229,9 @@ consumers:
     keyauth_credentials: [{ key: alice-key }]
     jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
 `;
+
+/** The claims of a valid token of alice's credential under the validator fixtures' issuer and audience, signed now, valid 300 s. */
+export function aliceClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const iat = Math.floor(Date.now() / 1000);
+  return { sub: 'alice', key: 'alice-jwt-key', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
+}

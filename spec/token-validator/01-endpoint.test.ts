@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALICE_SECRET, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, aliceClaims, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);
 
-function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const iat = now();
-  return {
-    sub: 'alice',
-    name: 'alice',
-    key: 'alice-jwt-key',
-    jti: 'jti-1',
-    iat,
-    nbf: iat,
-    exp: iat + 300,
-    iss: 'https://issuer.test',
-    aud: 'api-a',
-    ...overrides,
-  };
-}
+const claims = (overrides: Record<string, unknown> = {}) => aliceClaims({ name: 'alice', jti: 'jti-1', ...overrides });
 
 describe('token-validator, endpoint mode', () => {
   let kong: KongHarness;

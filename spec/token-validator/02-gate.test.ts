@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALICE_SECRET, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, aliceClaims, BOB_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (overrides: Record<string, unknown> = {}) => {
-  const iat = now();
-  return {
-    sub: 'alice',
-    key: 'alice-jwt-key',
-    jti: 'jti-gate-1',
-    iat,
-    nbf: iat,
-    exp: iat + 300,
-    iss: 'https://issuer.test',
-    aud: 'api-a',
-    ...overrides,
-  };
-};
+const claims = (overrides: Record<string, unknown> = {}) => aliceClaims({ jti: 'jti-gate-1', ...overrides });
 
 describe('token-validator, gate mode', () => {
   let kong: KongHarness;

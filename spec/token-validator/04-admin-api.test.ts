@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ALICE_SECRET, VALIDATOR_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, aliceClaims, VALIDATOR_KONG_YML } from '../support/fixtures.js';
 import { forgeJwt } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (overrides: Record<string, unknown> = {}) => {
-  const iat = now();
-  return { sub: 'alice', key: 'alice-jwt-key', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
-};
+const claims = aliceClaims;
 const junkSignature = (token: string) => `${token.slice(0, token.lastIndexOf('.'))}.${randomBytes(32).toString('base64url')}`;
 const bogusKey = () => `bogus-${randomBytes(8).toString('hex')}`;
 
