@@ -14,6 +14,14 @@ export const AUTH = {
   AUTH_012: { status: 400, title: 'Missing Authorization', detail: 'Authorization header with Bearer token is required' },
   AUTH_013: { status: 403, title: 'Insufficient Scope', detail: 'The token does not carry the scopes this route requires' },
   AUTH_014: { status: 400, title: 'Invalid Scope', detail: 'The requested scope is malformed or not allowed for this consumer' },
+  AUTH_015: { status: 400, title: 'Invalid Form Request', detail: 'The form parameters are missing, repeated, malformed or not allowed' },
+  AUTH_016: { status: 400, title: 'Unsupported Grant Type', detail: 'The grant type is not supported by this token endpoint' },
+  AUTH_017: {
+    status: 400,
+    title: 'Unsupported Token Type',
+    detail: 'The token type hint names a token type this endpoint does not handle',
+  },
+  AUTH_018: { status: 503, title: 'Revocation Store Unavailable', detail: 'The revocation store is temporarily unavailable' },
 } as const;
 
 export type AuthCode = keyof typeof AUTH;

@@ -79,11 +79,29 @@ function pretty(line: string): string {
   return `${time} ${String(entry['log.level']).toUpperCase().padEnd(5)} ${String(entry['event.action'] ?? '').padEnd(16)} ${String(entry.message)}${ms} ${extras.join(' ')}\n`;
 }
 
+/** nginx's client_max_body_size as Kong sets it for the proxy (1m by default in nginx). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The request body, or undefined beyond MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 async function proxy(kong: KongHarness, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const headers: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values;
-    const answer = await kong.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers });
+    const body = await readBody(req);
+    if (body === undefined)
+      return void res.writeHead(413, { 'content-type': 'application/json' }).end('{"message":"Request size limit exceeded"}');
+    const answer = await kong.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body });
     res.writeHead(answer.status, answer.headers).end(answer.body);
   } catch (err) {
     res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: (err as Error).message }));

@@ -19,6 +19,8 @@ export interface GatewayRequest {
   /** Path with an optional query string. */
   path: string;
   headers?: Record<string, string | string[]>;
+  /** The request body; Content-Length is set from it unless the request names one (or Transfer-Encoding). */
+  body?: string | Uint8Array;
   /** PDK methods Kong should answer with StepError in this request. */
   pdkFaults?: PdkFaults;
 }
@@ -90,6 +92,11 @@ export class Gateway {
 
   async handle(request: GatewayRequest): Promise<GatewayResult> {
     const req = KongRequest.fromUrl(request.method ?? 'GET', request.path, request.headers ?? {});
+    if (request.body !== undefined) {
+      req.body = typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : request.body;
+      if (req.header('content-length') === undefined && req.header('transfer-encoding') === undefined)
+        req.setHeader('content-length', String(req.body.length));
+    }
     const route = this.match(req.method, req.path);
     if (!route)
       return result(req, { status: 404, headers: jsonType(), body: '{"message":"no Route matched with those values"}', source: 'error' });

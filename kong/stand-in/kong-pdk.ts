@@ -140,6 +140,21 @@ export function error(req: KongRequest, status: number, message: string): void {
   req.response = { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: errorBody(req, message), source: 'exit' };
 }
 
+/** nginx keeps a body up to client_body_buffer_size (Kong's default 8k) in memory and spools a bigger one to a file. */
+const CLIENT_BODY_BUFFER_SIZE = 8192;
+
+/**
+ * kong/pdk/request.lua get_raw_body: a spooled body is read only up to max_allowed_file_size; beyond
+ * that (or without it) the PDK answers nil, err, which the bridge's fix_raw cannot pack: the request fails.
+ */
+function rawBody(req: KongRequest, maxAllowedFileSize: unknown): Buffer {
+  const spooled = req.body.length > CLIENT_BODY_BUFFER_SIZE;
+  const max = typeof maxAllowedFileSize === 'number' ? maxAllowedFileSize : undefined;
+  if (spooled && (max === undefined || max < 0 || (max > 0 && req.body.length > max)))
+    throw new KongRaised("bad argument #2 to 'packers.binary' (string expected, got nil)");
+  return Buffer.from(req.body);
+}
+
 export const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   'kong.request.get_headers': (req) => headerMap(req.headers),
   'kong.request.get_header': (req, [name]) => req.header(requireString(name, 'header name')),
@@ -147,6 +162,7 @@ export const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   'kong.request.get_method': (req) => req.method,
   'kong.request.get_raw_query': (req) => req.rawQuery,
   'kong.request.get_query': (req) => Object.fromEntries(req.query()),
+  'kong.request.get_raw_body': (req, [maxAllowedFileSize]) => rawBody(req, maxAllowedFileSize),
   'kong.request.get_query_arg': (req, [name]) => req.query().get(requireString(name, 'query argument name'))?.[0],
   'kong.client.get_consumer': (req) => req.consumer,
   'kong.client.get_credential': (req) => req.credential,

@@ -30,6 +30,8 @@ export class KongRequest {
   consumer: KongConsumer | undefined;
   credential: Record<string, unknown> | undefined;
   response: KongResponse | undefined;
+  /** The request body as nginx read it. */
+  body: Uint8Array = new Uint8Array(0);
 
   constructor(
     readonly method: string,

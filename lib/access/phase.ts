@@ -3,6 +3,7 @@ import { toAuthError, type AuthError } from '../errors.js';
 import type { Kong } from '../kong/plugin.js';
 import { recordFailure } from '../ops/telemetry.js';
 import type { PluginContext } from './plugin-context.js';
+import { oauthErrorAnswer } from './oauth-error.js';
 import { problemBody, problemHeaders } from './problem.js';
 import { asHeaderMap, requestIdFrom, requireCompleteHeaders, type HeaderMap } from './request-headers.js';
 import { eventFields, exitWith, requestPath } from './respond.js';
@@ -16,6 +17,8 @@ export interface PhaseState {
   span: Span;
   /** The phase span's context, for child spans; undefined when the phase is not recorded. */
   trace: TraceContext | undefined;
+  /** Refusals are answered as OAuth errors (RFC 6749 §5.2) instead of problem+json; a handler may set it. */
+  oauth: boolean;
 }
 
 /** What a phase that succeeded logs: its message and the ECS fields beyond the event's own. */
@@ -32,6 +35,8 @@ export interface PhaseOptions {
   challenge?: (err: AuthError) => Record<string, string>;
   /** Counts how an event ended, in the plugin's own metric: undefined for a success, else the refusal. */
   count: (refusal: AuthError | undefined) => void;
+  /** Whether a request is OAuth-shaped from its headers alone, so even its first refusal is an OAuth error. */
+  oauth?: (headers: HeaderMap) => boolean;
 }
 
 /**
@@ -51,10 +56,11 @@ export async function runAccessPhase(
   try {
     headers = asHeaderMap(await kong.request.getHeaders());
   } catch (err) {
-    return refuse(kong, ctx, opts, { requestId: requestIdFrom({}), startedAt, span: undefined }, err);
+    return refuse(kong, ctx, opts, { requestId: requestIdFrom({}), startedAt, span: undefined, oauth: false }, err);
   }
   await ctx.telemetry.inPhase(opts.plugin, 'access', headers, async (span, trace) => {
-    const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span, trace };
+    const oauth = opts.oauth?.(headers) ?? false;
+    const state: PhaseState = { headers, requestId: requestIdFrom(headers), startedAt, span, trace, oauth };
     let success: PhaseSuccess | undefined;
     try {
       requireCompleteHeaders(headers);
@@ -68,12 +74,12 @@ export async function runAccessPhase(
   });
 }
 
-/** The single exit for refusals: an RFC 7807 body with the AUTH code; the cause goes to the log only. */
+/** The single exit for refusals: an RFC 7807 body (or an OAuth error) with the AUTH code; the cause goes to the log only. */
 async function refuse(
   kong: Kong,
   ctx: PluginContext,
   opts: PhaseOptions,
-  state: Pick<PhaseState, 'requestId' | 'startedAt'> & { span: Span | undefined },
+  state: Pick<PhaseState, 'requestId' | 'startedAt' | 'oauth'> & { span: Span | undefined },
   err: unknown,
 ): Promise<void> {
   const authError = toAuthError(err);
@@ -87,6 +93,10 @@ async function refuse(
   if (authError.code === 'AUTH_008') ctx.log.error(Object.assign(fields, { error: authError.cause }), 'unexpected failure');
   else if (authError.status >= 500) ctx.log.warn(Object.assign(fields, { error: authError.cause }), 'request refused: a dependency failed');
   else ctx.log[ctx.config.eventLogLevel](fields, 'request refused');
+  if (state.oauth) {
+    const answer = oauthErrorAnswer(authError, state.requestId);
+    return exitWith(kong, answer.status, answer.body, answer.headers);
+  }
   const instance = await requestPath(kong);
   const headers = { ...problemHeaders(authError, state.requestId), ...opts.challenge?.(authError) };
   await exitWith(kong, authError.status, problemBody(authError, { instance, requestId: state.requestId, now: new Date() }), headers);

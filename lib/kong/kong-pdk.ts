@@ -11,6 +11,12 @@ export interface Kong {
     getPath(): Promise<unknown>;
     /** Each value an array of strings. */
     getQuery(): Promise<unknown>;
+    /**
+     * The body as MessagePack bin (a Uint8Array). A body Kong spooled to a file is read only up to
+     * `maxAllowedFileSize` bytes; beyond that Kong's bridge fails the request (500), so callers check
+     * Content-Length first.
+     */
+    getRawBody(maxAllowedFileSize?: number): Promise<unknown>;
   };
   response: {
     /** Ends the conversation: Kong sends the response and never resumes the plugin. */
