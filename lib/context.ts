@@ -66,7 +66,7 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     telemetry,
     admin,
     credentials,
-    tokens: createTokenService({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
+    tokens: createTokenService({ nowMs: Date.now, tracer }),
     verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
     rateLimiter,
     redis,

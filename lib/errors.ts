@@ -33,12 +33,15 @@ export interface AuthErrorOptions {
   /** Extra response headers, e.g. RateLimit-*. */
   headers?: Record<string, string>;
   cause?: unknown;
+  /** A status other than the code's own, where a standard asks for it (a revoked token: 401, RFC 6750 §3.1). */
+  status?: number;
 }
 
 export class AuthError extends Error {
   readonly retryAfterSeconds: number | undefined;
   readonly extensions: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  private readonly statusOverride: number | undefined;
 
   constructor(
     readonly code: AuthCode,
@@ -50,10 +53,11 @@ export class AuthError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.extensions = options.extensions;
     this.headers = options.headers;
+    this.statusOverride = options.status;
   }
 
   get status(): number {
-    return AUTH[this.code].status;
+    return this.statusOverride ?? AUTH[this.code].status;
   }
 }
 

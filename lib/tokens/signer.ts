@@ -1,8 +1,9 @@
-import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, trace, type Context as TraceContext, type Tracer } from '@opentelemetry/api';
 import type { SigningCredential } from './signing-credential.js';
 import { AuthError } from '../errors.js';
 import { inSyncSpan } from '../ops/telemetry.js';
+import { tokenIdAt } from './token-id.js';
 
 /** What signing reads of token-issuer's config (its fields, named as in kong.yml). */
 export interface IssueOptions {
@@ -40,7 +41,7 @@ export function signHs256(claims: Record<string, unknown>, key: KeyObject): stri
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 }
 
-export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenService {
+export function createTokenService(deps: { nowMs: () => number; tracer?: Tracer }): TokenService {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
   // The secret's UTF-8 bytes (Kong's secret_is_base64: false), as a key object once per cached credential.
   const keys = new WeakMap<SigningCredential, KeyObject>();
@@ -55,8 +56,9 @@ export function createTokenService(deps: { nowSeconds: () => number; tracer?: Tr
 
   function sign(subject: string, credential: SigningCredential, opts: IssueOptions, scopes: readonly string[]): IssuedToken {
     if (credential.secret === '') throw new AuthError('AUTH_003', 'The credential has no secret to sign with');
-    const iat = deps.nowSeconds();
-    const jti = randomUUID();
+    const issuedAt = deps.nowMs();
+    const iat = Math.floor(issuedAt / 1000);
+    const jti = tokenIdAt(issuedAt);
     const claims: Record<string, unknown> = {
       sub: subject,
       name: subject,

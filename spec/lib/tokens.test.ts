@@ -6,7 +6,7 @@ import { createTokenService, type IssueOptions } from '../../lib/tokens/signer.j
 import { verifyHs256 } from '../support/jwt-check.js';
 
 const credential = { consumerId: 'c', key: 'the-key', secret: 'sécret-ünïcode-0123' };
-const tokens = createTokenService({ nowSeconds: () => 1_700_000_000 });
+const tokens = createTokenService({ nowMs: () => 1_700_000_000_000 });
 
 describe('token service', () => {
   test('signs with the UTF-8 bytes of the secret', async () => {
