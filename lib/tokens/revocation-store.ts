@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRevocationList, type RevocationList } from './revocation-list.js';
+import { createRevocationList, REVOKED_TOKEN_LEEWAY_SECONDS, type RevocationList } from './revocation-list.js';
 
 /**
  * Where revocations are recorded and checked. The check is in memory (no I/O per request); recording
@@ -15,7 +15,7 @@ export interface RevocationStore {
    * while the subscription is up and the set was re-read since it last came up.
    */
   isCurrent(): boolean;
-  /** Revokes one token id until `expiresAtSeconds` (the token's `exp`). */
+  /** Revokes one token id until `expiresAtSeconds` (the token's `exp`) plus REVOKED_TOKEN_LEEWAY_SECONDS. */
   revokeToken(jti: string, expiresAtSeconds: number): Promise<void>;
   /** Revokes every token of the consumer issued up to now; resolves with the mark (ms). */
   revokeConsumer(consumerId: string): Promise<number>;
@@ -38,7 +38,7 @@ export function createLocalRevocationStore(deps: { nowMs: () => number; list?: R
     isRevoked: (claims, consumerId) => list.isRevoked(claims, consumerId),
     isCurrent: () => true,
     revokeToken(jti, expiresAtSeconds) {
-      list.revokeToken(jti, expiresAtSeconds);
+      list.revokeToken(jti, expiresAtSeconds + REVOKED_TOKEN_LEEWAY_SECONDS);
       return Promise.resolve();
     },
     async revokeConsumer(consumerId) {
