@@ -11,6 +11,7 @@ import { createSecretCipher } from './credentials/secret-cipher.js';
 import { createTelemetry, type Telemetry } from './ops/telemetry.js';
 import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
 import { createTokenService, type TokenService } from './tokens/signer.js';
+import { createLocalRevocationStore } from './tokens/revocation-store.js';
 
 /** The composition root: everything the plugins share, built once per process from the config. */
 /** The composition root: everything the process built from its configuration, the plugins' part included. */
@@ -69,6 +70,7 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     tokens: createTokenService({ nowMs: Date.now, tracer }),
     verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
     rateLimiter,
+    revocations: createLocalRevocationStore({ nowMs: Date.now }),
     redis,
     close: async () => {
       await telemetry.flush();

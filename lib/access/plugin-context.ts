@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { TokenService } from '../tokens/signer.js';
+import type { RevocationStore } from '../tokens/revocation-store.js';
 import type { TokenVerifier } from '../tokens/verifier.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -16,4 +17,5 @@ export interface PluginContext {
   tokens: TokenService;
   verifier: TokenVerifier;
   rateLimiter: RateLimiter;
+  revocations: RevocationStore;
 }
