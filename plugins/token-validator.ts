@@ -16,6 +16,7 @@ import {
 } from '../lib/kong/plugin.js';
 import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
 import { readConsumerHeaders } from '../lib/access/request-headers.js';
+import { readForm } from '../lib/access/form-body.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { keyClaim } from '../lib/credentials/entity-name.js';
@@ -30,9 +31,10 @@ export const Schema = [
     mode: {
       type: 'string',
       default: 'endpoint',
-      one_of: ['endpoint', 'gate'],
+      one_of: ['endpoint', 'gate', 'introspection'],
       required: true,
-      description: "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream.",
+      description:
+        "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream. `introspection`: an RFC 7662 introspection endpoint (`POST` form `token=…`) for resource servers Kong authenticated.",
     },
   },
   { issuer: { type: 'string', description: "When set, the token's `iss` must equal it." } },
@@ -127,6 +129,9 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
       if (result) ctx.metrics.tokenValidated(result);
     },
   };
+  // Introspection answers every refusal as an OAuth error (RFC 7662 §2.3), also the earliest ones.
+  const INTROSPECTION_PHASE: PhaseOptions = { plugin: 'token-validator', action: 'token-introspect', oauth: () => true, count() {} };
+
   /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
   async function verify(
     token: string,
@@ -169,6 +174,52 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   }
 
   /**
+   * Introspection (RFC 7662): the claims of an active token, or exactly `{"active":false}` for every token
+   * that is not (expired, revoked, invalid, malformed, unknown) — never an error status for those. Only a
+   * failure to decide (the Admin API unavailable) is an error, answered as OAuth's temporarily_unavailable.
+   */
+  async function introspect(kong: Kong, conf: ValidatorConfig, state: PhaseState): Promise<string> {
+    const caller = readConsumerHeaders(state.headers);
+    await authenticatedConsumer(kong, caller);
+    const form = await readForm(kong, state.headers);
+    const token = form.get('token');
+    if (token === undefined || token === '')
+      throw new AuthError('AUTH_015', 'The token parameter is required', { extensions: { reason: 'missing_parameter' } });
+    const body = await activeTokenBody(conf, state, token);
+    ctx.metrics.tokenIntrospected(body !== undefined);
+    await exitWith(kong, 200, JSON.stringify(body ?? { active: false }), jsonNoStoreHeaders(state.requestId));
+    return caller.consumerId;
+  }
+
+  /** The RFC 7662 §2.2 answer for a token this validator would admit, or undefined when it would not. */
+  async function activeTokenBody(conf: ValidatorConfig, state: PhaseState, token: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.key_claim_name), state.trace);
+      const claims = await verify(token, credential, conf, 'key', state.trace);
+      if (ctx.revocations.isRevoked(claims, credential.consumerId)) return undefined;
+      const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
+      return {
+        active: true,
+        scope: scopesOf(claims).join(' ') || undefined,
+        client_id: consumer.id,
+        username: consumer.username ?? consumer.custom_id ?? undefined,
+        token_type: 'Bearer',
+        exp: claims.exp,
+        iat: claims.iat,
+        nbf: claims.nbf,
+        sub: claims.sub,
+        aud: claims.aud,
+        iss: claims.iss,
+        jti: claims.jti,
+      };
+    } catch (err) {
+      // A refusal about the token itself means "not active"; a dependency that could not answer does not.
+      if (err instanceof AuthError && err.status < 500) return undefined;
+      throw err;
+    }
+  }
+
+  /**
    * Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with
    * its jwt plugin. The upstream headers are cleared and set first and the backstop's mark comes last, so
    * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
@@ -198,14 +249,18 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
 
   class Plugin {
     private readonly conf: ValidatorConfig;
+    private readonly phase: PhaseOptions;
 
     constructor(config: Record<string, unknown>) {
       this.conf = withDefaults(Schema, config);
+      this.phase = this.conf.mode === 'introspection' ? INTROSPECTION_PHASE : PHASE;
     }
 
     access(kong: Kong): Promise<void> {
-      return runAccessPhase(kong, ctx, PHASE, async (state) => {
+      return runAccessPhase(kong, ctx, this.phase, async (state) => {
         const conf = this.conf;
+        if (conf.mode === 'introspection')
+          return { message: 'token introspected', fields: { 'user.id': await introspect(kong, conf, state) } };
         if (conf.mode === 'gate' && !conf.run_on_preflight && (await kong.request.getMethod()) === 'OPTIONS')
           return passPreflight(kong, state);
         const query = conf.uri_param_names.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};

@@ -25,6 +25,8 @@ export interface Metrics {
   event(plugin: string, phase: string, status: string, seconds: number): void;
   tokenIssued(): void;
   tokenValidated(result: ValidationResult): void;
+  /** One introspection answered: whether the token was active. */
+  tokenIntrospected(active: boolean): void;
   authError(code: AuthCode): void;
   adminApiAttempt(outcome: 'success' | 'failure', seconds: number): void;
   unhandled(kind: 'rejection' | 'exception'): void;
@@ -34,6 +36,7 @@ export interface Metrics {
 }
 
 export interface MetricCounts {
+  tokensIntrospected: { true: number; false: number };
   tokensIssued: number;
   tokensValidated: Record<ValidationResult, number>;
   errorsByCode: Record<string, number>;
@@ -61,6 +64,7 @@ export function createMetrics(): Metrics {
   const counts: Omit<MetricCounts, 'eventsByStatus'> = {
     tokensIssued: 0,
     tokensValidated: { valid: 0, invalid: 0, expired: 0 },
+    tokensIntrospected: { true: 0, false: 0 },
     errorsByCode: {},
     unhandled: { rejection: 0, exception: 0 },
     eventLatency: { count: 0, avgMs: 0, p95Ms: undefined },
@@ -117,6 +121,16 @@ export function createMetrics(): Metrics {
     collect() {
       this.reset();
       for (const [result, n] of Object.entries(counts.tokensValidated)) if (n > 0) this.inc({ result }, n);
+    },
+  });
+  new Counter({
+    name: 'kong_auth_tokens_introspected_total',
+    help: 'Introspection answers (RFC 7662), by whether the token was active.',
+    labelNames: ['active'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [active, n] of Object.entries(counts.tokensIntrospected)) if (n > 0) this.inc({ active }, n);
     },
   });
   const errors = new Counter({
@@ -262,6 +276,9 @@ export function createMetrics(): Metrics {
     },
     tokenValidated(result) {
       counts.tokensValidated[result]++;
+    },
+    tokenIntrospected(active) {
+      counts.tokensIntrospected[active ? 'true' : 'false']++;
     },
     authError(code) {
       errors.inc({ code });

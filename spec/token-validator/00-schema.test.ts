@@ -46,7 +46,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
   test('a bad token-validator config is refused as Kong refuses it, field by field', async () => {
     const info = await queryPluginInfo('token-validator');
     const errors = (config: Record<string, unknown>) => configErrors(info, config);
-    assert.deepEqual(errors({ mode: 'proxy' }), { mode: 'expected one of: endpoint, gate' });
+    assert.deepEqual(errors({ mode: 'proxy' }), { mode: 'expected one of: endpoint, gate, introspection' });
     assert.deepEqual(errors({ clock_skew_seconds: 301 }), { clock_skew_seconds: 'value should be between 0 and 300' });
     assert.deepEqual(errors({ max_token_age_seconds: 0 }), { max_token_age_seconds: 'value should be between 1 and 604800' });
     assert.deepEqual(errors({ run_on_preflight: 'no' }), { run_on_preflight: 'expected a boolean' });

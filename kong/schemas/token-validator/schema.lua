@@ -8,7 +8,7 @@ return {
     { config = {
         type = "record",
         fields = {
-          { mode = { type = "string", default = "endpoint", one_of = { "endpoint", "gate" }, required = true, description = "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream." } },
+          { mode = { type = "string", default = "endpoint", one_of = { "endpoint", "gate", "introspection" }, required = true, description = "`endpoint`: the plugin answers the request itself. `gate`: it protects the route's upstream. `introspection`: an RFC 7662 introspection endpoint (`POST` form `token=…`) for resource servers Kong authenticated." } },
           { issuer = { type = "string", description = "When set, the token's `iss` must equal it." } },
           { audience = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "When not empty, the token's `aud` must contain one of these values." } },
           { key_claim_name = { type = "string", default = "key", required = true, description = "Claim that names the credential (as in Kong's `jwt` plugin)." } },
