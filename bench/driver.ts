@@ -14,7 +14,7 @@ import { PluginBridge, type PluginEntity } from '../kong/stand-in/plugin-bridge.
  * the window after the warm-up; the server's CPU and RSS are read from /proc over the same window.
  * Usage: driver.js '<DriverOptions as JSON>'; prints one JSON line.
  */
-export type RequestKind = 'issue' | 'issue-cold' | 'validate' | 'gate';
+export type RequestKind = 'issue' | 'issue-cold' | 'issue-scoped' | 'validate' | 'gate';
 
 export interface DriverOptions {
   socket: string;
@@ -52,6 +52,8 @@ export interface DriverResult {
 
 export const BENCH_CONSUMER = { id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' };
 export const BENCH_CREDENTIAL = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef0123456789' };
+/** The bench consumer as Kong hands it over when its tags allow scopes (the issuer then reads the `scope` query). */
+export const SCOPED_BENCH_CONSUMER = { ...BENCH_CONSUMER, tags: ['scope:orders.read', 'scope:orders.write', 'team-bench'] };
 /** Consumers the cold scenario walks through, one new one per request. */
 export const coldConsumer = (n: number): { id: string; username: string; custom_id?: string } => ({
   id: `22222222-2222-4222-8222-${String(n).padStart(12, '0')}`,
@@ -120,7 +122,7 @@ function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => K
   const parents = traceparents(sampledShare);
   const token = kind === 'validate' || kind === 'gate' ? bearer() : '';
   return (n) => {
-    const consumer = kind === 'issue-cold' ? coldConsumer(n) : BENCH_CONSUMER;
+    const consumer = kind === 'issue-cold' ? coldConsumer(n) : kind === 'issue-scoped' ? SCOPED_BENCH_CONSUMER : BENCH_CONSUMER;
     // Assigned, not spread: spreading this literal into a new one was a tenth of the driver's time.
     const headers: Record<string, string> = Object.assign({}, COMMON_HEADERS);
     headers.traceparent = parents[n % parents.length] as string;
@@ -132,9 +134,9 @@ function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => K
     }
     if (token) headers.authorization = token;
     const req = new KongRequest(
-      kind === 'issue' || kind === 'issue-cold' ? 'POST' : 'GET',
+      kind === 'validate' || kind === 'gate' ? 'GET' : 'POST',
       kind === 'gate' ? '/orders' : '/tokens',
-      '',
+      kind === 'issue-scoped' ? 'scope=orders.read' : '',
       headers,
     );
     if (kind !== 'gate') req.authenticate(consumer, { id: 'cred-1' });

@@ -72,6 +72,8 @@ export function report(results: BenchResults, opts: { barLevel: number; smoke: b
     perRun(runRows('noop')),
     '### Scenarios (ours, c=' + opts.barLevel + ')',
     perRun(runRows('scenario')),
+    '### Feature costs (ours with and without a feature, interleaved rounds; the targets take the paired differences)',
+    perRun(runRows('feature-cost')),
     '### Fixed rate: 1,000 events/s, 8 connections (latency from the scheduled time)',
     perRun(runRows('fixed-rate')),
     '### Status port: 100 concurrent scrapers, while issuing at 1,000 events/s',

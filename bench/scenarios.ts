@@ -44,6 +44,34 @@ export async function scenarios(bench: Bench): Promise<void> {
     }
   }
   await adminApiDown(bench);
+  await featureCosts(bench);
+}
+
+/**
+ * What a feature adds to an event, in server CPU µs: the same server with and without it, interleaved
+ * over rounds in one run (bench/targets.ts takes the median of the paired differences).
+ */
+export const FEATURE_PAIRS = [
+  {
+    feature: 'scopes in issued tokens',
+    with: 'issue, consumer with scope tags (scope query)',
+    without: 'issue, consumer without scope tags',
+  },
+] as const;
+
+async function featureCosts(bench: Bench): Promise<void> {
+  const level = bench.settings.barLevel;
+  const issuer = bench.config('issuer');
+  const specs: Record<string, ServerSpec> = {
+    [FEATURE_PAIRS[0].with]: ours(FEATURE_PAIRS[0].with, 'token-issuer', 'issue-scoped', issuer),
+    [FEATURE_PAIRS[0].without]: ours(FEATURE_PAIRS[0].without, 'token-issuer', 'issue', issuer),
+  };
+  for (let round = 0; round < bench.settings.rounds; round++) {
+    for (const pair of FEATURE_PAIRS) {
+      for (const name of round % 2 === 0 ? [pair.with, pair.without] : [pair.without, pair.with])
+        await bench.measure('feature-cost', specs[name] as ServerSpec, level, round);
+    }
+  }
 }
 
 /** Fresh copies expire after 1 s; then the Admin API goes down and every token comes from the stale copy. */

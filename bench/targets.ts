@@ -1,5 +1,6 @@
 import { DRIVER_BOUND, type Row } from './harness.js';
 import type { MemoryResult } from './memory.js';
+import { FEATURE_PAIRS } from './scenarios.js';
 import { latestSoak, soakSlopes } from './soak.js';
 import { median, round2 } from './stats.js';
 
@@ -19,6 +20,26 @@ function pairedRatio(rows: Row[], group: string, ours: string, baseline: string,
     if (base) each.push(round2(row.eventsPerSecond / base.eventsPerSecond));
   }
   return { median: each.length ? round2(median(each)) : NaN, each };
+}
+
+/** Per feature: the median over rounds of (with − without) server CPU µs per event, paired by round. */
+function featureCostLines(rows: Row[], level: number): BarLine[] {
+  return FEATURE_PAIRS.map((pair) => {
+    const each: number[] = [];
+    for (const row of rows.filter((r) => r.group === 'feature-cost' && r.server === pair.with && r.concurrency === level)) {
+      const base = rows.find(
+        (r) => r.group === 'feature-cost' && r.server === pair.without && r.concurrency === level && r.round === row.round,
+      );
+      if (base) each.push(round2(row.serverCpuUsPerEvent - base.serverCpuUsPerEvent));
+    }
+    const cost = each.length ? round2(median(each)) : NaN;
+    return {
+      figure: `${pair.feature}: server CPU per event, "${pair.with}" − "${pair.without}", c=${level} (paired rounds ${each.join(', ')})`,
+      measured: `${cost} µs`,
+      bar: '≤ 3 µs',
+      met: each.length ? cost <= 3 : null,
+    };
+  });
 }
 
 /** The targets at `level`, from this run's rows and memory figure and the latest soak in `resultsDir`. */
@@ -67,6 +88,7 @@ export function theBar(rows: Row[], mem: MemoryResult | undefined, level: number
       met: mem.inFlightEventsAfter === 0,
     });
   }
+  lines.push(...featureCostLines(rows, level));
   const soak = latestSoak(resultsDir);
   if (soak) {
     const slopes = soakSlopes(soak.result);
