@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator
 NODE := node
 
-.PHONY: all install build docs format test dev bench soak profile clean redis realkong validate-config up down
+.PHONY: all install build docs format test dev bench soak profile clean redis realkong shell-tools validate-config up down
 
 all: build
 
@@ -51,6 +51,13 @@ redis:
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel >/dev/null; }
 
+# curl and jq run the README's examples against the dev stack (spec/dev/readme-curl.test.ts).
+shell-tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || { \
+	  echo "installing curl and jq (Debian packages)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq >/dev/null; }
+
 # Kong's own plugin-server Lua under Debian's nginx + ngx_lua, for the end-to-end tests (spec/realkong):
 # the kit beside the repository; its Debian packages are installed when missing.
 REALKONG_DIR ?= $(abspath ../shared/realkong)
@@ -67,7 +74,7 @@ FORMATTED := "{lib,plugins,spec,bench,kong}/**/*.{ts,cjs}"
 format: install
 	npx prettier --write --log-level warn $(FORMATTED)
 
-test: build redis realkong
+test: build redis realkong shell-tools
 	npx prettier --check --log-level warn $(FORMATTED)
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
