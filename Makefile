@@ -1,6 +1,6 @@
 # kong-auth-sidecar — `make dev` runs the dev stack, `make test` runs every test. Both install what they need.
 SHELL := /bin/bash
-PLUGINS := token-issuer token-validator
+PLUGINS := token-issuer token-validator token-revocation
 NODE := node
 
 .PHONY: all install build docs format test dev bench soak profile clean redis realkong shell-tools validate-config up down
@@ -33,7 +33,7 @@ docs: build
 	$(call write-block,docs/configuration.md,env-table,--dump-config-table)
 	for plugin in $(PLUGINS); do $(call write-block,docs/configuration.md,$$plugin-fields,--dump-fields-table $$plugin); done
 
-# Checks a declarative file's token-issuer / token-validator configs as Kong would (decK does not): for users' CI.
+# Checks a declarative file's configs of our plugins as Kong would (decK does not): for users' CI.
 validate-config: build
 	$(NODE) dist/kong/stand-in/validate-config.js $(or $(FILE),kong.yml)
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { tokenIssuer } from '../plugins/token-issuer.js';
 import { tokenValidator } from '../plugins/token-validator.js';
+import { tokenRevocation } from '../plugins/token-revocation.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
 import { fitGcToCpus } from './cpu-budget.js';
@@ -30,7 +31,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
   const logOutput = batchedLogOutput();
   const log = createLogger({ level: config.logLevel, serviceVersion: VERSION, destination: logOutput.stream });
   const ctx = await createContext(config, log);
-  const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx)], {
+  const pluginServer = createPluginServer([tokenIssuer(ctx), tokenValidator(ctx), tokenRevocation(ctx)], {
     log,
     failedPhaseAnswer,
     instanceTtlMs: config.pluginInstanceTtlSeconds * 1000,

@@ -19,7 +19,7 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { readForm } from '../lib/access/form-body.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
-import { keyClaim } from '../lib/credentials/entity-name.js';
+import { credentialOfToken, verifyToken } from '../lib/access/token-credential.js';
 import { hasScopes, scopesOf } from '../lib/tokens/scopes.js';
 import { VERSION } from '../lib/version.js';
 
@@ -102,6 +102,25 @@ export const Schema = [
       description: '`all`: the token must carry every one of `required_scopes`. `any`: at least one.',
     },
   },
+  {
+    check_revocation: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description:
+        'Gate and endpoint mode: refuse revoked tokens (401 `AUTH_011` `revoked`), checked in memory. Without Redis, revocations are those of this process.',
+    },
+  },
+  {
+    revocation_unavailable: {
+      type: 'string',
+      default: 'allow',
+      one_of: ['allow', 'deny'],
+      required: true,
+      description:
+        'While the revocation list is not known to be complete (Redis unreachable): `allow` admits tokens not known to be revoked (counted in `kong_auth_revocation_unchecked_total`), `deny` answers 503 `AUTH_018`.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -125,29 +144,44 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     action: 'token-validate',
     challenge: bearerChallenge,
     count(refusal) {
-      const result = refusal ? VALIDATION_REFUSALS[refusal.code] : 'valid';
+      const result = !refusal ? 'valid' : refusal.extensions?.reason === 'revoked' ? 'revoked' : VALIDATION_REFUSALS[refusal.code];
       if (result) ctx.metrics.tokenValidated(result);
     },
   };
   // Introspection answers every refusal as an OAuth error (RFC 7662 §2.3), also the earliest ones.
   const INTROSPECTION_PHASE: PhaseOptions = { plugin: 'token-validator', action: 'token-introspect', oauth: () => true, count() {} };
 
-  /** A signature failure on a cached secret re-reads the credential once, so a rotated secret works at once. */
-  async function verify(
+  // One warn line per outage, however many tokens it admits; the store logs the outage itself.
+  let admittingUnchecked = false;
+  const verify = (
     token: string,
     credential: SigningCredential,
     conf: ValidatorConfig,
     foundBy: 'consumer' | 'key',
     traced: TraceContext | undefined,
-  ): Promise<JWTPayload> {
-    try {
-      return await ctx.verifier.verify(token, credential, conf, traced);
-    } catch (err) {
-      if (!(err instanceof AuthError && err.extensions?.reason === 'signature')) throw err;
-      const rotated = await ctx.credentials.refreshAfterSignatureFailure(credential, foundBy, traced);
-      if (!rotated) throw err;
-      return ctx.verifier.verify(token, rotated, conf, traced);
+  ) => verifyToken(ctx, token, credential, conf, foundBy, traced);
+
+  /**
+   * 401 AUTH_011 revoked (RFC 6750 invalid_token) for a revoked token, from the in-memory list: no I/O.
+   * While the list is not known to be complete (the shared store lost its subscription), `allow` admits
+   * a token not known to be revoked, counted and logged once per outage; `deny` answers 503 AUTH_018.
+   */
+  function refuseRevoked(conf: ValidatorConfig, claims: JWTPayload, consumerId: string): void {
+    if (!conf.check_revocation) return;
+    if (ctx.revocations.isRevoked(claims, consumerId))
+      throw new AuthError('AUTH_011', 'The token has been revoked', { status: 401, extensions: { reason: 'revoked' } });
+    if (ctx.revocations.isCurrent()) {
+      admittingUnchecked = false;
+      return;
     }
+    if (conf.revocation_unavailable === 'deny') throw new AuthError('AUTH_018', undefined, { retryAfterSeconds: 5 });
+    ctx.metrics.revocationUnchecked();
+    if (!admittingUnchecked)
+      ctx.log.warn(
+        { 'event.action': 'revocation-unchecked' },
+        'admitting tokens not known to be revoked while the revocation list may be incomplete (revocation_unavailable: allow)',
+      );
+    admittingUnchecked = true;
   }
 
   /** Endpoint mode keeps the contract of the HTTP token service it replaces: Bearer token + Kong's consumer headers for the same consumer. */
@@ -156,6 +190,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     if (conf.verify_consumer) await authenticatedConsumer(kong, claimed);
     const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
     const claims = await verify(token, credential, conf, 'consumer', state.trace);
+    refuseRevoked(conf, claims, credential.consumerId);
     requireScopes(conf, claims);
     const body = {
       valid: true,
@@ -194,7 +229,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   /** The RFC 7662 §2.2 answer for a token this validator would admit, or undefined when it would not. */
   async function activeTokenBody(conf: ValidatorConfig, state: PhaseState, token: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.key_claim_name), state.trace);
+      const credential = await credentialOfToken(ctx, token, conf, state.trace);
       const claims = await verify(token, credential, conf, 'key', state.trace);
       if (ctx.revocations.isRevoked(claims, credential.consumerId)) return undefined;
       const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
@@ -225,8 +260,9 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
    * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
    */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await ctx.credentials.forKey(keyClaim(ctx.verifier.claimsOf(token, conf), conf.key_claim_name), state.trace);
+    const credential = await credentialOfToken(ctx, token, conf, state.trace);
     const claims = await verify(token, credential, conf, 'key', state.trace);
+    refuseRevoked(conf, claims, credential.consumerId);
     requireScopes(conf, claims);
     const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));

@@ -8,7 +8,7 @@ import { MsgpackRpcClient } from './msgpack-rpc-client.js';
 import { PluginBridge } from './plugin-bridge.js';
 import { PluginServerProcess, runCli } from './plugin-server-process.js';
 
-export const OUR_PLUGINS = ['token-issuer', 'token-validator'] as const;
+export const OUR_PLUGINS = ['token-issuer', 'token-validator', 'token-revocation'] as const;
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export type PluginInfo = { Name: string; Priority: number; [key: string]: unknown };
@@ -169,7 +169,7 @@ export class KongHarness {
 }
 
 const ECS_FIELDS = ['@timestamp', 'log.level', 'message', 'service.name', 'service.version'];
-const EVENT_ACTIONS = new Set(['token-issue', 'token-validate']);
+const EVENT_ACTIONS = new Set(['token-issue', 'token-validate', 'token-revoke']);
 
 function ecsProblem(line: string): string | undefined {
   let entry: Record<string, unknown>;

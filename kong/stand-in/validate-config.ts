@@ -3,7 +3,7 @@ import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '
 import { loadKongYml } from './kong-yml.js';
 
 /**
- * `make validate-config FILE=kong.yml`: every token-issuer / token-validator config in a decK file,
+ * `make validate-config FILE=kong.yml`: every config of our plugins in a decK file,
  * checked against the schema the plugin server publishes, the way Kong checks it at load.
  */
 async function main(path: string): Promise<number> {

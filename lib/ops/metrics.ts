@@ -13,7 +13,10 @@ export interface MetricSources {
   pluginServer(): { events: number; instances: number; connections: number };
 }
 
-export type ValidationResult = 'valid' | 'invalid' | 'expired';
+export type ValidationResult = 'valid' | 'invalid' | 'expired' | 'revoked';
+
+/** What one answered revocation request revoked: one token, every token of the caller, or nothing (not the caller's valid token). */
+export type RevocationKind = 'token' | 'all' | 'nothing';
 
 /**
  * Prometheus metrics (prom-client, own registry, `kong_auth_` prefix). No label carries a consumer,
@@ -27,6 +30,10 @@ export interface Metrics {
   tokenValidated(result: ValidationResult): void;
   /** One introspection answered: whether the token was active. */
   tokenIntrospected(active: boolean): void;
+  /** One revocation request answered 200, by what it revoked. */
+  tokenRevocation(revoked: RevocationKind): void;
+  /** One token let through unchecked for revocation, the list not known to be complete (revocation_unavailable: allow). */
+  revocationUnchecked(): void;
   authError(code: AuthCode): void;
   adminApiAttempt(outcome: 'success' | 'failure', seconds: number): void;
   unhandled(kind: 'rejection' | 'exception'): void;
@@ -37,6 +44,8 @@ export interface Metrics {
 
 export interface MetricCounts {
   tokensIntrospected: { true: number; false: number };
+  tokensRevoked: Record<RevocationKind, number>;
+  revocationUnchecked: number;
   tokensIssued: number;
   tokensValidated: Record<ValidationResult, number>;
   errorsByCode: Record<string, number>;
@@ -63,8 +72,10 @@ export function createMetrics(): Metrics {
   // eventsByStatus is summed from the phase tallies when asked for.
   const counts: Omit<MetricCounts, 'eventsByStatus'> = {
     tokensIssued: 0,
-    tokensValidated: { valid: 0, invalid: 0, expired: 0 },
+    tokensValidated: { valid: 0, invalid: 0, expired: 0, revoked: 0 },
     tokensIntrospected: { true: 0, false: 0 },
+    tokensRevoked: { token: 0, all: 0, nothing: 0 },
+    revocationUnchecked: 0,
     errorsByCode: {},
     unhandled: { rejection: 0, exception: 0 },
     eventLatency: { count: 0, avgMs: 0, p95Ms: undefined },
@@ -131,6 +142,25 @@ export function createMetrics(): Metrics {
     collect() {
       this.reset();
       for (const [active, n] of Object.entries(counts.tokensIntrospected)) if (n > 0) this.inc({ active }, n);
+    },
+  });
+  new Counter({
+    name: 'kong_auth_token_revocations_total',
+    help: 'Revocation requests answered 200, by what they revoked: token, all (every token of the caller), nothing.',
+    labelNames: ['revoked'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [revoked, n] of Object.entries(counts.tokensRevoked)) if (n > 0) this.inc({ revoked }, n);
+    },
+  });
+  new Counter({
+    name: 'kong_auth_revocation_unchecked_total',
+    help: 'Tokens admitted while the revocation list was not known to be complete (revocation_unavailable: allow): not revoked as far as this process knew.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(counts.revocationUnchecked);
     },
   });
   const errors = new Counter({
@@ -279,6 +309,12 @@ export function createMetrics(): Metrics {
     },
     tokenIntrospected(active) {
       counts.tokensIntrospected[active ? 'true' : 'false']++;
+    },
+    tokenRevocation(revoked) {
+      counts.tokensRevoked[revoked]++;
+    },
+    revocationUnchecked() {
+      counts.revocationUnchecked++;
     },
     authError(code) {
       errors.inc({ code });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readCpuMax, usableCpus } from '../../lib/cpu-budget.js';
 import { PluginServerProcess, PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
+import { OUR_PLUGINS } from '../../kong/stand-in/kong-harness.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -53,7 +54,7 @@ describe('kong-auth-sidecar command line', () => {
     const inPrefix = new PluginServerProcess({ KONG_PREFIX: server.prefix, PLUGIN_INFO_DIR: infoDir }, server.prefix);
     try {
       await inPrefix.start([]);
-      for (const name of ['token-issuer', 'token-validator']) {
+      for (const name of OUR_PLUGINS) {
         assert.equal(readFileSync(join(infoDir, `${name}.json`), 'utf8'), (await runCli(['--dump-plugin-info', name])).stdout);
       }
       assert.equal(await inPrefix.stop(), 0);

@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { OUR_PLUGINS } from '../../kong/stand-in/kong-harness.js';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
 const run = promisify(execFile);
@@ -41,12 +42,12 @@ export class RealKong {
     private readonly workDir: string,
   ) {}
 
-  /** Starts nginx with our two plugins' info files (dist/plugin-info) on `socketPath`. */
+  /** Starts nginx with our plugins' info files (dist/plugin-info) on `socketPath`. */
   static async start(socketPath: string, routes: RealKongRoutes): Promise<RealKong> {
     if (!existsSync(RUN_SH)) throw new Error(`Kong's bridge kit is not at ${REALKONG_DIR} (set REALKONG_DIR)`);
     const workDir = mkdtempSync(join(tmpdir(), 'kas-realkong-'));
     const pluginservers = Object.fromEntries(
-      ['token-issuer', 'token-validator'].map((name) => [
+      OUR_PLUGINS.map((name) => [
         name,
         { query_cmd: `cat ${join(PROJECT_ROOT, 'dist', 'plugin-info', `${name}.json`)}`, socket: socketPath },
       ]),
@@ -62,10 +63,11 @@ export class RealKong {
     return new RealKong(Number(stdout.trim()), workDir);
   }
 
-  /** One HTTP request; headers go out in the order given (after Host), repeated names included. */
-  request(path: string, headers: Array<[string, string]> = [], method = 'GET'): Promise<RealKongResponse> {
+  /** One HTTP request; headers go out in the order given (after Host), repeated names included, then Content-Length for a body. */
+  request(path: string, headers: Array<[string, string]> = [], method = 'GET', requestBody?: string): Promise<RealKongResponse> {
     // Node adds no Host header to a raw header list.
-    const raw = [['Host', `127.0.0.1:${this.port}`], ...headers].flat();
+    const length: Array<[string, string]> = requestBody === undefined ? [] : [['Content-Length', String(Buffer.byteLength(requestBody))]];
+    const raw = [['Host', `127.0.0.1:${this.port}`], ...headers, ...length].flat();
     return new Promise((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: this.port, path, method, headers: raw, agent: false }, (res) => {
         let body = '';
@@ -87,7 +89,7 @@ export class RealKong {
         });
       });
       req.once('error', reject);
-      req.end();
+      req.end(requestBody);
     });
   }
 

@@ -49,7 +49,7 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
     const { code, stdout, stderr } = await runCli(['--dump-plugin-info', 'nope']);
     assert.equal(code, 1);
     assert.equal(stdout, '');
-    assert.match(stderr, /no plugin named "nope"; plugins: token-issuer, token-validator/);
+    assert.match(stderr, /no plugin named "nope"; plugins: token-issuer, token-validator, token-revocation/);
   });
 
   test('the query command and the server never load ts-node, TypeScript or kong-pdk (kong-pdk 0.6.0 loads ts-node at require time)', async () => {

@@ -19,6 +19,8 @@ describe("token-validator's config schema, as Kong checks it", () => {
       verify_consumer: true,
       required_scopes: [],
       scopes_match: 'all',
+      check_revocation: true,
+      revocation_unavailable: 'allow',
     });
   });
 
@@ -37,6 +39,8 @@ describe("token-validator's config schema, as Kong checks it", () => {
       verify_consumer: false,
       required_scopes: ['orders:read'],
       scopes_match: 'any',
+      check_revocation: false,
+      revocation_unavailable: 'deny',
     };
     const checked = validatePluginConfig(await queryPluginInfo('token-validator'), config);
     assert.ok(checked.ok, JSON.stringify(checked));
@@ -47,6 +51,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
     const info = await queryPluginInfo('token-validator');
     const errors = (config: Record<string, unknown>) => configErrors(info, config);
     assert.deepEqual(errors({ mode: 'proxy' }), { mode: 'expected one of: endpoint, gate, introspection' });
+    assert.deepEqual(errors({ revocation_unavailable: 'ignore' }), { revocation_unavailable: 'expected one of: allow, deny' });
     assert.deepEqual(errors({ clock_skew_seconds: 301 }), { clock_skew_seconds: 'value should be between 0 and 300' });
     assert.deepEqual(errors({ max_token_age_seconds: 0 }), { max_token_age_seconds: 'value should be between 1 and 604800' });
     assert.deepEqual(errors({ run_on_preflight: 'no' }), { run_on_preflight: 'expected a boolean' });

@@ -21,6 +21,8 @@ return {
           { verify_consumer = { type = "boolean", default = true, required = true, description = "Endpoint mode: the consumer headers must name the consumer Kong authenticated." } },
           { required_scopes = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Scopes the token must carry (its `scope` claim, space-delimited, or `scp`, a string or an array); a token without them is refused with 403 `AUTH_013`. Empty: no scope is required." } },
           { scopes_match = { type = "string", default = "all", one_of = { "all", "any" }, required = true, description = "`all`: the token must carry every one of `required_scopes`. `any`: at least one." } },
+          { check_revocation = { type = "boolean", default = true, required = true, description = "Gate and endpoint mode: refuse revoked tokens (401 `AUTH_011` `revoked`), checked in memory. Without Redis, revocations are those of this process." } },
+          { revocation_unavailable = { type = "string", default = "allow", one_of = { "allow", "deny" }, required = true, description = "While the revocation list is not known to be complete (Redis unreachable): `allow` admits tokens not known to be revoked (counted in `kong_auth_revocation_unchecked_total`), `deny` answers 503 `AUTH_018`." } },
         },
       },
     },
