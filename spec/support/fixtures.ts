@@ -236,9 +236,14 @@ export function aliceClaims(overrides: Record<string, unknown> = {}): Record<str
   return { sub: 'alice', key: 'alice-jwt-key', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
 }
 
-/** /tokens and /tokens/revoke as in kong.yml (the revoke route is the longer path under /tokens), a gate and an endpoint. */
-export const REVOCATION_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }')}
-      - name: revoke
+/**
+ * The validator's routes plus /tokens/revoke as in kong.yml (the longer path under /tokens), revoke-all
+ * and anonymous variants, a gate without the revocation check, and carol.
+ */
+export const REVOCATION_KONG_YML =
+  VALIDATOR_KONG_YML.replace(
+    '      - name: validate\n',
+    `      - name: revoke
         paths: [/tokens/revoke]
         methods: [POST]
         plugins:
@@ -257,32 +262,17 @@ export const REVOCATION_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: h
           - name: key-auth
             config: { anonymous: anonymous }
           - name: token-revocation
-      - name: validate
-        paths: [/tokens/validate]
-        methods: [GET]
-        plugins:
-          - name: key-auth
-          - name: token-validator
-            config: { issuer: https://issuer.test, audience: [api-a] }
-${ORDERS_SERVICE_BEHIND_BACKSTOP}
-      - name: orders
-        paths: [/orders]
-        plugins:
-          - name: token-validator
-            config: { mode: gate, issuer: https://issuer.test, audience: [api-a] }
-      - name: orders-unchecked
+      - name: validate\n`,
+  ).replace(
+    '      - name: orders-websocket\n',
+    `      - name: orders-unchecked
         paths: [/unchecked/orders]
         plugins:
           - name: token-validator
             config: { mode: gate, check_revocation: false }
-consumers:
-  - username: alice
-    keyauth_credentials: [{ key: alice-key }]
-    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
-  - username: bob
-    keyauth_credentials: [{ key: bob-key }]
-    jwt_secrets: [{ key: bob-jwt-key, secret: ${BOB_SECRET} }]
-  - username: carol
+      - name: orders-websocket\n`,
+  ) +
+  `  - username: carol
     keyauth_credentials: [{ key: carol-key }]
     jwt_secrets: [{ key: carol-jwt-key, secret: ${CAROL_SECRET} }]
   - username: anonymous
