@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { RedisConfig } from '../../lib/credentials/redis-connection.js';
 import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
+import type { KongConsumer } from '../../lib/credentials/admin-client.js';
 import { createLogger, type Logger } from '../../lib/ops/logger.js';
 import { createRedisConnection, type RedisConnection } from '../../lib/credentials/redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
@@ -93,7 +94,7 @@ describe('Redis credential cache', () => {
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
     assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
     assert.equal(await cache.getFresh(BOB.consumerId), undefined);
-    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${ALICE.consumerId}`, `test:cred:${ALICE.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${ALICE.consumerId}}`, `test:{cred:${ALICE.consumerId}}:stale`]);
     assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 1, errors: 0 }, stale: { hits: 1, misses: 0, errors: 0 } });
   });
 
@@ -104,7 +105,7 @@ describe('Redis credential cache', () => {
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
     await eventually(async () => (await cache.getFresh(ALICE.consumerId)) === undefined, 'the fresh copy expires', 5000);
     assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
-    const staleTtlSeconds = Number(await redis.command('TTL', `test:cred-stale:${ALICE.consumerId}`));
+    const staleTtlSeconds = Number(await redis.command('TTL', `test:{cred:${ALICE.consumerId}}:stale`));
     assert.ok(staleTtlSeconds > 50 && staleTtlSeconds <= 60, `stale TTL ${staleTtlSeconds}`);
   });
 
@@ -112,7 +113,7 @@ describe('Redis credential cache', () => {
     const redis = await redisFor(t);
     const cache = cacheOn(await readyConnection(t, redis.url), { staleSeconds: 0 });
     await cache.put(ALICE);
-    assert.deepEqual(await redis.keys('*'), [`test:cred:${ALICE.consumerId}`]);
+    assert.deepEqual(await redis.keys('*'), [`test:{cred:${ALICE.consumerId}}`]);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
   });
 
@@ -151,16 +152,16 @@ describe('Redis credential cache', () => {
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
 
     await cache.put(ALICE);
-    const sealed = (await redis.get(`test:cred:${ALICE.consumerId}`)) ?? '';
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, sealed); // Alice's credential on Bob's key
+    const sealed = (await redis.get(`test:{cred:${ALICE.consumerId}}`)) ?? '';
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, sealed); // Alice's credential on Bob's key
     assert.equal(await cache.getFresh(BOB.consumerId), undefined);
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, `${sealed.slice(0, -4)}AAA=`);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, `${sealed.slice(0, -4)}AAA=`);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
 
     const plain = cacheOn(connection);
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, 'bob-secret-in-some-other-format');
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, 'bob-secret-in-some-other-format');
     assert.equal(await plain.getFresh(BOB.consumerId), undefined);
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, JSON.stringify({ consumerId: BOB.consumerId, key: 'k' }));
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, JSON.stringify({ consumerId: BOB.consumerId, key: 'k' }));
     assert.equal(await plain.getFresh(BOB.consumerId), undefined);
 
     assert.deepEqual(cache.stats().fresh, { hits: 0, misses: 3, errors: 3 });
@@ -173,7 +174,7 @@ describe('Redis credential cache', () => {
     const first = cacheOn(connection, { keyPrefix: 'first:' });
     const second = cacheOn(connection, { keyPrefix: 'second:' });
     await first.put(ALICE);
-    assert.deepEqual((await redis.keys('*')).sort(), [`first:cred-stale:${ALICE.consumerId}`, `first:cred:${ALICE.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`first:{cred:${ALICE.consumerId}}`, `first:{cred:${ALICE.consumerId}}:stale`]);
     assert.equal(await second.getFresh(ALICE.consumerId), undefined);
     assert.deepEqual(await first.getFresh(ALICE.consumerId), ALICE);
   });
@@ -186,7 +187,7 @@ describe('Redis credential cache', () => {
     await cache.evict(ALICE.consumerId);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
-    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${BOB.consumerId}`, `test:cred:${BOB.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`]);
   });
 });
 
@@ -199,8 +200,8 @@ describe('sealed copies are bound to their Redis key and their end', () => {
       { connection, cipher: createSecretCipher(randomBytes(32)), log },
       { keyPrefix: 'test:', ttlSeconds: 2, staleSeconds: 3 },
     );
-    const freshKey = `test:cred:${ALICE.consumerId}`;
-    const staleKey = `test:cred-stale:${ALICE.consumerId}`;
+    const freshKey = `test:{cred:${ALICE.consumerId}}`;
+    const staleKey = `test:{cred:${ALICE.consumerId}}:stale`;
     await cache.put(ALICE);
     const [fresh, stale] = [(await redis.get(freshKey)) ?? '', (await redis.get(staleKey)) ?? ''];
     await cache.evict(ALICE.consumerId); // the credential was deleted in Kong
@@ -237,10 +238,10 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     );
     const otherPrefix = cacheOn(connection, { keyPrefix: 'other:', encryptionKey });
     await cache.put(ALICE);
-    const stale = (await redis.get(`test:cred-stale:${ALICE.consumerId}`)) ?? '';
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, stale); // its 30-minute end on the 60-second key
-    await redis.command('SET', `test:cred-stale:${BOB.consumerId}`, stale);
-    await redis.command('SET', `other:cred-stale:${ALICE.consumerId}`, stale);
+    const stale = (await redis.get(`test:{cred:${ALICE.consumerId}}:stale`)) ?? '';
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, stale); // its 30-minute end on the 60-second key
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}:stale`, stale);
+    await redis.command('SET', `other:{cred:${ALICE.consumerId}}:stale`, stale);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(BOB.consumerId), undefined);
     assert.equal(await otherPrefix.getStale(ALICE.consumerId), undefined);
@@ -260,12 +261,84 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     const earlier = createSecretCipher(encryptionKey).seal(
       JSON.stringify({ consumerId: ALICE.consumerId, key: ALICE.key, secret: ALICE.secret }),
     );
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, earlier);
-    await redis.command('SET', `test:cred-stale:${ALICE.consumerId}`, earlier);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, earlier);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}:stale`, earlier);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+});
+
+describe('consumer copies, sealed like the credential', () => {
+  const DANA: KongConsumer = { id: 'dana-id', username: 'dana', custom_id: null, tags: ['scope:orders.read', 'team-a'] };
+
+  test('a put is read back from the fresh and the stale copy, under keys of one hash tag, sealed when a key is set', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url), { encryptionKey: randomBytes(32) });
+    await cache.consumers.put(DANA);
+    assert.deepEqual(await cache.consumers.getFresh(DANA.id), DANA);
+    assert.deepEqual(await cache.consumers.getStale(DANA.id), DANA);
+    assert.equal(await cache.consumers.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getFresh(DANA.id), undefined, 'a consumer copy is no credential');
+    const keys = (await redis.keys('*')).sort();
+    assert.deepEqual(keys, ['test:{consumer:dana-id}', 'test:{consumer:dana-id}:stale']);
+    for (const key of keys) assert.match((await redis.get(key)) ?? '', /^aesgcm1:/);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 2, errors: 0 }, stale: { hits: 1, misses: 0, errors: 0 } });
+  });
+
+  test('a consumer copy moved onto another key, read past its end, or forged without the key is refused', async (t) => {
+    const redis = await redisFor(t);
+    const { log, text } = capturedLog();
+    const connection = await readyConnection(t, redis.url);
+    const cipher = createSecretCipher(randomBytes(32));
+    const cache = createRedisCredentialCache({ connection, cipher, log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 1 });
+    await cache.consumers.put(DANA);
+    const stale = (await redis.get('test:{consumer:dana-id}:stale')) ?? '';
+    await redis.command('SET', 'test:{consumer:dana-id}', stale); // the stale copy on the fresh key
+    await redis.command('SET', 'test:{consumer:erin-id}', stale); // dana's tags on another consumer
+    await redis.command('SET', 'test:{cred:dana-id}', stale); // a consumer where a credential belongs
+    assert.equal(await cache.consumers.getFresh(DANA.id), undefined);
+    assert.equal(await cache.consumers.getFresh('erin-id'), undefined);
+    assert.equal(await cache.getFresh(DANA.id), undefined);
+    const forged = JSON.stringify({
+      ...DANA,
+      tags: ['scope:admin'],
+      redisKey: 'test:{consumer:dana-id}',
+      expiresAtMs: Date.now() + 60_000,
+    });
+    await redis.command('SET', 'test:{consumer:dana-id}', forged);
+    assert.equal(await cache.consumers.getFresh(DANA.id), undefined, 'written into Redis without CACHE_ENCRYPTION_KEY');
+
+    await eventually(async () => (await redis.get('test:{consumer:dana-id}:stale')) === null, 'the stale copy expires', 5000);
+    await redis.command('SET', 'test:{consumer:dana-id}:stale', stale);
+    assert.equal(await cache.consumers.getStale(DANA.id), undefined, 'written back after its end');
+    assert.deepEqual(
+      refusals(text()).map((line) => [line['redis.key_group'], line.reason]),
+      [
+        ['consumer', 'sealed for another Redis key'],
+        ['consumer', 'sealed for another Redis key'],
+        ['cred', 'not a credential'],
+        ['consumer', 'not sealed with this CACHE_ENCRYPTION_KEY (or not at all)'],
+        ['consumer', 'past the end it was written with'],
+      ],
+    );
+  });
+
+  test('while Redis is down consumer calls return at once and count as errors', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const cache = cacheOn(connection);
+    await redis.kill();
+    await eventually(() => !connection.isReady(), 'the connection notices');
+    const calls = [
+      cache.consumers.getFresh(DANA.id),
+      cache.consumers.getStale(DANA.id),
+      cache.consumers.put(DANA),
+      cache.consumers.evict(DANA.id),
+    ];
+    assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 0, misses: 1, errors: 3 }, stale: { hits: 0, misses: 1, errors: 3 } });
   });
 });
 
@@ -302,7 +375,7 @@ describe('Redis outages', () => {
     assert.deepEqual(await redis.keys('*'), [], 'a fresh Redis');
     await eventually(() => connection.isReady(), 'the connection comes back by itself');
     await cache.put(BOB);
-    assert.deepEqual((await redis.keys('*cred:*')).sort(), [`test:cred:${BOB.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`]);
     assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
   });
 
@@ -320,7 +393,7 @@ describe('Redis outages', () => {
     await redis.restart();
     await eventually(() => connection.isReady(), 'the connection comes up by itself');
     await cache.put(ALICE);
-    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+    assert.ok((await redis.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`));
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
   });
 
@@ -384,7 +457,7 @@ describe('Redis over TLS', () => {
     const cache = cacheOn(trusted);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
-    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+    assert.ok((await redis.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`));
 
     await eventually(() => untrusted.stats().errors >= 2, 'the untrusted connection fails, and retries');
     assert.equal(untrusted.isReady(), false);
@@ -404,15 +477,15 @@ describe('Redis Sentinel', () => {
     const cache = cacheOn(connection);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
-    assert.ok((await set.master.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'written through the master');
-    await eventually(async () => (await set.replica.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'replicated');
+    assert.ok((await set.master.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`), 'written through the master');
+    await eventually(async () => (await set.replica.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`), 'replicated');
 
     await set.master.kill();
     assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined], 'calls return during the failover');
     await set.waitForFailover(20_000);
     await eventually(async () => {
       await cache.put(BOB);
-      return (await set.replica.keys('*')).includes(`test:cred:${BOB.consumerId}`);
+      return (await set.replica.keys('*')).includes(`test:{cred:${BOB.consumerId}}`);
     }, 'the promoted replica takes the writes');
     assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'replicated before the failover');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ALICE_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, DANA_SECRET, ISSUER_KONG_YML, SCOPES_KONG_YML } from '../support/fixtures.js';
+import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { startRedis, startSentinelSet } from '../support/redis-server.js';
 
@@ -41,6 +42,35 @@ describe('the Redis cache layers', () => {
     const res = await issue(kong);
     assert.equal(res.status, 200);
     assert.equal(kong.adminApi.droppedConnections, 0, 'the Admin API was not even asked');
+  });
+
+  test("a restarted plugin server serves the consumer's scopes from Redis's stale copies while the Admin API is down", async (t) => {
+    const redis = await redisFor(t);
+    const kong = await KongHarness.start({
+      kongYml: SCOPES_KONG_YML,
+      env: { REDIS_URL: redis.url, CACHE_ENCRYPTION_KEY: randomBytes(32).toString('base64'), CACHE_TTL_SECONDS: '1' },
+    });
+    t.after(() => kong.stop());
+    const dana = kong.store.consumerByIdOrUsername('dana');
+    assert.ok(dana);
+    // verify_consumer off: the tags come from the consumer entity the store reads, not from Kong's request.
+    const request = (scope: string) =>
+      kong.request({ path: `/trusting/tokens?scope=${scope}`, headers: { 'x-consumer-id': dana.id, 'x-consumer-username': 'dana' } });
+    assert.equal((await request('orders.read')).status, 200);
+    assert.deepEqual((await redis.keys(`*{consumer:${dana.id}}*`)).sort(), [
+      `kong-auth-sidecar:{consumer:${dana.id}}`,
+      `kong-auth-sidecar:{consumer:${dana.id}}:stale`,
+    ]);
+    await kong.restartServer();
+    kong.adminApi.setFault({ kind: 'down' });
+    await sleep(1100); // the fresh copies in Redis end too: only the stale ones are left
+    const during = await request('orders.write');
+    assert.equal(during.status, 200, during.body);
+    assert.equal(verifyHs256(during.json<{ access_token: string }>().access_token, DANA_SECRET).claims.scope, 'orders.write');
+    const refused = await request('admin');
+    assert.equal(refused.status, 400, refused.body);
+    assert.equal(refused.json().code, 'AUTH_014', 'the tags still decide');
+    assert.ok(kong.adminApi.droppedConnections > 0, 'the Admin API was asked and failed');
   });
 
   test('Redis killed mid-run: no request fails; Redis back: the layer is used again by itself', async (t) => {
