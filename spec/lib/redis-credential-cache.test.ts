@@ -6,10 +6,10 @@ import type { RedisConfig } from '../../lib/credentials/redis-connection.js';
 import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
 import type { KongConsumer } from '../../lib/credentials/admin-client.js';
 import { createLogger, type Logger } from '../../lib/ops/logger.js';
-import { createRedisConnection, type RedisConnection } from '../../lib/credentials/redis-connection.js';
+import { createRedisConnection, type RedisClient, type RedisConnection } from '../../lib/credentials/redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
 import { createSecretCipher } from '../../lib/credentials/secret-cipher.js';
-import { startRedis, startSentinelSet, type RedisServer } from '../support/redis-server.js';
+import { startRedis, startRedisCluster, startSentinelSet, type RedisClusterSet, type RedisServer } from '../support/redis-server.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -43,6 +43,7 @@ function redisConfig(overrides: Partial<RedisConfig>): RedisConfig {
   return {
     url: undefined,
     sentinels: [],
+    clusterNodes: [],
     sentinelMaster: 'mymaster',
     sentinelPassword: undefined,
     tlsCaFile: undefined,
@@ -489,5 +490,120 @@ describe('Redis Sentinel', () => {
     }, 'the promoted replica takes the writes');
     assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'replicated before the failover');
+  });
+});
+
+async function clusterFor(t: After): Promise<RedisClusterSet> {
+  const cluster = await startRedisCluster();
+  t.after(() => cluster.stopAll());
+  return cluster;
+}
+
+async function readyClusterConnection(t: After, cluster: RedisClusterSet, log?: Logger): Promise<RedisConnection> {
+  const nodes = cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) }));
+  const connection = connectionFor(t, redisConfig({ clusterNodes: nodes.slice(0, 1) }), log);
+  await eventually(() => connection.isReady(), 'the cluster connection is ready');
+  return connection;
+}
+
+/** Every key of ours on every master, by SCAN (KEYS would block a large Redis). */
+async function scanMasters(connection: RedisConnection): Promise<string[]> {
+  const found: string[] = [];
+  for (const master of connection.masters()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await master.scan(cursor, 'MATCH', 'test:*', 'COUNT', 100);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return found.sort();
+}
+
+/** Subscribes once the connection is ready and resolves with the first message on `channel`. */
+async function firstMessage(subscriber: RedisClient, channel: string): Promise<string> {
+  await eventually(() => subscriber.status === 'ready', 'the subscriber connection is ready');
+  const message = new Promise<string>((resolve) => subscriber.once('message', (_channel: string, text: string) => resolve(text)));
+  await subscriber.subscribe(channel);
+  return message;
+}
+
+describe('Redis Cluster', () => {
+  test('put and get work on three masters found from one seed; the copies of one consumer share a slot; SCAN over masters() sees every key', async (t) => {
+    const cluster = await clusterFor(t);
+    const connection = await readyClusterConnection(t, cluster);
+    const cache = cacheOn(connection, { encryptionKey: randomBytes(32) });
+    const consumers = Array.from({ length: 12 }, (_, i) => ({ ...ALICE, consumerId: `consumer-${i}` }));
+    for (const credential of consumers) await cache.put(credential);
+    await cache.consumers.put({ id: 'consumer-0', username: 'zero', custom_id: null, tags: ['scope:a'] });
+    for (const credential of consumers) assert.deepEqual(await cache.getFresh(credential.consumerId), credential);
+    assert.deepEqual(await cache.consumers.getStale('consumer-0'), {
+      id: 'consumer-0',
+      username: 'zero',
+      custom_id: null,
+      tags: ['scope:a'],
+    });
+    assert.deepEqual(cache.stats().fresh.errors + cache.stats().stale.errors, 0);
+
+    for (const group of ['cred', 'consumer']) {
+      const fresh = `test:{${group}:consumer-0}`;
+      assert.equal(await cluster.keySlot(fresh), await cluster.keySlot(`${fresh}:stale`), `${group}: one slot`);
+      assert.ok((await (await cluster.nodeFor(fresh)).get(fresh))?.startsWith('aesgcm1:'), `${group}: on the node of its slot`);
+    }
+    const holders = await Promise.all(cluster.nodes.map(async (node) => (await node.keys('test:*')).length));
+    assert.ok(
+      holders.every((count) => count > 0),
+      `keys spread over every master: ${holders.join(', ')}`,
+    );
+
+    assert.equal(connection.masters().length, 3);
+    assert.deepEqual(await scanMasters(connection), (await cluster.keys('test:*')).sort());
+    assert.equal((await scanMasters(connection)).length, 12 * 2 + 2);
+  });
+
+  test('a killed node: calls for its slots return at once and the others still work; back on its port, it is used again', async (t) => {
+    const cluster = await clusterFor(t);
+    const connection = await readyClusterConnection(t, cluster);
+    const cache = cacheOn(connection);
+    const victim = cluster.nodes[1]!;
+    const ids = Array.from({ length: 12 }, (_, i) => `consumer-${i}`);
+    const onVictim: string[] = [];
+    for (const id of ids) if ((await cluster.nodeFor(`test:{cred:${id}}`)) === victim) onVictim.push(id);
+    assert.ok(onVictim.length > 0 && onVictim.length < ids.length, 'some consumers live on the node that dies');
+
+    await victim.kill();
+    for (let round = 0; round < 5; round++) {
+      for (const id of ids) {
+        const startedAt = performance.now();
+        await cache.put({ ...ALICE, consumerId: id });
+        const read = await cache.getFresh(id);
+        assert.ok(performance.now() - startedAt < 4 * COMMAND_TIMEOUT_MS, `round ${round}, ${id}: returns at once`);
+        if (onVictim.includes(id)) assert.equal(read, undefined);
+        // Once the others mark the node failed, the whole cluster refuses (CLUSTERDOWN) until it is back.
+        else if (round === 0) assert.deepEqual(read, { ...ALICE, consumerId: id }, `${id} lives on a node that still serves`);
+      }
+      await sleep(300);
+    }
+    assert.ok(cache.stats().fresh.errors > 0);
+
+    await victim.restart();
+    await cluster.waitUntilOk();
+    await eventually(async () => {
+      await cache.put({ ...ALICE, consumerId: onVictim[0]! });
+      return (await cache.getFresh(onVictim[0]!)) !== undefined;
+    }, 'the restarted node takes its slots again');
+    assert.ok((await victim.keys('test:*')).includes(`test:{cred:${onVictim[0]}}`));
+  });
+
+  test('subscriber(): on one server and on a cluster, a connection that SUBSCRIBEs once ready receives what the client PUBLISHes', async (t) => {
+    const redis = await redisFor(t);
+    const cluster = await clusterFor(t);
+    for (const connection of [await readyConnection(t, redis.url), await readyClusterConnection(t, cluster)]) {
+      const subscriber = connection.subscriber();
+      assert.notEqual(subscriber, connection.client);
+      const received = firstMessage(subscriber, 'test:revoked');
+      await eventually(async () => (await connection.client.publish('test:revoked', 'token-1')) > 0, 'the subscription is in place');
+      assert.equal(await received, 'token-1');
+    }
   });
 });
