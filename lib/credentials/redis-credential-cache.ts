@@ -24,13 +24,17 @@ export interface RedisCredentialCache extends SealedCopies<SigningCredential> {
 
 export type RedisCredentialCacheOptions = SealedCopiesOptions;
 
+/** A decoded JSON value's fields; none for anything but an object. */
+function fieldsOf(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
 const CREDENTIAL: CopyKind<SigningCredential> = {
   group: 'cred',
   noun: 'credential',
   idOf: (credential) => credential.consumerId,
   parse(value) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    const { consumerId, key, secret } = value as Record<string, unknown>;
+    const { consumerId, key, secret } = fieldsOf(value);
     if (typeof consumerId !== 'string' || typeof key !== 'string' || typeof secret !== 'string' || secret === '') return undefined;
     return { consumerId, key, secret };
   },
@@ -41,8 +45,7 @@ const CONSUMER: CopyKind<KongConsumer> = {
   noun: 'consumer',
   idOf: (consumer) => consumer.id,
   parse(value) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    const { id, username, custom_id, tags } = value as Record<string, unknown>;
+    const { id, username, custom_id, tags } = fieldsOf(value);
     const isNullableText = (field: unknown): field is string | null => field === null || typeof field === 'string';
     if (typeof id !== 'string' || !isNullableText(username) || !isNullableText(custom_id)) return undefined;
     if (tags !== null && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string'))) return undefined;

@@ -10,6 +10,7 @@ import { createRedisConnection, type RedisClient, type RedisConnection } from '.
 import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
 import { createSecretCipher } from '../../lib/credentials/secret-cipher.js';
 import { startRedis, startRedisCluster, startSentinelSet, type RedisClusterSet, type RedisServer } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/eventually.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -21,17 +22,6 @@ const ALICE: SigningCredential = {
   secret: 'alice-secret-do-not-leak-0123456789',
 };
 const BOB: SigningCredential = { consumerId: 'bob', key: 'bob-iss-key', secret: 'bob-secret-do-not-leak-0123456789' };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` holds or the deadline passes; Redis reconnects on its own schedule. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 async function redisFor(t: After, password?: string): Promise<RedisServer> {
   const redis = await startRedis({ password });

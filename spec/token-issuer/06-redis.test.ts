@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ALICE_SECRET, DANA_SECRET, ISSUER_KONG_YML, SCOPES_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, DANA_SECRET, danaTrustingRequest, ISSUER_KONG_YML, SCOPES_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { startRedis, startSentinelSet } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/eventually.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type After = { after(fn: () => Promise<void> | void): void };
 
 async function redisFor(t: After) {
@@ -22,15 +22,6 @@ async function kongWith(t: After, env: Record<string, string>) {
 }
 
 const issue = (kong: KongHarness, apikey = 'alice-key') => kong.request({ path: '/tokens', headers: { apikey } });
-
-/** Polls until `check` holds or the deadline passes; Redis reconnects on its own schedule. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('the Redis cache layers', () => {
   test('a restarted plugin server (memory empty) keeps issuing from Redis while the Admin API is down', async (t) => {
@@ -53,9 +44,7 @@ describe('the Redis cache layers', () => {
     t.after(() => kong.stop());
     const dana = kong.store.consumerByIdOrUsername('dana');
     assert.ok(dana);
-    // verify_consumer off: the tags come from the consumer entity the store reads, not from Kong's request.
-    const request = (scope: string) =>
-      kong.request({ path: `/trusting/tokens?scope=${scope}`, headers: { 'x-consumer-id': dana.id, 'x-consumer-username': 'dana' } });
+    const request = (scope: string) => danaTrustingRequest(kong, scope);
     assert.equal((await request('orders.read')).status, 200);
     assert.deepEqual((await redis.keys(`*{consumer:${dana.id}}*`)).sort(), [
       `kong-auth-sidecar:{consumer:${dana.id}}`,

@@ -3,21 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { startRedisCluster, type RedisClusterSet } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/eventually.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type After = { after(fn: () => Promise<void> | void): void };
 
 const issue = (kong: KongHarness, apikey = 'alice-key') => kong.request({ path: '/tokens', headers: { apikey } });
 const limited = (kong: KongHarness, apikey = 'alice-key') => kong.request({ path: '/limited/tokens', headers: { apikey } });
-
-/** Polls until `check` holds or the deadline passes; the cluster heals on its own schedule. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   let cluster: RedisClusterSet;
@@ -103,11 +94,15 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     await victim.restart();
     isVictimDown = false;
     await cluster.waitUntilOk();
-    await eventually(async () => {
-      await sleep(1100); // the in-memory copies expire, so the next tokens read through to Redis
-      for (const apikey of consumers) assert.equal((await issue(kong, apikey)).status, 200);
-      return (await victim.get(aliceKey)) !== null;
-    }, 'the restarted node takes writes again');
+    await eventually(
+      async () => {
+        await sleep(1100); // the in-memory copies expire, so the next tokens read through to Redis
+        for (const apikey of consumers) assert.equal((await issue(kong, apikey)).status, 200);
+        return (await victim.get(aliceKey)) !== null;
+      },
+      'the restarted node takes writes again',
+      15_000,
+    );
   });
 
   test('REDIS_URL with another database than 0 stops the start with a clear line', async () => {
