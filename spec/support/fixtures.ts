@@ -1,3 +1,6 @@
+import type { KongHarness } from '../../kong/stand-in/kong-harness.js';
+import type { GatewayResult } from '../../kong/stand-in/gateway.js';
+
 /** Declarative configs the specs start Kong with; credentials are test values. */
 export const ALICE_SECRET = 'alice-test-secret-0123456789abcdef';
 export const CAROL_SECRET = 'carol-test-secret-0123456789abcdef';
@@ -229,6 +232,16 @@ consumers:
     keyauth_credentials: [{ key: alice-key }]
     jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
 `;
+
+/**
+ * A token request for `scope` on SCOPES_KONG_YML's route with verify_consumer off, naming dana in the
+ * consumer headers: the tags then come from the consumer entity the store reads, not from Kong's request.
+ */
+export function danaTrustingRequest(kong: KongHarness, scope: string): Promise<GatewayResult> {
+  const dana = kong.store.consumerByIdOrUsername('dana');
+  if (!dana) throw new Error('SCOPES_KONG_YML seeds dana');
+  return kong.request({ path: `/trusting/tokens?scope=${scope}`, headers: { 'x-consumer-id': dana.id, 'x-consumer-username': 'dana' } });
+}
 
 /** The claims of a valid token of alice's credential under the validator fixtures' issuer and audience, signed now, valid 300 s. */
 export function aliceClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
