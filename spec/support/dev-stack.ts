@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
+
+export interface DevStack {
+  /** The dev gateway, http://127.0.0.1:<port>. */
+  gateway: string;
+  /** The status port's base URL. */
+  status: string;
+  child: ChildProcess;
+  /** Everything the stack printed so far. */
+  output(): string;
+  /** Ctrl-C, as a developer stops it; resolves to the exit code. */
+  interrupt(): Promise<number | null>;
+}
+
+/** `make dev`'s script on free ports, resolved once it printed its banner. */
+export async function startDevStack(): Promise<DevStack> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/kong/stand-in/dev-stack.js')], {
+    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Ctrl-C stops everything.')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`dev stack exited early:\n${output}`)));
+  });
+  const gateway = /dev gateway\s+(http:\/\/\S+)/.exec(output)?.[1];
+  const status = /status port\s+(http:\/\/\S+)/.exec(output)?.[1];
+  if (!gateway || !status) throw new Error(`the dev stack did not print its addresses:\n${output}`);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    gateway,
+    status,
+    child,
+    output: () => output,
+    interrupt() {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
