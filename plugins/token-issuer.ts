@@ -110,6 +110,15 @@ export const Schema = [
         'Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
     },
   },
+  {
+    client_credentials_only: {
+      type: 'boolean',
+      default: false,
+      required: true,
+      description:
+        'Answer only OAuth 2.0 client credentials requests (a form POST with `grant_type`): any other request is refused with `invalid_request`. For a route that is an OAuth token endpoint and nothing else.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 type IssuerConfig = PluginConfig<typeof Schema>;
@@ -167,6 +176,12 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, PHASE, async (state) => {
         if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
+        if (this.conf.client_credentials_only && !state.oauth) {
+          state.oauth = true;
+          throw new AuthError('AUTH_015', 'A token request is an application/x-www-form-urlencoded POST', {
+            extensions: { reason: 'content_type' },
+          });
+        }
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
         const oauth = state.oauth ? await readClientCredentialsRequest(kong, state.headers) : undefined;

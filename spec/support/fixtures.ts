@@ -248,7 +248,7 @@ export const CLIENT_CREDENTIALS_KONG_YML = `${tokenService('{ issuer: https://is
           - name: basic-auth
             config: { hide_credentials: true }
           - name: token-issuer
-            config: { ttl_seconds: 600, issuer: https://issuer.test, audience: [api-a] }
+            config: { ttl_seconds: 600, issuer: https://issuer.test, audience: [api-a], client_credentials_only: true }
       - name: oauth-token-keyauth
         paths: [/key/oauth2/token]
         plugins:

@@ -106,6 +106,23 @@ describe('token-issuer: OAuth 2.0 client credentials (RFC 6749 §4.4)', () => {
     granted(await tokenRequest('grant_type=client_credentials', { headers: { 'content-type': `${FORM}; charset=UTF-8` } }));
   });
 
+  test('with client_credentials_only, any request that is not a form is invalid_request, before any other round trip', async () => {
+    const refusals: GatewayRequest[] = [
+      {
+        path: '/oauth2/token',
+        method: 'POST',
+        body: `{"grant_type":"client_credentials"}`,
+        headers: { authorization: DANA, 'content-type': 'application/json' },
+      },
+      { path: '/oauth2/token', method: 'POST', headers: { authorization: DANA } },
+    ];
+    for (const request of refusals) {
+      const { res, pdk } = await pdkCallsOf(() => kong.request(request));
+      assertOAuthError(res, 400, 'invalid_request', 'A token request is an application/x-www-form-urlencoded POST', 'AUTH_015');
+      assert.deepEqual(pdk, ['kong.request.get_headers', 'kong.response.exit']);
+    }
+  });
+
   test('a client authenticated by key-auth gets a token the same way', async () => {
     const { body, claims } = granted(
       await tokenRequest('grant_type=client_credentials', {

@@ -19,6 +19,7 @@ return {
           { request_id_source = { type = "string", default = "header", one_of = { "header", "kong" }, required = true, description = "`header`: the request id is the incoming `X-Request-Id`, else a new UUID. `kong`: Kong's own `kong_request_id`." } },
           { scope_tag_prefix = { type = "string", default = "scope:", required = true, description = "Consumer tags that allow a scope: a tag of this prefix followed by the scope (`scope:orders.read` allows `orders.read`). Only the consumer's tags in Kong decide what a token may carry, never the client." } },
           { default_scopes = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed." } },
+          { client_credentials_only = { type = "boolean", default = false, required = true, description = "Answer only OAuth 2.0 client credentials requests (a form POST with `grant_type`): any other request is refused with `invalid_request`. For a route that is an OAuth token endpoint and nothing else." } },
         },
       },
     },
