@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
-import { startDevStack } from '../support/dev-stack.js';
+import { runCurlLine, startDevStack } from '../support/dev-stack.js';
 
 test('make dev runs the dev stack script', () => {
   const makefile = readFileSync(join(PROJECT_ROOT, 'Makefile'), 'utf8');
@@ -24,20 +24,9 @@ test('the dev stack prints working curl lines, issues tokens for them, and stops
   const upstream = await fetch(`${stack.gateway}/api/hello`, { headers: { authorization: `Bearer ${body.access_token}` } });
   assert.equal(upstream.status, 200, "Kong's jwt plugin accepts the issued token");
 
-  // The client credentials line, run as curl would: -u as HTTP Basic, each -d joined with & as a form.
-  const oauth = /curl -s -u (\S+):(\S+) ((?:-d \S+ )+)(http:\/\/\S+\/oauth2\/token)\n/.exec(output);
-  assert.ok(oauth, output);
-  const [, user, password, data, tokenUrl] = oauth;
-  const form = data!
-    .trim()
-    .split(/\s*-d\s+/)
-    .filter(Boolean)
-    .join('&');
-  const issued = await fetch(tokenUrl!, {
-    method: 'POST',
-    headers: { authorization: `Basic ${btoa(`${user}:${password}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: form,
-  });
+  const oauthLine = /curl -s -u .*\/oauth2\/token\n/.exec(output)?.[0];
+  assert.ok(oauthLine, output);
+  const issued = await runCurlLine(oauthLine, stack.gateway);
   assert.equal(issued.status, 200, await issued.clone().text());
   const oauthBody = (await issued.json()) as Record<string, unknown>;
   assert.deepEqual(Object.keys(oauthBody), ['access_token', 'token_type', 'expires_in', 'scope']);

@@ -44,3 +44,30 @@ export async function startDevStack(): Promise<DevStack> {
     },
   };
 }
+
+/**
+ * Runs a documented `curl -s [-H 'name: value'] [-u user:password] [-d name=value]… URL` line as curl
+ * would (-u as HTTP Basic, the -d values joined with & as a form POST), against `gateway` in place of
+ * the URL's origin.
+ */
+export async function runCurlLine(line: string, gateway: string): Promise<Response> {
+  const words = line.trim().split(/\s+/);
+  if (words[0] !== 'curl' || words[1] !== '-s') throw new Error(`not a curl -s line: ${line}`);
+  const headers: Record<string, string> = {};
+  const form: string[] = [];
+  let url: string | undefined;
+  for (let i = 2; i < words.length; i++) {
+    const word = words[i] as string;
+    if (word === '-u') headers.authorization = `Basic ${btoa(words[++i] ?? '')}`;
+    else if (word === '-d') form.push(words[++i] ?? '');
+    else if (word === '-H') {
+      const header = /^'([^:]+):\s*(.*)'$/.exec(`${words[++i]} ${words[++i]}`);
+      if (!header) throw new Error(`unreadable -H in: ${line}`);
+      headers[(header[1] as string).toLowerCase()] = header[2] as string;
+    } else url = word.replace(/^(https?:\/\/)?[^/]+/, gateway);
+  }
+  if (url === undefined) throw new Error(`no URL in: ${line}`);
+  if (form.length === 0) return fetch(url, { headers });
+  headers['content-type'] = 'application/x-www-form-urlencoded';
+  return fetch(url, { method: 'POST', headers, body: form.join('&') });
+}
