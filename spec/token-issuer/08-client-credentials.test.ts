@@ -137,23 +137,15 @@ describe('token-issuer: OAuth 2.0 client credentials (RFC 6749 §4.4)', () => {
 
   test('§5.2 invalid_request: grant_type missing or empty, a parameter sent twice', async () => {
     const missing = 'The grant_type parameter is missing';
-    assertOAuthError(await tokenRequest('scope=orders.read'), 400, 'invalid_request', missing, 'AUTH_015');
-    assertOAuthError(await tokenRequest(''), 400, 'invalid_request', missing, 'AUTH_015');
-    assertOAuthError(await tokenRequest('grant_type='), 400, 'invalid_request', missing, 'AUTH_015');
-    assertOAuthError(
-      await tokenRequest('grant_type=client_credentials&grant_type=client_credentials'),
-      400,
-      'invalid_request',
-      'The parameter "grant_type" must be sent once',
-      'AUTH_015',
-    );
-    assertOAuthError(
-      await tokenRequest('grant_type=client_credentials&scope=orders.read&scope=orders.write'),
-      400,
-      'invalid_request',
-      'The parameter "scope" must be sent once',
-      'AUTH_015',
-    );
+    for (const [body, description] of [
+      ['scope=orders.read', missing],
+      ['', missing],
+      ['grant_type=', missing],
+      ['grant_type=client_credentials&grant_type=client_credentials', 'The parameter "grant_type" must be sent once'],
+      ['grant_type=client_credentials&scope=orders.read&scope=orders.write', 'The parameter "scope" must be sent once'],
+    ] as const) {
+      assertOAuthError(await tokenRequest(body), 400, 'invalid_request', description, 'AUTH_015');
+    }
   });
 
   test('§5.2 invalid_request: client credentials in the query string or the body are refused, even next to valid Basic auth', async () => {
@@ -163,56 +155,38 @@ describe('token-issuer: OAuth 2.0 client credentials (RFC 6749 §4.4)', () => {
       assertOAuthError(res, 400, 'invalid_request', inQuery, 'AUTH_015');
       assert.ok(!pdk.includes('kong.request.get_raw_body'), 'refused before the body is read');
     }
-    assertOAuthError(
-      await tokenRequest(`grant_type=client_credentials&client_secret=${DANA_CLIENT_SECRET}`),
-      400,
-      'invalid_request',
-      'The client authenticates with HTTP Basic, not with a client_secret parameter',
-      'AUTH_015',
-    );
-    assertOAuthError(
-      await tokenRequest('grant_type=client_credentials&client_id=alice-client'),
-      400,
-      'invalid_request',
-      'The client_id parameter does not name the authenticated client',
-      'AUTH_015',
-    );
+    for (const [body, description] of [
+      [
+        `grant_type=client_credentials&client_secret=${DANA_CLIENT_SECRET}`,
+        'The client authenticates with HTTP Basic, not with a client_secret parameter',
+      ],
+      ['grant_type=client_credentials&client_id=alice-client', 'The client_id parameter does not name the authenticated client'],
+    ] as const) {
+      assertOAuthError(await tokenRequest(body), 400, 'invalid_request', description, 'AUTH_015');
+    }
   });
 
   test('§5.2 unsupported_grant_type for every other grant type, AUTH_016 in X-Auth-Error-Code', async () => {
-    for (const grant of [
+    const grants = [
       'password',
       'authorization_code',
       'refresh_token',
       'Client_Credentials',
       'urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer',
-    ]) {
-      assertOAuthError(
-        await tokenRequest(`grant_type=${grant}`),
-        400,
-        'unsupported_grant_type',
-        'Only the client_credentials grant type is supported',
-        'AUTH_016',
-      );
+    ];
+    for (const grant of grants) {
+      const res = await tokenRequest(`grant_type=${grant}`);
+      assertOAuthError(res, 400, 'unsupported_grant_type', 'Only the client_credentials grant type is supported', 'AUTH_016');
     }
   });
 
   test('§5.2 invalid_scope for a scope the tags do not allow and for a malformed one, AUTH_014', async () => {
-    assertOAuthError(
-      await tokenRequest('grant_type=client_credentials&scope=orders.read+admin'),
-      400,
-      'invalid_scope',
-      'The consumer is not allowed every requested scope',
-      'AUTH_014',
-    );
-    for (const scope of ['', '%20orders.read', 'orders.read%20%20orders.write', 'a%22b', 'caf%C3%A9']) {
-      assertOAuthError(
-        await tokenRequest(`grant_type=client_credentials&scope=${scope}`),
-        400,
-        'invalid_scope',
-        'The scope parameter must be sent once, as scope tokens separated by single spaces',
-        'AUTH_014',
-      );
+    const malformed = 'The scope parameter must be sent once, as scope tokens separated by single spaces';
+    for (const [scope, description] of [
+      ['orders.read+admin', 'The consumer is not allowed every requested scope'],
+      ...['', '%20orders.read', 'orders.read%20%20orders.write', 'a%22b', 'caf%C3%A9'].map((bad) => [bad, malformed] as const),
+    ] as const) {
+      assertOAuthError(await tokenRequest(`grant_type=client_credentials&scope=${scope}`), 400, 'invalid_scope', description, 'AUTH_014');
     }
   });
 
