@@ -133,7 +133,8 @@ async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
  * The scopes the token carries and whether the answer names them. A GET answer names them when they
  * differ from the request (RFC 6749 §5.1); an OAuth answer names them whenever there are any, which
  * every client library reads. The query is read only for a consumer with scope tags: the others get no
- * scope, whatever the client asks, and pay no round trip for it. A form's scope was read with its body.
+ * scope, whatever the client asks, and pay no round trip for it. A form's scope was read with its body,
+ * and one a consumer without scope tags asks for is refused.
  */
 async function scopesToIssue(
   kong: Kong,
@@ -142,7 +143,8 @@ async function scopesToIssue(
   oauth: ClientCredentialsRequest | undefined,
 ): Promise<{ granted: string[]; announce: boolean }> {
   const allowed = scopesFromTags(tags, conf.scope_tag_prefix);
-  if (allowed.length === 0) return { granted: [], announce: false };
+  // An OAuth answer without `scope` tells the client it got what it asked for (§5.1), so a form's scope is always decided.
+  if (allowed.length === 0 && oauth?.scope === undefined) return { granted: [], announce: false };
   const requested = oauth ? oauth.scope : scopeParameter(((await kong.request.getQuery()) as Record<string, unknown> | null)?.scope);
   const grant = grantScopes(allowed, requested, conf.default_scopes);
   if ('refused' in grant) {

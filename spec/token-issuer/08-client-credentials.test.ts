@@ -88,16 +88,21 @@ describe('token-issuer: OAuth 2.0 client credentials (RFC 6749 §4.4)', () => {
     ]);
   });
 
-  test('a requested scope is granted as asked and named in the answer; a client without scope tags gets none', async () => {
+  test('a requested scope is granted as asked and named in the answer; a client without scope tags asking for none gets none', async () => {
     const asked = granted(await tokenRequest('grant_type=client_credentials&scope=orders.read'));
     assert.equal(asked.body.scope, 'orders.read');
     assert.equal(asked.claims.scope, 'orders.read');
     const twice = granted(await tokenRequest('scope=orders.write+orders.write&grant_type=client_credentials'));
     assert.equal(twice.body.scope, 'orders.write');
-    const plain = granted(await tokenRequest('grant_type=client_credentials&scope=orders.read', { authorization: ALICE }), ALICE_SECRET);
+    const plain = granted(await tokenRequest('grant_type=client_credentials', { authorization: ALICE }), ALICE_SECRET);
     assert.deepEqual(Object.keys(plain.body), ['access_token', 'token_type', 'expires_in']);
     assert.equal(plain.claims.scope, undefined);
     assert.equal(plain.claims.sub, 'alice');
+  });
+
+  test('a client without scope tags that asks for a scope is refused with invalid_scope: an answer without scope would say it was granted', async () => {
+    const res = await tokenRequest('grant_type=client_credentials&scope=orders.read', { authorization: ALICE });
+    assertOAuthError(res, 400, 'invalid_scope', 'The consumer is not allowed every requested scope', 'AUTH_014');
   });
 
   test('unknown parameters are ignored (§3.2), a client_id naming the authenticated client is accepted, charset=utf-8 is accepted', async () => {
