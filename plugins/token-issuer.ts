@@ -107,7 +107,7 @@ export const Schema = [
       default: [],
       required: true,
       description:
-        'Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
+        'Scopes a token gets when the client asks for none (no `scope` query parameter, or form parameter for a client credentials request), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
     },
   },
   {

@@ -105,9 +105,11 @@ describe('token-issuer: OAuth 2.0 client credentials (RFC 6749 §4.4)', () => {
     assertOAuthError(res, 400, 'invalid_scope', 'The consumer is not allowed every requested scope', 'AUTH_014');
   });
 
-  test('unknown parameters are ignored (§3.2), a client_id naming the authenticated client is accepted, charset=utf-8 is accepted', async () => {
+  test('unknown parameters (and a scope in the query string) are ignored, a client_id naming the authenticated client is accepted, charset=utf-8 is accepted', async () => {
     granted(await tokenRequest('grant_type=client_credentials&audience=x&resource=https%3A%2F%2Fapi'));
     granted(await tokenRequest('grant_type=client_credentials&client_id=dana-client'));
+    const queryScope = granted(await tokenRequest('grant_type=client_credentials', { path: '/oauth2/token?scope=admin' }));
+    assert.equal(queryScope.body.scope, 'orders.read orders.write', "the query's scope is not read for a form");
     granted(await tokenRequest('grant_type=client_credentials', { headers: { 'content-type': `${FORM}; charset=UTF-8` } }));
   });
 
