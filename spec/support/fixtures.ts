@@ -248,3 +248,53 @@ export function aliceClaims(overrides: Record<string, unknown> = {}): Record<str
   const iat = Math.floor(Date.now() / 1000);
   return { sub: 'alice', key: 'alice-jwt-key', iat, nbf: iat, exp: iat + 300, iss: 'https://issuer.test', aud: 'api-a', ...overrides };
 }
+
+export const DANA_CLIENT_SECRET = 'dana-client-secret-0123456789abcdef';
+export const ALICE_CLIENT_SECRET = 'alice-client-secret-0123456789abcdef';
+
+/** OAuth client credentials: clients authenticated by basic-auth (or key-auth, or as the anonymous consumer) on /oauth2/token. */
+export const CLIENT_CREDENTIALS_KONG_YML = `${tokenService('{ issuer: https://issuer.test }')}
+      - name: oauth-token
+        paths: [/oauth2/token]
+        methods: [POST]
+        plugins:
+          - name: basic-auth
+            config: { hide_credentials: true }
+          - name: token-issuer
+            config: { ttl_seconds: 600, issuer: https://issuer.test, audience: [api-a], client_credentials_only: true }
+      - name: oauth-token-keyauth
+        paths: [/key/oauth2/token]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { issuer: https://issuer.test }
+      - name: oauth-token-anonymous
+        paths: [/open/oauth2/token]
+        plugins:
+          - name: basic-auth
+            config: { anonymous: anonymous }
+          - name: token-issuer
+            config: {}
+  - name: echo
+    url: http://echo.test
+    routes:
+      - name: basic-echo
+        paths: [/echo]
+        plugins:
+          - name: basic-auth
+            config: { hide_credentials: true, realm: echo }
+      - name: basic-echo-visible
+        paths: [/visible/echo]
+        plugins:
+          - name: basic-auth
+consumers:
+  - username: dana
+    tags: [scope:orders.read, scope:orders.write]
+    keyauth_credentials: [{ key: dana-key }]
+    basicauth_credentials: [{ username: dana-client, password: ${DANA_CLIENT_SECRET} }]
+    jwt_secrets: [{ key: dana-jwt-key, secret: ${DANA_SECRET} }]
+  - username: alice
+    basicauth_credentials: [{ username: alice-client, password: ${ALICE_CLIENT_SECRET} }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+  - username: anonymous
+`;
