@@ -44,12 +44,12 @@ up:
 down:
 	docker compose -f docker/compose.yml down -v
 
-# The tests start their own redis-server / redis-sentinel processes on free ports.
+# The tests start their own redis-server / redis-sentinel processes on free ports, and join clusters with redis-cli.
 redis:
-	@command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null || { \
-	  echo "installing redis-server and redis-sentinel (Debian packages)"; \
+	@command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v redis-cli >/dev/null || { \
+	  echo "installing redis-server, redis-sentinel and redis-tools (Debian packages)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel >/dev/null; }
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel redis-tools >/dev/null; }
 
 # curl and jq run the README's examples against the dev stack (spec/dev/readme-curl.test.ts).
 shell-tools:

@@ -103,11 +103,16 @@ export const VARIABLES = {
     parser: redisUrl,
     secret: true,
     meaning:
-      '`rediss://` is TLS. Turns on the shared Redis cache layers and the shared rate limit. With `REDIS_SENTINELS`, only its credentials, database and scheme are used.',
+      '`rediss://` is TLS. Turns on the shared Redis cache layers and the shared rate limit. With `REDIS_SENTINELS`, only its credentials, database and scheme are used; with `REDIS_CLUSTER_NODES`, only its credentials and scheme, and its database must be 0.',
   },
   REDIS_SENTINELS: { parser: hostPorts, meaning: 'Use Redis Sentinel instead of one server.' },
   REDIS_SENTINEL_MASTER: { parser: text, default: 'mymaster', meaning: 'Name of the master the sentinels monitor.' },
   REDIS_SENTINEL_PASSWORD: { parser: text, secret: true, meaning: 'Password of the sentinels themselves.' },
+  REDIS_CLUSTER_NODES: {
+    parser: hostPorts,
+    meaning:
+      'Use Redis Cluster instead of one server: some of its nodes, from which the others are found. Not together with `REDIS_SENTINELS`.',
+  },
   REDIS_TLS_CA_FILE: { parser: existingFile, meaning: 'A CA file for `rediss://`.' },
   REDIS_KEY_PREFIX: {
     parser: text,
@@ -298,14 +303,25 @@ function loadTelemetryConfig(read: Read): TelemetryConfig {
   };
 }
 
-/** Redis is used with REDIS_URL or REDIS_SENTINELS; its other variables are read only then. */
-function loadRedisConfig(read: Read): RedisConfig | undefined {
+/** Redis is used with REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; its other variables are read only then. */
+function loadRedisConfig(read: Read, env: Env): RedisConfig | undefined {
   const url = read('REDIS_URL');
   const sentinels = read('REDIS_SENTINELS') ?? [];
-  if (url === undefined && sentinels.length === 0) return undefined;
+  const clusterNodes = read('REDIS_CLUSTER_NODES') ?? [];
+  if (url === undefined && sentinels.length === 0 && clusterNodes.length === 0) return undefined;
+  if (clusterNodes.length > 0 && sentinels.length > 0)
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'unset while REDIS_SENTINELS is set (one topology at a time)',
+      env.REDIS_CLUSTER_NODES ?? '',
+    );
+  // A cluster has database 0 only; ioredis would SELECT another on every node and fail on each connect.
+  if (clusterNodes.length > 0 && url !== undefined && !/^\/?0?$/.test(new URL(url).pathname))
+    throw new ConfigError('REDIS_URL', 'database 0 or none (Redis Cluster has database 0 only; REDIS_CLUSTER_NODES is set)', '<redacted>');
   return {
     url,
     sentinels,
+    clusterNodes,
     sentinelMaster: read('REDIS_SENTINEL_MASTER'),
     sentinelPassword: read('REDIS_SENTINEL_PASSWORD'),
     tlsCaFile: read('REDIS_TLS_CA_FILE'),
@@ -337,7 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     cacheTtlSeconds: read('CACHE_TTL_SECONDS'),
     cacheMaxMemoryEntries: read('CACHE_MAX_MEMORY_ENTRIES'),
     staleToleranceSeconds: read('STALE_DATA_TOLERANCE_MINUTES') * 60,
-    redis: loadRedisConfig(read),
+    redis: loadRedisConfig(read, env),
     cacheEncryptionKey: read('CACHE_ENCRYPTION_KEY'),
     logLevel: read('LOG_LEVEL'),
     eventLogLevel: read('EVENT_LOG_LEVEL'),

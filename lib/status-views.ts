@@ -148,6 +148,7 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
           ? {
               url: safeUrl(ctx.config.redis.url),
               sentinels: ctx.config.redis.sentinels.length,
+              clusterNodes: ctx.config.redis.clusterNodes.length,
               keyPrefix: ctx.config.redis.keyPrefix,
               commandTimeoutMs: ctx.config.redis.commandTimeoutMs,
             }

@@ -14,7 +14,9 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
-import { grantScopes, parseScopeParameter, scopesFromTags } from '../lib/tokens/scopes.js';
+import { grantScopes, scopesFromTags } from '../lib/tokens/scopes.js';
+import { isFormRequest } from '../lib/access/form-body.js';
+import { readClientCredentialsRequest, scopeParameter, type ClientCredentialsRequest } from '../lib/access/token-request.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
 
@@ -105,7 +107,16 @@ export const Schema = [
       default: [],
       required: true,
       description:
-        'Scopes a token gets when the client asks for none (no `scope` query parameter), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
+        'Scopes a token gets when the client asks for none (no `scope` query parameter, or form parameter for a client credentials request), as far as the consumer is allowed them. Empty: every scope the consumer is allowed.',
+    },
+  },
+  {
+    client_credentials_only: {
+      type: 'boolean',
+      default: false,
+      required: true,
+      description:
+        'Answer only OAuth 2.0 client credentials requests (a form POST with `grant_type`): any other request is refused with `invalid_request`. For a route that is an OAuth token endpoint and nothing else.',
     },
   },
 ] as const satisfies readonly SchemaField[];
@@ -119,39 +130,30 @@ async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
 }
 
 /**
- * The client's `scope` query parameter (RFC 6749 §3.3), or undefined without one; AUTH_014 when it is
- * malformed or sent more than once (§3.1). One round trip.
+ * The scopes the token carries and whether the answer names them. A GET answer names them when they
+ * differ from the request (RFC 6749 §5.1); an OAuth answer names them whenever there are any, which
+ * every client library reads. The query is read only for a consumer with scope tags: the others get no
+ * scope, whatever the client asks, and pay no round trip for it. A form's scope was read with its body,
+ * and one a consumer without scope tags asks for is refused.
  */
-async function requestedScopes(kong: Kong): Promise<string[] | undefined> {
-  const query = (await kong.request.getQuery()) as Record<string, unknown> | null;
-  const raw = query?.scope;
-  if (raw === undefined || raw === null) return undefined;
-  const values: unknown[] = Array.isArray(raw) ? raw : [raw];
-  const parsed = values.length === 1 && typeof values[0] === 'string' ? parseScopeParameter(values[0]) : undefined;
-  if (parsed === undefined) {
-    throw new AuthError('AUTH_014', 'The scope parameter must be sent once, as scope tokens separated by single spaces', {
-      extensions: { reason: 'malformed' },
-    });
-  }
-  return parsed;
-}
-
-/**
- * The scopes the token carries and whether the answer must name them (RFC 6749 §5.1: when they differ
- * from the request). The query is read only for a consumer with scope tags: the others get no scope,
- * whatever the client asks, and pay no round trip for it.
- */
-async function scopesToIssue(kong: Kong, conf: IssuerConfig, tags: unknown): Promise<{ granted: string[]; announce: boolean }> {
+async function scopesToIssue(
+  kong: Kong,
+  conf: IssuerConfig,
+  tags: unknown,
+  oauth: ClientCredentialsRequest | undefined,
+): Promise<{ granted: string[]; announce: boolean }> {
   const allowed = scopesFromTags(tags, conf.scope_tag_prefix);
-  if (allowed.length === 0) return { granted: [], announce: false };
-  const requested = await requestedScopes(kong);
+  // An OAuth answer without `scope` tells the client it got what it asked for (§5.1), so a form's scope is always decided.
+  if (allowed.length === 0 && oauth?.scope === undefined) return { granted: [], announce: false };
+  const requested = oauth ? oauth.scope : scopeParameter(((await kong.request.getQuery()) as Record<string, unknown> | null)?.scope);
   const grant = grantScopes(allowed, requested, conf.default_scopes);
   if ('refused' in grant) {
     throw new AuthError('AUTH_014', 'The consumer is not allowed every requested scope', {
       extensions: { reason: 'not_allowed', refusedScopes: grant.refused },
     });
   }
-  return { granted: grant.granted, announce: requested === undefined && grant.granted.length > 0 };
+  const announce = (oauth !== undefined || requested === undefined) && grant.granted.length > 0;
+  return { granted: grant.granted, announce };
 }
 
 export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
@@ -160,6 +162,8 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
   const PHASE: PhaseOptions = {
     plugin: 'token-issuer',
     action: 'token-issue',
+    // Every form request is an OAuth token request (RFC 6749 §4.4): its refusals are §5.2 errors.
+    oauth: isFormRequest,
     count(refusal) {
       if (!refusal) ctx.metrics.tokenIssued();
     },
@@ -174,8 +178,15 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
     access(kong: Kong): Promise<void> {
       return runAccessPhase(kong, ctx, PHASE, async (state) => {
         if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
+        if (this.conf.client_credentials_only && !state.oauth) {
+          state.oauth = true;
+          throw new AuthError('AUTH_015', 'A token request is an application/x-www-form-urlencoded POST', {
+            extensions: { reason: 'content_type' },
+          });
+        }
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
+        const oauth = state.oauth ? await readClientCredentialsRequest(kong, state.headers) : undefined;
         const verified = this.conf.verify_consumer ? await authenticatedConsumer(kong, claimed) : undefined;
         const subject = verified ? verified.name : claimed.consumerName;
         let limitHeaders: Record<string, string> | undefined;
@@ -187,7 +198,7 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         }
         // Kong's own consumer carries its tags; an unverified one is read, cached, from the Admin API.
         const tags = verified ? verified.tags : (await ctx.credentials.consumer(claimed.consumerId, state.trace)).tags;
-        const scopes = await scopesToIssue(kong, this.conf, tags);
+        const scopes = await scopesToIssue(kong, this.conf, tags, oauth);
         // An identity nobody verified may read a credential, never create one.
         const provision = this.conf.provision_credentials && this.conf.verify_consumer;
         const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });

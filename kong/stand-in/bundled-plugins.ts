@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { error, exit } from './kong-pdk.js';
 import type { KongConsumer, KongRequest } from './kong-request.js';
-import type { KongStore, StoredConsumer } from './kong-store.js';
+import { basicAuthDigest, type KongStore, type StoredConsumer } from './kong-store.js';
 
 /**
  * Kong's own Lua plugins that our routes are configured with, re-played in-process with their
@@ -16,14 +16,23 @@ function toKongConsumer(row: StoredConsumer): KongConsumer {
   return { id: row.id, username: row.username, custom_id: row.custom_id, created_at: row.created_at, tags: row.tags };
 }
 
-/** kong/plugins/*\/handler.lua set_consumer: what every auth plugin tells the upstream and later plugins. */
-function setConsumer(req: KongRequest, consumer: KongConsumer, credential: Record<string, unknown> | undefined, anonymous: boolean): void {
+/**
+ * kong/plugins/*\/handler.lua set_consumer: what every auth plugin tells the upstream and later plugins.
+ * X-Credential-Identifier is the credential's id, or what the plugin names it by (basic-auth: its username).
+ */
+function setConsumer(
+  req: KongRequest,
+  consumer: KongConsumer,
+  credential: Record<string, unknown> | undefined,
+  anonymous: boolean,
+  identifier = credential ? String(credential.id ?? '') : undefined,
+): void {
   req.authenticate(consumer, credential);
   const set = (name: string, value: string | null | undefined) => (value ? req.setHeader(name, value) : req.clearHeader(name));
   set('X-Consumer-ID', consumer.id);
   set('X-Consumer-Custom-ID', consumer.custom_id);
   set('X-Consumer-Username', consumer.username);
-  set('X-Credential-Identifier', credential ? String(credential.id ?? '') : undefined);
+  set('X-Credential-Identifier', identifier);
   set('X-Anonymous-Consumer', anonymous ? 'true' : undefined);
 }
 
@@ -53,6 +62,60 @@ function keyAuth(store: KongStore): BundledPlugin {
       }
       if (useAnonymous(req, store, config)) return;
       unauthorized(req, key === undefined ? 'No API key found in request' : 'Invalid authentication credentials', 'Key');
+    },
+  };
+}
+
+/** ngx.decode_base64: nil for anything that is not base64 (padding optional). */
+function decodeBase64(text: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.replace(/=+$/, '').length % 4 === 1) return undefined;
+  return Buffer.from(text, 'base64').toString('latin1');
+}
+
+/** basic-auth's retrieve_credentials: `Basic base64(username:password)`; the header is cleared with hide_credentials. */
+function basicCredentials(
+  req: KongRequest,
+  header: string,
+  config: Record<string, unknown>,
+): { username: string; password: string } | undefined {
+  const value = req.header(header);
+  if (config.hide_credentials === true) req.clearHeader(header);
+  const encoded = value === undefined ? undefined : /\s*[Bb]asic\s*(.+)/.exec(value)?.[1];
+  const decoded = encoded === undefined ? undefined : decodeBase64(encoded);
+  const parts = decoded === undefined ? undefined : /([^:]+):(.*)/.exec(decoded);
+  return parts ? { username: parts[1] as string, password: parts[2] as string } : undefined;
+}
+
+/**
+ * kong/plugins/basic-auth (Kong 3.10 access.lua), priority 1100: Proxy-Authorization, then Authorization;
+ * the credential by username, its password checked against Kong's salted sha1; 401 with the realm's challenge.
+ */
+function basicAuth(store: KongStore): BundledPlugin {
+  return {
+    priority: 1100,
+    access(req, config) {
+      if (typeof config.anonymous === 'string' && req.credential) return;
+      const challenge = { 'WWW-Authenticate': `Basic realm="${typeof config.realm === 'string' ? config.realm : 'service'}"` };
+      const hasHeader = req.header('authorization') !== undefined || req.header('proxy-authorization') !== undefined;
+      let credential: ReturnType<KongStore['basicAuthCredentialByUsername']>;
+      let given: { username: string; password: string } | undefined;
+      if (hasHeader) {
+        given = basicCredentials(req, 'proxy-authorization', config);
+        credential = given && store.basicAuthCredentialByUsername(given.username);
+        if (!credential) {
+          given = basicCredentials(req, 'authorization', config);
+          credential = given && store.basicAuthCredentialByUsername(given.username);
+        }
+      }
+      if (credential && given && basicAuthDigest(credential.consumerId, given.password) === credential.password) {
+        const consumer = store.consumerByIdOrUsername(credential.consumerId);
+        if (consumer) {
+          const row = { id: credential.id, consumer: { id: consumer.id }, username: credential.username, password: credential.password };
+          return setConsumer(req, toKongConsumer(consumer), row, false, credential.username);
+        }
+      }
+      if (useAnonymous(req, store, config)) return;
+      error(req, 401, 'Unauthorized', challenge);
     },
   };
 }
@@ -205,6 +268,7 @@ function postFunction(): BundledPlugin {
 export function bundledPlugins(store: KongStore): Record<string, BundledPlugin> {
   return {
     'key-auth': keyAuth(store),
+    'basic-auth': basicAuth(store),
     'request-termination': requestTermination(),
     jwt: jwt(store),
     acl: acl(store),

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KongHarness } from './kong-harness.js';
+import { loadKongYml } from './kong-yml.js';
 import { PROJECT_ROOT } from './plugin-server-process.js';
 
 /**
@@ -10,8 +11,9 @@ import { PROJECT_ROOT } from './plugin-server-process.js';
  */
 async function main(): Promise<void> {
   const port = Number(process.env.DEV_PORT ?? 8000);
+  const yml = loadKongYml(join(PROJECT_ROOT, 'kong.yml'));
   const kong = await KongHarness.start({
-    kongYml: join(PROJECT_ROOT, 'kong.yml'),
+    kongYml: yml,
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', STATUS_PORT: process.env.STATUS_PORT ?? '3000' },
   });
   const status = await kong.server.statusUrl();
@@ -23,6 +25,9 @@ async function main(): Promise<void> {
 
   const [client] = kong.store.consumers();
   const apikey = client ? 'example-apikey-client-1' : '<apikey from kong.yml>';
+  // The store keeps basic-auth passwords hashed, as Kong does: the clear one is the file's.
+  const oauthClient = yml.consumers.flatMap((consumer) => consumer.basicauth_credentials)[0];
+  const basicUser = oauthClient ? `${oauthClient.username}:${oauthClient.password}` : '<client_id>:<secret from kong.yml>';
   process.stdout.write(
     [
       '',
@@ -37,6 +42,7 @@ async function main(): Promise<void> {
       `  TOKEN=$(curl -s -H 'apikey: ${apikey}' ${base}/tokens | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
       `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/hello`,
       `  curl -s ${base}/tokens            # no apikey: 401 from key-auth`,
+      `  curl -s -u ${basicUser} -d grant_type=client_credentials -d scope=orders.read ${base}/oauth2/token`,
       `  curl -s ${status}/health`,
       '',
       'Ctrl-C stops everything.',

@@ -111,11 +111,19 @@ export class KongHarness {
       server.removePrefix();
       throw err;
     }
-    return new KongHarness(store, adminApi, server, routes, infos, adminToken, !shared, opts.priorityOverrides);
+    const harness = new KongHarness(store, adminApi, server, routes, infos, adminToken, !shared, opts.priorityOverrides);
+    // Kong keeps only their digests, so the clear passwords are known from the file alone.
+    for (const consumer of yml.consumers) harness.secretsAlsoToHide.push(...consumer.basicauth_credentials.map((c) => c.password));
+    return harness;
   }
 
   get rpcCalls(): string[] {
     return this.bridge.calls;
+  }
+
+  /** The PDK methods our plugins called (kong.request.get_raw_body…), in order. */
+  get pdkCalls(): string[] {
+    return this.bridge.pdkCalls;
   }
 
   /** A direct RPC, as Kong would send it (GetStatus, a HandleEvent with a made-up id…). */

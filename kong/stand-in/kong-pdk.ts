@@ -136,8 +136,10 @@ export function errorBody(req: KongRequest, message: string): string {
 }
 
 /** kong.response.error (kong/pdk/response.lua) for a JSON client: Kong's error template instead of the caller's table. */
-export function error(req: KongRequest, status: number, message: string): void {
-  req.response = { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: errorBody(req, message), source: 'exit' };
+export function error(req: KongRequest, status: number, message: string, headers: Record<string, string> = {}): void {
+  const response: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  for (const [name, value] of Object.entries(headers)) response[name.toLowerCase()] = value;
+  req.response = { status, headers: response, body: errorBody(req, message), source: 'exit' };
 }
 
 /** nginx keeps a body up to client_body_buffer_size (Kong's default 8k) in memory and spools a bigger one to a file. */

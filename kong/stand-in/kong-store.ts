@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { JwtAlgorithm, KongYml } from './kong-yml.js';
 
 /** A row of Kong's `consumers` table. Absent optional fields are null, as Kong returns them. */
@@ -18,6 +18,24 @@ export interface StoredKeyAuthCredential {
   key: string;
   tags: string[] | null;
   created_at: number;
+}
+
+/** A row of Kong's `basicauth_credentials`: the password as Kong keeps it, sha1(password .. consumer id) in hex. */
+export interface StoredBasicAuthCredential {
+  id: string;
+  consumerId: string;
+  username: string;
+  password: string;
+  tags: string[] | null;
+  created_at: number;
+}
+
+export interface NewBasicAuthCredential {
+  id?: string;
+  username: string;
+  /** In clear; stored hashed. */
+  password: string;
+  tags?: string[];
 }
 
 export interface StoredJwtCredential {
@@ -84,6 +102,7 @@ export class KongStoreNotFoundError extends Error {
 export interface KongStore {
   addConsumer(input: NewConsumer): StoredConsumer;
   addKeyAuthCredential(consumerIdOrUsername: string, input?: NewKeyAuthCredential): StoredKeyAuthCredential;
+  addBasicAuthCredential(consumerIdOrUsername: string, input: NewBasicAuthCredential): StoredBasicAuthCredential;
   /** Throws KongStoreConflictError when the key (or id) is taken, KongStoreNotFoundError for an unknown consumer. */
   addJwtCredential(consumerIdOrUsername: string, input?: NewJwtCredential): StoredJwtCredential;
   /** Adds the consumer to an acl group; Kong's (consumer, group) cache key makes a second membership a conflict. */
@@ -95,6 +114,8 @@ export interface KongStore {
   /** Kong's rule: a UUID-shaped value is looked up as an id only, anything else as a username. */
   consumerByIdOrUsername(idOrUsername: string): StoredConsumer | undefined;
   consumerByKeyAuthKey(key: string): StoredConsumer | undefined;
+  /** basicauth_credentials:select_by_username. */
+  basicAuthCredentialByUsername(username: string): StoredBasicAuthCredential | undefined;
   /** In insertion order; the Admin API decides the order it lists them in. */
   jwtCredentialsOf(consumerId: string): StoredJwtCredential[];
   /** Kong's rule again: UUID-shaped means id, anything else means key. */
@@ -128,10 +149,16 @@ function randomLetter(first: 'A' | 'a'): string {
   return String.fromCharCode(first.charCodeAt(0) + ((randomBytes(1)[0] ?? 0) % 26));
 }
 
+/** kong/plugins/basic-auth/crypto.lua: the password salted with the consumer id, sha1, hex. */
+export function basicAuthDigest(consumerId: string, password: string): string {
+  return createHash('sha1').update(`${password}${consumerId}`).digest('hex');
+}
+
 export function createKongStore(): KongStore {
   const consumers = new Map<string, StoredConsumer>();
   const keyAuthCredentials = new Map<string, StoredKeyAuthCredential>();
   const jwtCredentials = new Map<string, StoredJwtCredential>();
+  const basicAuthCredentials = new Map<string, StoredBasicAuthCredential>();
   const aclGroups = new Map<string, string[]>();
 
   function requireConsumer(idOrUsername: string): StoredConsumer {
@@ -200,6 +227,22 @@ export function createKongStore(): KongStore {
       return copy(credential);
     },
 
+    addBasicAuthCredential(consumerIdOrUsername, input) {
+      const consumer = requireConsumer(consumerIdOrUsername);
+      const id = claimId(basicAuthCredentials, input.id);
+      claimUnique(basicAuthCredentials.values(), 'username', input.username);
+      const credential: StoredBasicAuthCredential = {
+        id,
+        consumerId: consumer.id,
+        username: input.username,
+        password: basicAuthDigest(consumer.id, input.password),
+        tags: input.tags ? [...input.tags] : null,
+        created_at: nowInSeconds(),
+      };
+      basicAuthCredentials.set(id, credential);
+      return copy(credential);
+    },
+
     addJwtCredential(consumerIdOrUsername, input = {}) {
       const consumer = requireConsumer(consumerIdOrUsername);
       const key = input.key ?? kongRandomString();
@@ -247,6 +290,11 @@ export function createKongStore(): KongStore {
       return consumer && copy(consumer);
     },
 
+    basicAuthCredentialByUsername(username) {
+      const credential = [...basicAuthCredentials.values()].find((candidate) => candidate.username === username);
+      return credential && copy(credential);
+    },
+
     jwtCredentialsOf(consumerId) {
       return [...jwtCredentials.values()].filter((credential) => credential.consumerId === consumerId.toLowerCase()).map(copy);
     },
@@ -268,12 +316,20 @@ export function createKongStore(): KongStore {
   };
 }
 
-/** Loads a decK file's consumers, their key-auth and jwt credentials and their acl groups; services, routes and plugins are not stored. */
+/** Loads a decK file's consumers, their key-auth, basic-auth and jwt credentials and their acl groups; services, routes and plugins are not stored. */
 export function seedFromKongYml(store: KongStore, yml: KongYml): void {
   for (const consumer of yml.consumers) {
     const stored = store.addConsumer({ id: consumer.id, username: consumer.username, custom_id: consumer.custom_id, tags: consumer.tags });
     for (const credential of consumer.keyauth_credentials) {
       store.addKeyAuthCredential(stored.id, { id: credential.id, key: credential.key, tags: credential.tags });
+    }
+    for (const credential of consumer.basicauth_credentials) {
+      store.addBasicAuthCredential(stored.id, {
+        id: credential.id,
+        username: credential.username,
+        password: credential.password,
+        tags: credential.tags,
+      });
     }
     for (const secret of consumer.jwt_secrets) {
       store.addJwtCredential(stored.id, {

@@ -74,6 +74,15 @@ export interface KongJwtSecret {
   [key: string]: unknown;
 }
 
+/** A basic-auth credential as decK declares it: the password in clear, which Kong stores salted and hashed. */
+export interface KongBasicAuthCredential {
+  username: string;
+  password: string;
+  id?: string;
+  tags?: string[];
+  [key: string]: unknown;
+}
+
 /** A consumer's membership of an acl group (Kong's `acls` entity). */
 export interface KongAcl {
   group: string;
@@ -88,6 +97,7 @@ export interface KongConsumer {
   custom_id?: string;
   tags?: string[];
   keyauth_credentials: KongKeyAuthCredential[];
+  basicauth_credentials: KongBasicAuthCredential[];
   jwt_secrets: KongJwtSecret[];
   acls: KongAcl[];
   plugins: KongPlugin[];
@@ -207,6 +217,9 @@ function parseConsumer(check: Checker, value: unknown, at: string): KongConsumer
     keyauth_credentials: check.list(raw['keyauth_credentials'], `${at}.keyauth_credentials`, (item, credAt) =>
       parseKeyAuthCredential(check, item, credAt),
     ),
+    basicauth_credentials: check.list(raw['basicauth_credentials'], `${at}.basicauth_credentials`, (item, credAt) =>
+      parseBasicAuthCredential(check, item, credAt),
+    ),
     jwt_secrets: check.list(raw['jwt_secrets'], `${at}.jwt_secrets`, (item, secretAt) => parseJwtSecret(check, item, secretAt)),
     acls: check.list(raw['acls'], `${at}.acls`, (item, aclAt) => parseAcl(check, item, aclAt)),
     plugins: check.list(raw['plugins'], `${at}.plugins`, (item, pluginAt) => parsePlugin(check, item, pluginAt)),
@@ -221,6 +234,19 @@ function parseKeyAuthCredential(check: Checker, value: unknown, at: string): Kon
   const credential: KongKeyAuthCredential = {
     ...raw,
     key: check.string(raw['key'], `${at}.key`),
+    ...check.optionalStrings(raw, at, ['id']),
+    ...check.optionalStringLists(raw, at, ['tags']),
+  };
+  if (credential.id !== undefined) check.uuid(credential.id, `${at}.id`);
+  return credential;
+}
+
+function parseBasicAuthCredential(check: Checker, value: unknown, at: string): KongBasicAuthCredential {
+  const raw = check.entity(value, at);
+  const credential: KongBasicAuthCredential = {
+    ...raw,
+    username: check.string(raw['username'], `${at}.username`),
+    password: check.string(raw['password'], `${at}.password`),
     ...check.optionalStrings(raw, at, ['id']),
     ...check.optionalStringLists(raw, at, ['tags']),
   };
@@ -270,6 +296,9 @@ function rejectDuplicates(check: Checker, yml: KongYml): void {
     claim('username', consumer.username, `${at}.username`);
     claim('custom_id', consumer.custom_id, `${at}.custom_id`);
     consumer.keyauth_credentials.forEach((credential, i) => claim('key-auth key', credential.key, `${at}.keyauth_credentials[${i}].key`));
+    consumer.basicauth_credentials.forEach((credential, i) =>
+      claim('basic-auth username', credential.username, `${at}.basicauth_credentials[${i}].username`),
+    );
     consumer.jwt_secrets.forEach((secret, i) => claim('jwt key', secret.key, `${at}.jwt_secrets[${i}].key`));
     consumer.acls.forEach((acl, i) => claim(`acl group of ${at}`, acl.group, `${at}.acls[${i}].group`));
   }

@@ -29,6 +29,8 @@ export class PluginBridge {
   private readonly instances = new Map<string, { id: number; seq: number }>();
   /** Every RPC sent, for tests that count round trips. */
   readonly calls: string[] = [];
+  /** Every PDK method the plugin server asked Kong to run, in order. */
+  readonly pdkCalls: string[] = [];
 
   constructor(private readonly rpc: MsgpackRpcClient) {}
 
@@ -89,6 +91,7 @@ export class PluginBridge {
     let reply = await this.call<HandleEventReply>('plugin.HandleEvent', { InstanceId: instanceId, EventName: phase });
     while (reply.Data !== 'ret') {
       const { Method, Args = [] } = reply.Data;
+      this.pdkCalls.push(Method);
       if (CONVERSATION_ENDERS.has(Method)) {
         exit(req, Method === 'kong.response.error' ? errorArgs(Args) : Args);
         return;

@@ -61,7 +61,8 @@ export function createRedisRateLimiter(
       if (!deps.connection.isReady()) return deps.fallback.hit(key, limitPerMinute);
       const window = Math.floor(deps.nowMs() / WINDOW_MS);
       try {
-        const [count, msLeft] = await client.kongAuthRateHit(`${opts.keyPrefix}rl:${key}:${window}`, WINDOW_MS);
+        // The hash tag keeps every window of one key in one slot, for a script that reads two windows.
+        const [count, msLeft] = await client.kongAuthRateHit(`${opts.keyPrefix}{rl:${key}}:${window}`, WINDOW_MS);
         return decide(count, limitPerMinute, msLeft > 0 ? msLeft : WINDOW_MS);
       } catch (err) {
         deps.log.debug({ 'event.action': 'rate-limit-redis-failed', error: err }, 'rate limit falls back to this process');

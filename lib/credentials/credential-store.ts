@@ -13,6 +13,7 @@ import { AuthError } from '../errors.js';
 import { inSpan, inTraceContext } from '../ops/telemetry.js';
 import type { Logger } from '../ops/logger.js';
 import type { RedisCredentialCache } from './redis-credential-cache.js';
+import type { SealedCopies } from './redis-sealed-copies.js';
 import type { SigningCredential } from '../tokens/signing-credential.js';
 import type { CredentialStats } from '../ops/metric-sources.js';
 
@@ -55,6 +56,8 @@ export interface CredentialStoreOptions {
 }
 
 type Cached = SigningCredential | KongConsumer;
+/** Where in Redis one lookup's entity is shared. */
+type RedisLayer<T> = { copies: SealedCopies<T>; id: string };
 
 const PROVISION_ATTEMPTS = 3;
 /** AUTH_004 happens before the breaker opens: the outage may be brief. */
@@ -123,14 +126,14 @@ export function createCredentialStore(
   }
 
   /** The Admin API failed: a stale copy stands in, briefly remembered so every request does not wait on the outage again. */
-  async function staleOrOutage(
+  async function staleOrOutage<T extends Cached>(
     cacheKey: string,
-    redisId: string | undefined,
+    redisLayer: RedisLayer<T> | undefined,
     err: AdminApiUnavailableError | AdminApiCircuitOpenError,
-  ): Promise<Cached> {
+  ): Promise<T> {
     stats.admin.outages++;
-    const shared = redisId === undefined ? undefined : await deps.redis?.getStale(redisId);
-    const copy = opts.staleSeconds > 0 ? (shared ?? stale.get(cacheKey)) : undefined;
+    const shared = await redisLayer?.copies.getStale(redisLayer.id);
+    const copy = opts.staleSeconds > 0 ? (shared ?? (stale.get(cacheKey) as T | undefined)) : undefined;
     if (!shared) stats.memoryStale[copy ? 'hits' : 'misses']++;
     if (copy) {
       // Never past the stale copy's own end, so the tolerance is what operators configured.
@@ -162,34 +165,34 @@ export function createCredentialStore(
       return fn();
     });
 
-  /** memory → Redis (for consumer-keyed credentials) → Admin API → stale copies → AUTH_004/AUTH_005. */
-  function load(cacheKey: string, fetch: () => Promise<Cached>, redisId?: string): Promise<Cached> {
+  /** memory → Redis (consumer-keyed credentials, consumers) → Admin API → stale copies → AUTH_004/AUTH_005. */
+  function load<T extends Cached>(cacheKey: string, fetch: () => Promise<T>, redisLayer: RedisLayer<T> | undefined): Promise<T> {
     return inSpan(
       tracer,
       'credential lookup',
       SpanKind.INTERNAL,
       async (span) => {
         const source = (layer: string) => span.setAttribute('kong_auth.cache.source', layer);
-        const shared = redisId === undefined || !redis ? undefined : await inRedis('GET', () => redis.getFresh(redisId));
+        const shared = redisLayer && (await inRedis('GET', () => redisLayer.copies.getFresh(redisLayer.id)));
         if (shared) {
           source('redis');
           remember(cacheKey, shared);
           return shared;
         }
-        let value: Cached;
+        let value: T;
         try {
           value = await fetch();
         } catch (err) {
           if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) {
             source('stale');
-            return staleOrOutage(cacheKey, redisId, err);
+            return staleOrOutage(cacheKey, redisLayer, err);
           }
           if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
           throw err;
         }
         source('admin_api');
         remember(cacheKey, value);
-        if (redisId !== undefined && redis) await inRedis('SET', () => redis.put(value as SigningCredential));
+        if (redisLayer) await inRedis('SET', () => redisLayer.copies.put(value));
         return value;
       },
       { withChildren: true },
@@ -197,16 +200,21 @@ export function createCredentialStore(
   }
 
   /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
-  function cached(cacheKey: string, fetch: () => Promise<Cached>, traced: TraceContext | undefined, redisId?: string): Promise<Cached> {
-    const hit = fresh.get(cacheKey);
+  function cached<T extends Cached>(
+    cacheKey: string,
+    fetch: () => Promise<T>,
+    traced: TraceContext | undefined,
+    redisLayer?: RedisLayer<T>,
+  ): Promise<T> {
+    const hit = fresh.get(cacheKey) as T | undefined;
     if (hit) {
       stats.memory.hits++;
       return Promise.resolve(hit);
     }
     stats.memory.misses++;
-    let pending = inFlight.get(cacheKey);
+    let pending = inFlight.get(cacheKey) as Promise<T> | undefined;
     if (!pending) {
-      pending = inTraceContext(traced, () => load(cacheKey, fetch, redisId)).finally(() => inFlight.delete(cacheKey));
+      pending = inTraceContext(traced, () => load(cacheKey, fetch, redisLayer)).finally(() => inFlight.delete(cacheKey));
       inFlight.set(cacheKey, pending);
     }
     return pending;
@@ -252,7 +260,8 @@ export function createCredentialStore(
 
   return {
     forConsumer(consumerId, { provision, traced }) {
-      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), traced, consumerId) as Promise<SigningCredential>;
+      const redisLayer = redis && { copies: redis, id: consumerId };
+      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), traced, redisLayer);
     },
 
     forKey(key, traced) {
@@ -260,11 +269,12 @@ export function createCredentialStore(
         stats.memory.hits++;
         return Promise.reject(unknownKey());
       }
-      return cached(`k:${key}`, () => fromAdminApiByKey(key), traced) as Promise<SigningCredential>;
+      return cached(`k:${key}`, () => fromAdminApiByKey(key), traced);
     },
 
     consumer(consumerId, traced) {
-      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId), traced) as Promise<KongConsumer>;
+      const redisLayer = redis && { copies: redis.consumers, id: consumerId };
+      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId), traced, redisLayer);
     },
 
     refreshAfterSignatureFailure(seen, foundBy, traced) {

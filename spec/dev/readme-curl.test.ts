@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
+import { startDevStack } from '../support/dev-stack.js';
 
 /** One shell command of the README and, when a `# …` line follows it, what it is documented to print. */
 interface Step {
@@ -34,8 +35,20 @@ function documentedPairs(expected: string): string[] {
   return pairs.filter((pair) => !pair.includes('…'));
 }
 
-/** What a step printed meets its documentation: every documented pair, or the documented line itself. */
-function assertDocumented(step: Step, printed: string): void {
+const STATUS_LINE = /\n@@status (\d{3})\n$/;
+
+/**
+ * What a step printed meets its documentation: the status when one is documented (`# 400 …`; else a
+ * 2xx), then every documented pair, or the documented line itself.
+ */
+function assertDocumented(step: Step, output: string): void {
+  const status = STATUS_LINE.exec(output)?.[1];
+  const printed = output.replace(STATUS_LINE, '');
+  if (status !== undefined) {
+    const documented = /^(\d{3}) /.exec(step.expected ?? '')?.[1];
+    if (documented) assert.equal(status, documented, step.command);
+    else assert.match(status, /^2\d\d$/, `${step.command}\n  printed ${printed}`);
+  }
   if (step.expected === undefined) return;
   const pairs = documentedPairs(step.expected);
   if (pairs.length > 0) {
@@ -46,43 +59,20 @@ function assertDocumented(step: Step, printed: string): void {
   assert.ok(printed.toLowerCase().includes(line.toLowerCase()), `${step.command}\n  documented ${line}\n  printed ${printed}`);
 }
 
-async function startDevStack(): Promise<{ base: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/kong/stand-in/dev-stack.js')], {
-    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const base = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-      const url = /(http:\/\/127\.0\.0\.1:\d+)\/tokens\n/.exec(output)?.[1];
-      if (url) resolve(url);
-    });
-    child.once('exit', () => reject(new Error(`dev stack exited early:\n${output}`)));
-  });
-  return {
-    base,
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
-}
-
 test("the README's curl lines work against make dev and print what the README says they print", async () => {
   const steps = readmeSteps(readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8'));
   assert.ok(steps.length >= 5, 'the README has curl lines for make dev');
   const dev = await startDevStack();
   try {
+    // A command that prints its answer also prints its status (curl -w), for the check above.
+    const withStatus = (command: string) => command.replace(/^curl /, "curl -w '\\n@@status %{http_code}\\n' ");
     // One shell for all of them, so a variable set in one block is there in the next, as for a reader.
     const marker = (i: number) => `@@step ${i}@@`;
     const script = steps
       .map((step, i) => {
         const assigned = /^([A-Z_]+)=\$\(/.exec(step.command)?.[1];
         const check = assigned ? `; test -n "$${assigned}" || echo "${assigned} is empty"` : '';
-        return `echo '${marker(i)}'\n${step.command.replaceAll('localhost:8000', dev.base)}${check}\necho`;
+        return `echo '${marker(i)}'\n${withStatus(step.command).replaceAll('localhost:8000', dev.gateway)}${check}`;
       })
       .join('\n');
     const run = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
@@ -94,6 +84,6 @@ test("the README's curl lines work against make dev and print what the README sa
       assertDocumented(step, printed[i] as string);
     });
   } finally {
-    await dev.stop();
+    assert.equal(await dev.interrupt(), 0);
   }
 });

@@ -82,7 +82,14 @@ test('parseKongYml types services, routes, plugins and consumers, keeping file i
   assert.equal(yml.routes[0]?.service, 'orders');
   assert.deepEqual(yml.plugins, [{ name: 'correlation-id' }]);
   assert.deepEqual(yml.consumers[0]?.jwt_secrets, [{ id: ALICE_JWT_ID, key: 'alice-jwt-key', secret: 'alice-secret-0123456789abcdef' }]);
-  assert.deepEqual(yml.consumers[1], { custom_id: 'bob-only-custom', keyauth_credentials: [], jwt_secrets: [], acls: [], plugins: [] });
+  assert.deepEqual(yml.consumers[1], {
+    custom_id: 'bob-only-custom',
+    keyauth_credentials: [],
+    basicauth_credentials: [],
+    jwt_secrets: [],
+    acls: [],
+    plugins: [],
+  });
 });
 
 test('parseKongYml names the offending path of a malformed file', () => {

@@ -6,8 +6,12 @@ import {
   AdminApiConflictError,
   AdminApiUnavailableError,
   type JwtCredential,
+  type KongConsumer,
 } from '../../lib/credentials/admin-client.js';
 import { createCredentialStore, type CredentialSource } from '../../lib/credentials/credential-store.js';
+import type { RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
+import type { SealedCopies } from '../../lib/credentials/redis-sealed-copies.js';
+import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
 import { AuthError } from '../../lib/errors.js';
 
 const log = pino({ level: 'silent' });
@@ -225,5 +229,78 @@ describe('credential store: keys Kong does not have', () => {
     await rejectsWith(credentials.forKey('k-1'), 'AUTH_004');
     await rejectsWith(credentials.forKey('k-1'), 'AUTH_004');
     assert.deepEqual(fake.asked, ['k-1', 'k-1']);
+  });
+});
+
+/** Redis's layers as maps, fresh and stale apart, so this file tests the store's use of them alone. */
+function mapCopies<T>(idOf: (value: T) => string): SealedCopies<T> & { fresh: Map<string, T>; stale: Map<string, T> } {
+  const fresh = new Map<string, T>();
+  const stale = new Map<string, T>();
+  return {
+    fresh,
+    stale,
+    getFresh: async (id) => fresh.get(id),
+    getStale: async (id) => stale.get(id),
+    async put(value) {
+      fresh.set(idOf(value), value);
+      stale.set(idOf(value), value);
+    },
+    async evict(id) {
+      fresh.delete(id);
+      stale.delete(id);
+    },
+  };
+}
+
+function mapRedis() {
+  const consumers = mapCopies<KongConsumer>((consumer) => consumer.id);
+  const redis: RedisCredentialCache = {
+    ...mapCopies<SigningCredential>((cred) => cred.consumerId),
+    consumers,
+    stats: () => ({ fresh: { hits: 0, misses: 0, errors: 0 }, stale: { hits: 0, misses: 0, errors: 0 } }),
+  };
+  return { redis, consumers };
+}
+
+describe('credential store: consumers through the Redis layers', () => {
+  const DANA: KongConsumer = { id: ID, username: 'dana', custom_id: null, tags: ['scope:orders.read'] };
+
+  function consumerAdmin() {
+    let answer: KongConsumer | Error = DANA;
+    const asked: string[] = [];
+    const admin: CredentialSource = {
+      listJwtCredentials: async () => undefined,
+      jwtCredentialByKey: async () => undefined,
+      createJwtCredential: async () => undefined,
+      async consumerById(id) {
+        asked.push(id);
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    };
+    return { admin, asked, fail: (err: Error) => (answer = err) };
+  }
+
+  test('a consumer read from the Admin API is written to Redis; another process reads it from there without asking', async () => {
+    const { redis, consumers } = mapRedis();
+    const first = consumerAdmin();
+    const opts = { ttlSeconds: 60, staleSeconds: 60, maxEntries: 10 };
+    assert.deepEqual(await createCredentialStore({ admin: first.admin, redis, log }, opts).consumer(ID), DANA);
+    assert.deepEqual(consumers.fresh.get(ID), DANA);
+    assert.deepEqual(consumers.stale.get(ID), DANA);
+    const second = consumerAdmin();
+    assert.deepEqual(await createCredentialStore({ admin: second.admin, redis, log }, opts).consumer(ID), DANA);
+    assert.deepEqual(second.asked, [], 'the second process found it in Redis');
+  });
+
+  test("while the Admin API fails, Redis's stale consumer copy stands in; without one it is AUTH_004", async () => {
+    const { redis, consumers } = mapRedis();
+    consumers.stale.set(ID, DANA);
+    const fake = consumerAdmin();
+    fake.fail(new AdminApiUnavailableError('down'));
+    const credentials = createCredentialStore({ admin: fake.admin, redis, log }, { ttlSeconds: 60, staleSeconds: 60, maxEntries: 10 });
+    assert.deepEqual(await credentials.consumer(ID), DANA);
+    assert.deepEqual(fake.asked, [ID]);
+    await rejectsWith(credentials.consumer('22222222-2222-4222-8222-222222222222'), 'AUTH_004');
   });
 });

@@ -4,11 +4,13 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { RedisConfig } from '../../lib/credentials/redis-connection.js';
 import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
+import type { KongConsumer } from '../../lib/credentials/admin-client.js';
 import { createLogger, type Logger } from '../../lib/ops/logger.js';
-import { createRedisConnection, type RedisConnection } from '../../lib/credentials/redis-connection.js';
+import { createRedisConnection, type RedisClient, type RedisConnection } from '../../lib/credentials/redis-connection.js';
 import { createRedisCredentialCache, type RedisCredentialCache } from '../../lib/credentials/redis-credential-cache.js';
 import { createSecretCipher } from '../../lib/credentials/secret-cipher.js';
-import { startRedis, startSentinelSet, type RedisServer } from '../support/redis-server.js';
+import { startRedis, startRedisCluster, startSentinelSet, type RedisClusterSet, type RedisServer } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/eventually.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -21,17 +23,6 @@ const ALICE: SigningCredential = {
 };
 const BOB: SigningCredential = { consumerId: 'bob', key: 'bob-iss-key', secret: 'bob-secret-do-not-leak-0123456789' };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` holds or the deadline passes; Redis reconnects on its own schedule. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
-
 async function redisFor(t: After, password?: string): Promise<RedisServer> {
   const redis = await startRedis({ password });
   t.after(() => redis.stop());
@@ -42,6 +33,7 @@ function redisConfig(overrides: Partial<RedisConfig>): RedisConfig {
   return {
     url: undefined,
     sentinels: [],
+    clusterNodes: [],
     sentinelMaster: 'mymaster',
     sentinelPassword: undefined,
     tlsCaFile: undefined,
@@ -93,7 +85,7 @@ describe('Redis credential cache', () => {
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
     assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
     assert.equal(await cache.getFresh(BOB.consumerId), undefined);
-    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${ALICE.consumerId}`, `test:cred:${ALICE.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${ALICE.consumerId}}`, `test:{cred:${ALICE.consumerId}}:stale`]);
     assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 1, errors: 0 }, stale: { hits: 1, misses: 0, errors: 0 } });
   });
 
@@ -104,7 +96,7 @@ describe('Redis credential cache', () => {
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
     await eventually(async () => (await cache.getFresh(ALICE.consumerId)) === undefined, 'the fresh copy expires', 5000);
     assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
-    const staleTtlSeconds = Number(await redis.command('TTL', `test:cred-stale:${ALICE.consumerId}`));
+    const staleTtlSeconds = Number(await redis.command('TTL', `test:{cred:${ALICE.consumerId}}:stale`));
     assert.ok(staleTtlSeconds > 50 && staleTtlSeconds <= 60, `stale TTL ${staleTtlSeconds}`);
   });
 
@@ -112,7 +104,7 @@ describe('Redis credential cache', () => {
     const redis = await redisFor(t);
     const cache = cacheOn(await readyConnection(t, redis.url), { staleSeconds: 0 });
     await cache.put(ALICE);
-    assert.deepEqual(await redis.keys('*'), [`test:cred:${ALICE.consumerId}`]);
+    assert.deepEqual(await redis.keys('*'), [`test:{cred:${ALICE.consumerId}}`]);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
   });
 
@@ -151,16 +143,16 @@ describe('Redis credential cache', () => {
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
 
     await cache.put(ALICE);
-    const sealed = (await redis.get(`test:cred:${ALICE.consumerId}`)) ?? '';
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, sealed); // Alice's credential on Bob's key
+    const sealed = (await redis.get(`test:{cred:${ALICE.consumerId}}`)) ?? '';
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, sealed); // Alice's credential on Bob's key
     assert.equal(await cache.getFresh(BOB.consumerId), undefined);
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, `${sealed.slice(0, -4)}AAA=`);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, `${sealed.slice(0, -4)}AAA=`);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
 
     const plain = cacheOn(connection);
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, 'bob-secret-in-some-other-format');
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, 'bob-secret-in-some-other-format');
     assert.equal(await plain.getFresh(BOB.consumerId), undefined);
-    await redis.command('SET', `test:cred:${BOB.consumerId}`, JSON.stringify({ consumerId: BOB.consumerId, key: 'k' }));
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}`, JSON.stringify({ consumerId: BOB.consumerId, key: 'k' }));
     assert.equal(await plain.getFresh(BOB.consumerId), undefined);
 
     assert.deepEqual(cache.stats().fresh, { hits: 0, misses: 3, errors: 3 });
@@ -173,7 +165,7 @@ describe('Redis credential cache', () => {
     const first = cacheOn(connection, { keyPrefix: 'first:' });
     const second = cacheOn(connection, { keyPrefix: 'second:' });
     await first.put(ALICE);
-    assert.deepEqual((await redis.keys('*')).sort(), [`first:cred-stale:${ALICE.consumerId}`, `first:cred:${ALICE.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`first:{cred:${ALICE.consumerId}}`, `first:{cred:${ALICE.consumerId}}:stale`]);
     assert.equal(await second.getFresh(ALICE.consumerId), undefined);
     assert.deepEqual(await first.getFresh(ALICE.consumerId), ALICE);
   });
@@ -186,7 +178,7 @@ describe('Redis credential cache', () => {
     await cache.evict(ALICE.consumerId);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
-    assert.deepEqual((await redis.keys('*')).sort(), [`test:cred-stale:${BOB.consumerId}`, `test:cred:${BOB.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`]);
   });
 });
 
@@ -199,8 +191,8 @@ describe('sealed copies are bound to their Redis key and their end', () => {
       { connection, cipher: createSecretCipher(randomBytes(32)), log },
       { keyPrefix: 'test:', ttlSeconds: 2, staleSeconds: 3 },
     );
-    const freshKey = `test:cred:${ALICE.consumerId}`;
-    const staleKey = `test:cred-stale:${ALICE.consumerId}`;
+    const freshKey = `test:{cred:${ALICE.consumerId}}`;
+    const staleKey = `test:{cred:${ALICE.consumerId}}:stale`;
     await cache.put(ALICE);
     const [fresh, stale] = [(await redis.get(freshKey)) ?? '', (await redis.get(staleKey)) ?? ''];
     await cache.evict(ALICE.consumerId); // the credential was deleted in Kong
@@ -237,10 +229,10 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     );
     const otherPrefix = cacheOn(connection, { keyPrefix: 'other:', encryptionKey });
     await cache.put(ALICE);
-    const stale = (await redis.get(`test:cred-stale:${ALICE.consumerId}`)) ?? '';
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, stale); // its 30-minute end on the 60-second key
-    await redis.command('SET', `test:cred-stale:${BOB.consumerId}`, stale);
-    await redis.command('SET', `other:cred-stale:${ALICE.consumerId}`, stale);
+    const stale = (await redis.get(`test:{cred:${ALICE.consumerId}}:stale`)) ?? '';
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, stale); // its 30-minute end on the 60-second key
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}:stale`, stale);
+    await redis.command('SET', `other:{cred:${ALICE.consumerId}}:stale`, stale);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(BOB.consumerId), undefined);
     assert.equal(await otherPrefix.getStale(ALICE.consumerId), undefined);
@@ -260,12 +252,84 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     const earlier = createSecretCipher(encryptionKey).seal(
       JSON.stringify({ consumerId: ALICE.consumerId, key: ALICE.key, secret: ALICE.secret }),
     );
-    await redis.command('SET', `test:cred:${ALICE.consumerId}`, earlier);
-    await redis.command('SET', `test:cred-stale:${ALICE.consumerId}`, earlier);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}`, earlier);
+    await redis.command('SET', `test:{cred:${ALICE.consumerId}}:stale`, earlier);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
+  });
+});
+
+describe('consumer copies, sealed like the credential', () => {
+  const DANA: KongConsumer = { id: 'dana-id', username: 'dana', custom_id: null, tags: ['scope:orders.read', 'team-a'] };
+
+  test('a put is read back from the fresh and the stale copy, under keys of one hash tag, sealed when a key is set', async (t) => {
+    const redis = await redisFor(t);
+    const cache = cacheOn(await readyConnection(t, redis.url), { encryptionKey: randomBytes(32) });
+    await cache.consumers.put(DANA);
+    assert.deepEqual(await cache.consumers.getFresh(DANA.id), DANA);
+    assert.deepEqual(await cache.consumers.getStale(DANA.id), DANA);
+    assert.equal(await cache.consumers.getFresh(ALICE.consumerId), undefined);
+    assert.equal(await cache.getFresh(DANA.id), undefined, 'a consumer copy is no credential');
+    const keys = (await redis.keys('*')).sort();
+    assert.deepEqual(keys, ['test:{consumer:dana-id}', 'test:{consumer:dana-id}:stale']);
+    for (const key of keys) assert.match((await redis.get(key)) ?? '', /^aesgcm1:/);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 1, misses: 2, errors: 0 }, stale: { hits: 1, misses: 0, errors: 0 } });
+  });
+
+  test('a consumer copy moved onto another key, read past its end, or forged without the key is refused', async (t) => {
+    const redis = await redisFor(t);
+    const { log, text } = capturedLog();
+    const connection = await readyConnection(t, redis.url);
+    const cipher = createSecretCipher(randomBytes(32));
+    const cache = createRedisCredentialCache({ connection, cipher, log }, { keyPrefix: 'test:', ttlSeconds: 60, staleSeconds: 1 });
+    await cache.consumers.put(DANA);
+    const stale = (await redis.get('test:{consumer:dana-id}:stale')) ?? '';
+    await redis.command('SET', 'test:{consumer:dana-id}', stale); // the stale copy on the fresh key
+    await redis.command('SET', 'test:{consumer:erin-id}', stale); // dana's tags on another consumer
+    await redis.command('SET', 'test:{cred:dana-id}', stale); // a consumer where a credential belongs
+    assert.equal(await cache.consumers.getFresh(DANA.id), undefined);
+    assert.equal(await cache.consumers.getFresh('erin-id'), undefined);
+    assert.equal(await cache.getFresh(DANA.id), undefined);
+    const forged = JSON.stringify({
+      ...DANA,
+      tags: ['scope:admin'],
+      redisKey: 'test:{consumer:dana-id}',
+      expiresAtMs: Date.now() + 60_000,
+    });
+    await redis.command('SET', 'test:{consumer:dana-id}', forged);
+    assert.equal(await cache.consumers.getFresh(DANA.id), undefined, 'written into Redis without CACHE_ENCRYPTION_KEY');
+
+    await eventually(async () => (await redis.get('test:{consumer:dana-id}:stale')) === null, 'the stale copy expires', 5000);
+    await redis.command('SET', 'test:{consumer:dana-id}:stale', stale);
+    assert.equal(await cache.consumers.getStale(DANA.id), undefined, 'written back after its end');
+    assert.deepEqual(
+      refusals(text()).map((line) => [line['redis.key_group'], line.reason]),
+      [
+        ['consumer', 'sealed for another Redis key'],
+        ['consumer', 'sealed for another Redis key'],
+        ['cred', 'not a credential'],
+        ['consumer', 'not sealed with this CACHE_ENCRYPTION_KEY (or not at all)'],
+        ['consumer', 'past the end it was written with'],
+      ],
+    );
+  });
+
+  test('while Redis is down consumer calls return at once and count as errors', async (t) => {
+    const redis = await redisFor(t);
+    const connection = await readyConnection(t, redis.url);
+    const cache = cacheOn(connection);
+    await redis.kill();
+    await eventually(() => !connection.isReady(), 'the connection notices');
+    const calls = [
+      cache.consumers.getFresh(DANA.id),
+      cache.consumers.getStale(DANA.id),
+      cache.consumers.put(DANA),
+      cache.consumers.evict(DANA.id),
+    ];
+    assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(cache.stats(), { fresh: { hits: 0, misses: 1, errors: 3 }, stale: { hits: 0, misses: 1, errors: 3 } });
   });
 });
 
@@ -302,7 +366,7 @@ describe('Redis outages', () => {
     assert.deepEqual(await redis.keys('*'), [], 'a fresh Redis');
     await eventually(() => connection.isReady(), 'the connection comes back by itself');
     await cache.put(BOB);
-    assert.deepEqual((await redis.keys('*cred:*')).sort(), [`test:cred:${BOB.consumerId}`]);
+    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`]);
     assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
   });
 
@@ -320,7 +384,7 @@ describe('Redis outages', () => {
     await redis.restart();
     await eventually(() => connection.isReady(), 'the connection comes up by itself');
     await cache.put(ALICE);
-    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+    assert.ok((await redis.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`));
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
   });
 
@@ -384,7 +448,7 @@ describe('Redis over TLS', () => {
     const cache = cacheOn(trusted);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
-    assert.ok((await redis.keys('*')).includes(`test:cred:${ALICE.consumerId}`));
+    assert.ok((await redis.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`));
 
     await eventually(() => untrusted.stats().errors >= 2, 'the untrusted connection fails, and retries');
     assert.equal(untrusted.isReady(), false);
@@ -404,17 +468,132 @@ describe('Redis Sentinel', () => {
     const cache = cacheOn(connection);
     await cache.put(ALICE);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE);
-    assert.ok((await set.master.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'written through the master');
-    await eventually(async () => (await set.replica.keys('*')).includes(`test:cred:${ALICE.consumerId}`), 'replicated');
+    assert.ok((await set.master.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`), 'written through the master');
+    await eventually(async () => (await set.replica.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`), 'replicated');
 
     await set.master.kill();
     assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined], 'calls return during the failover');
     await set.waitForFailover(20_000);
     await eventually(async () => {
       await cache.put(BOB);
-      return (await set.replica.keys('*')).includes(`test:cred:${BOB.consumerId}`);
+      return (await set.replica.keys('*')).includes(`test:{cred:${BOB.consumerId}}`);
     }, 'the promoted replica takes the writes');
     assert.deepEqual(await cache.getFresh(BOB.consumerId), BOB);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'replicated before the failover');
+  });
+});
+
+async function clusterFor(t: After): Promise<RedisClusterSet> {
+  const cluster = await startRedisCluster();
+  t.after(() => cluster.stopAll());
+  return cluster;
+}
+
+async function readyClusterConnection(t: After, cluster: RedisClusterSet, log?: Logger): Promise<RedisConnection> {
+  const nodes = cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) }));
+  const connection = connectionFor(t, redisConfig({ clusterNodes: nodes.slice(0, 1) }), log);
+  await eventually(() => connection.isReady(), 'the cluster connection is ready');
+  return connection;
+}
+
+/** Every key of ours on every master, by SCAN (KEYS would block a large Redis). */
+async function scanMasters(connection: RedisConnection): Promise<string[]> {
+  const found: string[] = [];
+  for (const master of connection.masters()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await master.scan(cursor, 'MATCH', 'test:*', 'COUNT', 100);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return found.sort();
+}
+
+/** Subscribes once the connection is ready and resolves with the first message on `channel`. */
+async function firstMessage(subscriber: RedisClient, channel: string): Promise<string> {
+  await eventually(() => subscriber.status === 'ready', 'the subscriber connection is ready');
+  const message = new Promise<string>((resolve) => subscriber.once('message', (_channel: string, text: string) => resolve(text)));
+  await subscriber.subscribe(channel);
+  return message;
+}
+
+describe('Redis Cluster', () => {
+  test('put and get work on three masters found from one seed; the copies of one consumer share a slot; SCAN over masters() sees every key', async (t) => {
+    const cluster = await clusterFor(t);
+    const connection = await readyClusterConnection(t, cluster);
+    const cache = cacheOn(connection, { encryptionKey: randomBytes(32) });
+    const consumers = Array.from({ length: 12 }, (_, i) => ({ ...ALICE, consumerId: `consumer-${i}` }));
+    for (const credential of consumers) await cache.put(credential);
+    await cache.consumers.put({ id: 'consumer-0', username: 'zero', custom_id: null, tags: ['scope:a'] });
+    for (const credential of consumers) assert.deepEqual(await cache.getFresh(credential.consumerId), credential);
+    assert.deepEqual(await cache.consumers.getStale('consumer-0'), {
+      id: 'consumer-0',
+      username: 'zero',
+      custom_id: null,
+      tags: ['scope:a'],
+    });
+    assert.deepEqual(cache.stats().fresh.errors + cache.stats().stale.errors, 0);
+
+    for (const group of ['cred', 'consumer']) {
+      const fresh = `test:{${group}:consumer-0}`;
+      assert.equal(await cluster.keySlot(fresh), await cluster.keySlot(`${fresh}:stale`), `${group}: one slot`);
+      assert.ok((await (await cluster.nodeFor(fresh)).get(fresh))?.startsWith('aesgcm1:'), `${group}: on the node of its slot`);
+    }
+    const holders = await Promise.all(cluster.nodes.map(async (node) => (await node.keys('test:*')).length));
+    assert.ok(
+      holders.every((count) => count > 0),
+      `keys spread over every master: ${holders.join(', ')}`,
+    );
+
+    assert.equal(connection.masters().length, 3);
+    assert.deepEqual(await scanMasters(connection), (await cluster.keys('test:*')).sort());
+    assert.equal((await scanMasters(connection)).length, 12 * 2 + 2);
+  });
+
+  test('a killed node: calls for its slots return at once and the others still work; back on its port, it is used again', async (t) => {
+    const cluster = await clusterFor(t);
+    const connection = await readyClusterConnection(t, cluster);
+    const cache = cacheOn(connection);
+    const victim = cluster.nodes[1]!;
+    const ids = Array.from({ length: 12 }, (_, i) => `consumer-${i}`);
+    const onVictim: string[] = [];
+    for (const id of ids) if ((await cluster.nodeFor(`test:{cred:${id}}`)) === victim) onVictim.push(id);
+    assert.ok(onVictim.length > 0 && onVictim.length < ids.length, 'some consumers live on the node that dies');
+
+    await victim.kill();
+    for (let round = 0; round < 5; round++) {
+      for (const id of ids) {
+        const startedAt = performance.now();
+        await cache.put({ ...ALICE, consumerId: id });
+        const read = await cache.getFresh(id);
+        assert.ok(performance.now() - startedAt < 4 * COMMAND_TIMEOUT_MS, `round ${round}, ${id}: returns at once`);
+        if (onVictim.includes(id)) assert.equal(read, undefined);
+        // Once the others mark the node failed, the whole cluster refuses (CLUSTERDOWN) until it is back.
+        else if (round === 0) assert.deepEqual(read, { ...ALICE, consumerId: id }, `${id} lives on a node that still serves`);
+      }
+      await sleep(300);
+    }
+    assert.ok(cache.stats().fresh.errors > 0);
+
+    await victim.restart();
+    await cluster.waitUntilOk();
+    await eventually(async () => {
+      await cache.put({ ...ALICE, consumerId: onVictim[0]! });
+      return (await cache.getFresh(onVictim[0]!)) !== undefined;
+    }, 'the restarted node takes its slots again');
+    assert.ok((await victim.keys('test:*')).includes(`test:{cred:${onVictim[0]}}`));
+  });
+
+  test('subscriber(): on one server and on a cluster, a connection that SUBSCRIBEs once ready receives what the client PUBLISHes', async (t) => {
+    const redis = await redisFor(t);
+    const cluster = await clusterFor(t);
+    for (const connection of [await readyConnection(t, redis.url), await readyClusterConnection(t, cluster)]) {
+      const subscriber = connection.subscriber();
+      assert.notEqual(subscriber, connection.client);
+      const received = firstMessage(subscriber, 'test:revoked');
+      await eventually(async () => (await connection.client.publish('test:revoked', 'token-1')) > 0, 'the subscription is in place');
+      assert.equal(await received, 'token-1');
+    }
   });
 });

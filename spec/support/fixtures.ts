@@ -1,3 +1,6 @@
+import type { KongHarness } from '../../kong/stand-in/kong-harness.js';
+import type { GatewayResult } from '../../kong/stand-in/gateway.js';
+
 /** Declarative configs the specs start Kong with; credentials are test values. */
 export const ALICE_SECRET = 'alice-test-secret-0123456789abcdef';
 export const CAROL_SECRET = 'carol-test-secret-0123456789abcdef';
@@ -230,6 +233,16 @@ consumers:
     jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
 `;
 
+/**
+ * A token request for `scope` on SCOPES_KONG_YML's route with verify_consumer off, naming dana in the
+ * consumer headers: the tags then come from the consumer entity the store reads, not from Kong's request.
+ */
+export function danaTrustingRequest(kong: KongHarness, scope: string): Promise<GatewayResult> {
+  const dana = kong.store.consumerByIdOrUsername('dana');
+  if (!dana) throw new Error('SCOPES_KONG_YML seeds dana');
+  return kong.request({ path: `/trusting/tokens?scope=${scope}`, headers: { 'x-consumer-id': dana.id, 'x-consumer-username': 'dana' } });
+}
+
 /** The claims of a valid token of alice's credential under the validator fixtures' issuer and audience, signed now, valid 300 s. */
 export function aliceClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const iat = Math.floor(Date.now() / 1000);
@@ -275,5 +288,55 @@ export const REVOCATION_KONG_YML =
   `  - username: carol
     keyauth_credentials: [{ key: carol-key }]
     jwt_secrets: [{ key: carol-jwt-key, secret: ${CAROL_SECRET} }]
+  - username: anonymous
+`;
+
+export const DANA_CLIENT_SECRET = 'dana-client-secret-0123456789abcdef';
+export const ALICE_CLIENT_SECRET = 'alice-client-secret-0123456789abcdef';
+
+/** OAuth client credentials: clients authenticated by basic-auth (or key-auth, or as the anonymous consumer) on /oauth2/token. */
+export const CLIENT_CREDENTIALS_KONG_YML = `${tokenService('{ issuer: https://issuer.test }')}
+      - name: oauth-token
+        paths: [/oauth2/token]
+        methods: [POST]
+        plugins:
+          - name: basic-auth
+            config: { hide_credentials: true }
+          - name: token-issuer
+            config: { ttl_seconds: 600, issuer: https://issuer.test, audience: [api-a], client_credentials_only: true }
+      - name: oauth-token-keyauth
+        paths: [/key/oauth2/token]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { issuer: https://issuer.test }
+      - name: oauth-token-anonymous
+        paths: [/open/oauth2/token]
+        plugins:
+          - name: basic-auth
+            config: { anonymous: anonymous }
+          - name: token-issuer
+            config: {}
+  - name: echo
+    url: http://echo.test
+    routes:
+      - name: basic-echo
+        paths: [/echo]
+        plugins:
+          - name: basic-auth
+            config: { hide_credentials: true, realm: echo }
+      - name: basic-echo-visible
+        paths: [/visible/echo]
+        plugins:
+          - name: basic-auth
+consumers:
+  - username: dana
+    tags: [scope:orders.read, scope:orders.write]
+    keyauth_credentials: [{ key: dana-key }]
+    basicauth_credentials: [{ username: dana-client, password: ${DANA_CLIENT_SECRET} }]
+    jwt_secrets: [{ key: dana-jwt-key, secret: ${DANA_SECRET} }]
+  - username: alice
+    basicauth_credentials: [{ username: alice-client, password: ${ALICE_CLIENT_SECRET} }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
   - username: anonymous
 `;

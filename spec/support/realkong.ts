@@ -63,11 +63,11 @@ export class RealKong {
     return new RealKong(Number(stdout.trim()), workDir);
   }
 
-  /** One HTTP request; headers go out in the order given (after Host), repeated names included, then Content-Length for a body. */
-  request(path: string, headers: Array<[string, string]> = [], method = 'GET', requestBody?: string): Promise<RealKongResponse> {
-    // Node adds no Host header to a raw header list.
-    const length: Array<[string, string]> = requestBody === undefined ? [] : [['Content-Length', String(Buffer.byteLength(requestBody))]];
-    const raw = [['Host', `127.0.0.1:${this.port}`], ...headers, ...length].flat();
+  /** One HTTP request; headers go out in the order given (after Host, and Content-Length for a body), repeated names included. */
+  request(path: string, headers: Array<[string, string]> = [], method = 'GET', body?: string | Uint8Array): Promise<RealKongResponse> {
+    // Node adds no Host (nor Content-Length) header to a raw header list.
+    const length: Array<[string, string]> = body === undefined ? [] : [['Content-Length', String(Buffer.byteLength(body))]];
+    const raw = [['Host', `127.0.0.1:${this.port}`], ...length, ...headers].flat();
     return new Promise((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: this.port, path, method, headers: raw, agent: false }, (res) => {
         let body = '';
@@ -89,7 +89,7 @@ export class RealKong {
         });
       });
       req.once('error', reject);
-      req.end(requestBody);
+      req.end(body);
     });
   }
 

@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
 /** A real redis-server on 127.0.0.1, owned by the test that started it. */
@@ -40,7 +41,25 @@ export interface SentinelSet {
   waitForFailover(timeoutMs: number): Promise<void>;
 }
 
+/** Three masters of one Redis Cluster (no replicas), each owning a third of the slots. */
+export interface RedisClusterSet {
+  nodes: RedisServer[];
+  /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`, as REDIS_CLUSTER_NODES takes it. */
+  seeds: string;
+  /** CLUSTER KEYSLOT. */
+  keySlot(key: string): Promise<number>;
+  /** The node that owns `key`'s slot. */
+  nodeFor(key: string): Promise<RedisServer>;
+  /** KEYS on every node, together. */
+  keys(pattern: string): Promise<string[]>;
+  /** Resolves once every node says cluster_state:ok. */
+  waitUntilOk(timeoutMs?: number): Promise<void>;
+  /** Stops every node. */
+  stopAll(): Promise<void>;
+}
+
 const HOST = '127.0.0.1';
+const execFileAsync = promisify(execFile);
 const START_TIMEOUT_MS = 5000;
 const STOP_TIMEOUT_MS = 3000;
 
@@ -211,6 +230,53 @@ export async function startSentinelSet(): Promise<SentinelSet> {
         timeoutMs,
       );
     },
+  };
+}
+
+/**
+ * Three `redis-server --cluster-enabled yes`, joined with `redis-cli --cluster create`. Each node keeps
+ * its cluster config in its own directory, so a node restarted after stop or kill rejoins with its slots
+ * (and no data). A node is marked failed after one second of silence.
+ */
+export async function startRedisCluster(): Promise<RedisClusterSet> {
+  const nodes: RedisServer[] = [];
+  const stopAll = () => Promise.all(nodes.map((node) => node.stop())).then(() => undefined);
+  const clusterInfoOk = async (node: RedisServer) => /cluster_state:ok/.test(String(await node.command('CLUSTER', 'INFO')));
+  const waitUntilOk = (timeoutMs = 20_000) =>
+    until(async () => (await Promise.all(nodes.map(clusterInfoOk))).every(Boolean), 'every node says cluster_state:ok', timeoutMs);
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(
+        await startRedis({
+          extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', 1000],
+        }),
+      );
+    }
+    const addresses = nodes.map((node) => `${HOST}:${node.port}`);
+    await execFileAsync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 20_000,
+    });
+    await waitUntilOk();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const keySlot = async (key: string) => Number(await nodes[0]!.command('CLUSTER', 'KEYSLOT', key));
+  return {
+    nodes,
+    seeds: nodes.map((node) => `${HOST}:${node.port}`).join(','),
+    keySlot,
+    async nodeFor(key) {
+      const slot = await keySlot(key);
+      const ranges = (await nodes[0]!.command('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+      const owner = ranges.find(([first, last]) => slot >= first && slot <= last)?.[2][1];
+      const node = nodes.find((candidate) => candidate.port === Number(owner));
+      if (!node) throw new Error(`no node owns slot ${slot}`);
+      return node;
+    },
+    keys: async (pattern) => (await Promise.all(nodes.map((node) => node.keys(pattern)))).flat(),
+    waitUntilOk,
+    stopAll,
   };
 }
 

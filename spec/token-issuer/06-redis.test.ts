@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ALICE_SECRET, ISSUER_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, DANA_SECRET, danaTrustingRequest, ISSUER_KONG_YML, SCOPES_KONG_YML } from '../support/fixtures.js';
+import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { startRedis, startSentinelSet } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/eventually.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type After = { after(fn: () => Promise<void> | void): void };
 
 async function redisFor(t: After) {
@@ -22,15 +23,6 @@ async function kongWith(t: After, env: Record<string, string>) {
 
 const issue = (kong: KongHarness, apikey = 'alice-key') => kong.request({ path: '/tokens', headers: { apikey } });
 
-/** Polls until `check` holds or the deadline passes; Redis reconnects on its own schedule. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('the Redis cache layers', () => {
   test('a restarted plugin server (memory empty) keeps issuing from Redis while the Admin API is down', async (t) => {
     const redis = await redisFor(t);
@@ -41,6 +33,33 @@ describe('the Redis cache layers', () => {
     const res = await issue(kong);
     assert.equal(res.status, 200);
     assert.equal(kong.adminApi.droppedConnections, 0, 'the Admin API was not even asked');
+  });
+
+  test("a restarted plugin server serves the consumer's scopes from Redis's stale copies while the Admin API is down", async (t) => {
+    const redis = await redisFor(t);
+    const kong = await KongHarness.start({
+      kongYml: SCOPES_KONG_YML,
+      env: { REDIS_URL: redis.url, CACHE_ENCRYPTION_KEY: randomBytes(32).toString('base64'), CACHE_TTL_SECONDS: '1' },
+    });
+    t.after(() => kong.stop());
+    const dana = kong.store.consumerByIdOrUsername('dana');
+    assert.ok(dana);
+    const request = (scope: string) => danaTrustingRequest(kong, scope);
+    assert.equal((await request('orders.read')).status, 200);
+    assert.deepEqual((await redis.keys(`*{consumer:${dana.id}}*`)).sort(), [
+      `kong-auth-sidecar:{consumer:${dana.id}}`,
+      `kong-auth-sidecar:{consumer:${dana.id}}:stale`,
+    ]);
+    await kong.restartServer();
+    kong.adminApi.setFault({ kind: 'down' });
+    await sleep(1100); // the fresh copies in Redis end too: only the stale ones are left
+    const during = await request('orders.write');
+    assert.equal(during.status, 200, during.body);
+    assert.equal(verifyHs256(during.json<{ access_token: string }>().access_token, DANA_SECRET).claims.scope, 'orders.write');
+    const refused = await request('admin');
+    assert.equal(refused.status, 400, refused.body);
+    assert.equal(refused.json().code, 'AUTH_014', 'the tags still decide');
+    assert.ok(kong.adminApi.droppedConnections > 0, 'the Admin API was asked and failed');
   });
 
   test('Redis killed mid-run: no request fails; Redis back: the layer is used again by itself', async (t) => {

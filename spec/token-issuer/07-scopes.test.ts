@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALICE_SECRET, DANA_SECRET, SCOPES_KONG_YML } from '../support/fixtures.js';
+import { ALICE_SECRET, DANA_SECRET, danaTrustingRequest, SCOPES_KONG_YML } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 
@@ -123,10 +123,7 @@ describe('token-issuer scopes while the Admin API is down', () => {
       env: { KONG_ADMIN_RETRY_DELAY_MS: '20', CACHE_TTL_SECONDS: '1', STALE_DATA_TOLERANCE_MINUTES: '1' },
     });
     t.after(() => kong.stop());
-    const dana = kong.store.consumerByIdOrUsername('dana');
-    assert.ok(dana);
-    const request = (scope: string) =>
-      kong.request({ path: `/trusting/tokens?scope=${scope}`, headers: { 'x-consumer-id': dana.id, 'x-consumer-username': 'dana' } });
+    const request = (scope: string) => danaTrustingRequest(kong, scope);
     assert.equal((await request('orders.read')).status, 200);
     kong.adminApi.setFault({ kind: 'down' });
     await sleep(1200);
