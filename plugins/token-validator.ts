@@ -231,7 +231,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     try {
       const credential = await credentialOfToken(ctx, token, conf, state.trace);
       const claims = await verify(token, credential, conf, 'key', state.trace);
-      if (ctx.revocations.isRevoked(claims, credential.consumerId)) return undefined;
+      refuseRevoked(conf, claims, credential.consumerId);
       const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
       return {
         active: true,

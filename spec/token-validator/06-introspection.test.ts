@@ -28,6 +28,12 @@ services:
           - name: key-auth
           - name: token-validator
             config: { mode: introspection, issuer: https://issuer.test, audience: [api-a] }
+      - name: revoke
+        paths: [/tokens/revoke]
+        methods: [POST]
+        plugins:
+          - name: key-auth
+          - name: token-revocation
       - name: introspect-anonymous
         paths: [/anon/introspect]
         plugins:
@@ -140,6 +146,20 @@ describe('token-validator, introspection mode (RFC 7662)', () => {
       'control characters': '\u0000\u007f',
     };
     for (const [what, token] of Object.entries(cases)) inactive(await introspect(`token=${encodeURIComponent(token)}`), what);
+  });
+
+  test('a revoked token is {"active":false}; the caller\'s other tokens stay active', async () => {
+    const revoked = await tokenOf('alice-key');
+    const kept = await tokenOf('alice-key');
+    const revocation = await kong.request({
+      method: 'POST',
+      path: '/tokens/revoke',
+      headers: { ...FORM, apikey: 'alice-key' },
+      body: `token=${revoked}`,
+    });
+    assert.equal(revocation.status, 200, revocation.body);
+    inactive(await introspect(`token=${revoked}`), 'revoked');
+    assert.equal((await introspect(`token=${kept}`)).json().active, true);
   });
 
   test('the request itself is checked: a missing or repeated token, a body that is not a form → invalid_request', async () => {
