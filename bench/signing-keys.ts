@@ -1,9 +1,9 @@
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { jwksOf } from '../lib/tokens/jwks.js';
-import { KEY_ALGS, type KeyAlg } from '../lib/tokens/key-manifest.js';
-import { buildKeySet } from '../lib/tokens/key-set.js';
+import { KEY_ALGS } from '../lib/tokens/key-manifest.js';
+import { buildKeySet, generatePrivateKeyPem } from '../lib/tokens/key-set.js';
 import { signJwt, verifyJwt } from '../lib/tokens/signing-keys.js';
 import { claims, measure, type MicroRow } from './micro.js';
 
@@ -13,22 +13,12 @@ import { claims, measure, type MicroRow } from './micro.js';
  * local JWKS, and what parsing the PEM per token would add. Meant to run pinned to one core:
  * `taskset -c 1 node dist/bench/signing-keys.js [seconds]` prints a table and the rows as JSON.
  */
-function newKeyPem(alg: KeyAlg): string {
-  const { privateKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'EdDSA'
-        ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-}
-
 export async function runSigningKeys(opts: { seconds: number }): Promise<MicroRow[]> {
   const { seconds } = opts;
   const rows: MicroRow[] = [];
   let sink = 0;
   for (const alg of KEY_ALGS) {
-    const pem = newKeyPem(alg);
+    const pem = generatePrivateKeyPem(alg);
     const { set } = await buildKeySet(
       { keys: [{ file: 'k.pem', kid: 'bench', alg, state: 'current' }] },
       new Map([['k.pem', Buffer.from(pem)]]),

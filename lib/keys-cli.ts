@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
@@ -12,7 +12,7 @@ import {
   type KeyAlg,
   type Manifest,
 } from './tokens/key-manifest.js';
-import { buildKeySet, KeySetError, RETIRED_KEY_KEPT_SECONDS } from './tokens/key-set.js';
+import { buildKeySet, generatePrivateKeyPem, KeySetError, RETIRED_KEY_KEPT_SECONDS } from './tokens/key-set.js';
 
 export const KEYS_USAGE = `Usage: kong-auth-sidecar keys <command> [--dir DIR]
   generate --alg ES256|EdDSA|RS256      write a new private key file (0600) and add it as next; prints its kid
@@ -90,20 +90,10 @@ async function checkAndWrite(dir: string, manifest: Manifest, files: Map<string,
 
 const isoAt = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function newKeyPem(alg: KeyAlg): string {
-  const { privateKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'EdDSA'
-        ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-}
-
 async function generate(opts: KeysOptions, nowMs: number, out: (line: string) => void): Promise<void> {
   const alg = opts.alg as KeyAlg;
   const { manifest, files } = await readKeys(opts.dir, nowMs);
-  const pem = newKeyPem(alg);
+  const pem = generatePrivateKeyPem(alg);
   const kid = await calculateJwkThumbprint(await exportJWK(createPublicKey(pem)), 'sha256');
   const file = `${alg.toLowerCase()}-${kid}.pem`;
   const next: Manifest = { keys: [...manifest.keys, { file, kid, alg, state: 'next', published_at: isoAt(nowMs) }] };

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { MANIFEST_FILE, type KeyAlg, type KeyState, type Manifest, type ManifestEntry } from './key-manifest.js';
 
@@ -117,6 +117,17 @@ function checkKeyType(alg: KeyAlg, key: KeyObject, where: string): void {
     if ((details.modulusLength ?? 0) < MIN_RSA_BITS)
       throw new KeySetError(`${where}: RS256 needs an RSA key of at least ${MIN_RSA_BITS} bits, not ${details.modulusLength} bits`);
   }
+}
+
+/** A new private key of the type `alg` takes (RSA: 2048 bits), as a PKCS#8 PEM. */
+export function generatePrivateKeyPem(alg: KeyAlg): string {
+  const { privateKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 function describeKey(key: KeyObject): string {
