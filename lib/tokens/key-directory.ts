@@ -5,7 +5,7 @@ import type { Logger } from '../ops/logger.js';
 import type { SigningKeyStats } from '../ops/metric-sources.js';
 import { jwksOf, type JwksDocument } from './jwks.js';
 import { MANIFEST_FILE, ManifestError, parseManifest, type Manifest } from './key-manifest.js';
-import { buildKeySet, KeySetError, type KeySet, type ParsedKeys } from './key-set.js';
+import { buildKeySet, KeySetError, withoutDropped, type KeySet, type ParsedKeys } from './key-set.js';
 
 /** A good key set and its JWKS, replaced together. */
 export interface LoadedKeys {
@@ -82,6 +82,11 @@ export async function openKeyDirectory(deps: { log: Logger; nowMs: () => number 
 
   const refuse = (reason: string, fingerprint: string) => {
     valid = false;
+    // The last good set stays, but its retired keys still leave it on time.
+    if (loaded) {
+      const pruned = withoutDropped(loaded.set, deps.nowMs());
+      if (pruned !== loaded.set) loaded = { set: pruned, jwks: jwksOf(pruned) };
+    }
     if (fingerprint === lastFingerprint) return;
     lastFingerprint = fingerprint;
     reloads.invalid++;

@@ -30,7 +30,8 @@ export interface SigningKey {
 /** A retired key of the manifest already past its drop time: in no set, shown by `keys list`. */
 export interface DroppedKey {
   readonly kid: string | undefined;
-  readonly file: string;
+  /** Unknown for a key dropped from a last good set (its manifest could not be read). */
+  readonly file: string | undefined;
   readonly alg: KeyAlg;
   readonly dropAfterMs: number;
 }
@@ -215,4 +216,23 @@ export async function buildKeySet(
     throw new KeySetError(`${MANIFEST_FILE}: no current key; promote one with "keys promote"`);
   const drops = keys.flatMap((key) => (key.dropAfterMs === undefined ? [] : [key.dropAfterMs]));
   return { set: { keys, byKid, current, dropped, nextDropMs: drops.length ? Math.min(...drops) : undefined }, parsed, kids };
+}
+
+/** The set without its retired keys past their drop time, at `nowMs`: what a set that cannot be rebuilt still drops. */
+export function withoutDropped(set: KeySet, nowMs: number): KeySet {
+  const isDropped = (key: SigningKey) => key.dropAfterMs !== undefined && key.dropAfterMs <= nowMs;
+  const gone = set.keys.filter(isDropped);
+  if (gone.length === 0) return set;
+  const keys = set.keys.filter((key) => !isDropped(key));
+  const drops = keys.flatMap((key) => (key.dropAfterMs === undefined ? [] : [key.dropAfterMs]));
+  return {
+    keys,
+    byKid: new Map(keys.map((key) => [key.kid, key])),
+    current: set.current,
+    dropped: [
+      ...set.dropped,
+      ...gone.map(({ kid, alg, dropAfterMs }) => ({ kid, file: undefined, alg, dropAfterMs: dropAfterMs as number })),
+    ],
+    nextDropMs: drops.length ? Math.min(...drops) : undefined,
+  };
 }

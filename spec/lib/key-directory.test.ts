@@ -190,6 +190,24 @@ describe('the signing key directory', () => {
     });
   }
 
+  test('a retired key leaves the last good set at its drop time even while the directory is invalid', async (t) => {
+    const dir = tempKeyDir(t);
+    writeKeys(dir, [
+      { file: 'old.pem', kid: 'old', alg: 'ES256', state: 'retired', retired_at: new Date(START_MS).toISOString(), content: es256() },
+      { file: 'new.pem', kid: 'new', alg: 'ES256', state: 'current', content: es256() },
+    ]);
+    const { keys, clock, logs } = await open(t, dir);
+    writeFileSync(join(dir, 'keys.json'), 'broken');
+    await keys.refresh();
+    assert.deepEqual(jwksKids(keys), ['old', 'new']);
+    clock.nowMs = START_MS + RETIRED_KEY_KEPT_SECONDS * 1000;
+    await keys.refresh();
+    assert.deepEqual(jwksKids(keys), ['new']);
+    assert.equal(keys.keys()!.set.byKid.has('old'), false);
+    assert.equal(keys.stats().valid, false);
+    assert.equal(logs.lines().filter((line) => line['log.level'] === 'error').length, 1);
+  });
+
   test('a directory invalid from the start serves no set, logs one line and raises the metric', async (t) => {
     const dir = tempKeyDir(t);
     const { keys, logs } = await open(t, dir);
