@@ -68,7 +68,12 @@ function toRow(operation: string, inFlight: number | 'sync', window: Window, cpu
 }
 
 /** Warm-up (a tenth of the time), then the measured window. */
-async function measure(operation: string, inFlight: number | 'sync', seconds: number, op: (worker: number) => unknown): Promise<MicroRow> {
+export async function measure(
+  operation: string,
+  inFlight: number | 'sync',
+  seconds: number,
+  op: (worker: number) => unknown,
+): Promise<MicroRow> {
   await timeLoop(seconds / 10, inFlight, op);
   return toRow(operation, inFlight, await timeLoop(seconds, inFlight, op));
 }
@@ -78,7 +83,7 @@ async function measure(operation: string, inFlight: number | 'sync', seconds: nu
 const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const secretBytes = new TextEncoder().encode(SECRET);
 const NAME = 'bench-consumer';
-const claims = () => {
+export const claims = () => {
   const iat = Math.floor(Date.now() / 1000);
   return {
     sub: NAME,

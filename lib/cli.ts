@@ -19,6 +19,7 @@ const USAGE = `Usage: kong-auth-sidecar [options]
       --dump-config-table       print the environment variables as the markdown table of docs/configuration.md and exit
       --dump-fields-table <name>  print one plugin's fields as the markdown table of docs/configuration.md and exit
   -v, --version                 print the version and exit
+  keys <command> …              manage the signing key directory: generate, promote, retire, list (keys --help)
 Settings come from the environment; see docs/configuration.md.`;
 
 export interface CliOptions {
@@ -126,6 +127,14 @@ function dump(opts: CliOptions): number {
 }
 
 async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === 'keys') {
+    const { KEYS_USAGE, runKeysCommand } = await import('./keys-cli.js');
+    if (argv[1] === '--help' || argv[1] === '-h') {
+      process.stdout.write(KEYS_USAGE + '\n');
+      return 0;
+    }
+    return runKeysCommand(argv.slice(1));
+  }
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ENCRYPTION_KEY_FORM, parseEncryptionKey } from './credentials/secret-cipher.js';
 
 /** How the text of one environment variable (trimmed, never empty) becomes a value. */
@@ -91,6 +91,11 @@ export const hostPorts: Parser<Array<{ host: string; port: number }>> = {
 export const existingFile: Parser<string> = {
   allowed: () => 'the path of a readable file',
   parse: (raw) => (existsSync(raw) ? raw : undefined),
+};
+
+export const existingDirectory: Parser<string> = {
+  allowed: () => 'the path of a directory',
+  parse: (raw) => (existsSync(raw) && statSync(raw).isDirectory() ? raw : undefined),
 };
 
 /** Connecting to a Unix socket takes write permission: world-writable would let any local user speak to us as Kong. */

@@ -5,6 +5,7 @@ import { SAMPLERS, TELEMETRY_MODES, type TelemetryConfig } from './ops/telemetry
 import {
   decimal,
   encryptionKey,
+  existingDirectory,
   existingFile,
   fraction,
   groupId,
@@ -123,6 +124,11 @@ export const VARIABLES = {
     parser: integer(10, 10_000),
     default: '250',
     meaning: 'The most one Redis call can add to a request, in ms.',
+  },
+  SIGNING_KEYS_DIR: {
+    parser: existingDirectory,
+    meaning:
+      'The signing key directory (ES256, EdDSA, RS256): a `keys.json` manifest and its key files, e.g. a Kubernetes Secret mount shared by every sidecar. Read again every 5 s; an invalid content keeps the last good set (see [keys.md](keys.md)).',
   },
   LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', meaning: 'Level of the NDJSON log on stdout.' },
   EVENT_LOG_LEVEL: {
@@ -251,6 +257,7 @@ export interface Config {
   socketMode: number;
   socketGroup: number | undefined;
   pluginInfoDir: string | undefined;
+  signingKeysDir: string | undefined;
   statusHost: string;
   statusPort: number;
   healthProbeCacheMs: number;
@@ -364,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
     socketMode: read('SOCKET_MODE'),
     socketGroup: read('SOCKET_GROUP'),
     pluginInfoDir: read('PLUGIN_INFO_DIR'),
+    signingKeysDir: read('SIGNING_KEYS_DIR'),
     statusHost: read('STATUS_HOST'),
     statusPort: read('STATUS_PORT'),
     healthProbeCacheMs: read('HEALTH_PROBE_CACHE_MS'),

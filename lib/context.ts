@@ -12,6 +12,10 @@ import { createTelemetry, type Telemetry } from './ops/telemetry.js';
 import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
 import { createTokenService, type TokenService } from './tokens/signer.js';
 import { createLocalRevocationStore } from './tokens/revocation-store.js';
+import { openKeyDirectory, type KeyDirectory } from './tokens/key-directory.js';
+
+/** How often SIGNING_KEYS_DIR is read again, in ms. */
+const SIGNING_KEYS_POLL_MS = 5000;
 
 /** The composition root: everything the plugins share, built once per process from the config. */
 /** The composition root: everything the process built from its configuration, the plugins' part included. */
@@ -19,6 +23,8 @@ export interface Context extends PluginContext {
   config: Config;
   admin: AdminClient;
   redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
+  /** The sidecar's own signing keys, with SIGNING_KEYS_DIR. */
+  signingKeys: KeyDirectory | undefined;
   /** Releases what the context opened (Redis). */
   close(): Promise<void>;
 }
@@ -60,6 +66,10 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     { admin, redis: redis?.cache, log, tracer },
     { ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds, maxEntries: config.cacheMaxMemoryEntries },
   );
+  const signingKeys =
+    config.signingKeysDir === undefined
+      ? undefined
+      : await openKeyDirectory({ log, nowMs: Date.now }, { dir: config.signingKeysDir, pollMs: SIGNING_KEYS_POLL_MS });
   return {
     config,
     log,
@@ -72,7 +82,9 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     rateLimiter,
     revocations: createLocalRevocationStore({ nowMs: Date.now }),
     redis,
+    signingKeys,
     close: async () => {
+      signingKeys?.close();
       await telemetry.flush();
       await redis?.connection.close();
     },

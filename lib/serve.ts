@@ -55,6 +55,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     breakerState: () => ctx.admin.breakerState(),
     pluginServer: pluginServerState,
     droppedLogLines: logOutput.dropped,
+    signingKeys: () => ctx.signingKeys?.stats(),
   });
 
   const stop = async (reason: string, exitCode: 0 | 1): Promise<void> => {

@@ -24,3 +24,11 @@ export interface CredentialStats {
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** The signing key directory: whether its content is a valid set, the keys served, and its reloads. */
+export interface SigningKeyStats {
+  /** false while the directory's content is refused and the last good set (if any) is served. */
+  valid: boolean;
+  keys: { next: number; current: number; retired: number };
+  reloads: { loaded: number; invalid: number };
+}

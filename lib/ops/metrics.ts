@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthCode } from '../errors.js';
-import type { BreakerState, CredentialStats, LayerCounts } from './metric-sources.js';
+import type { BreakerState, CredentialStats, LayerCounts, SigningKeyStats } from './metric-sources.js';
 import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */
@@ -11,6 +11,8 @@ export interface MetricSources {
   droppedLogLines(): number;
   breakerState(): BreakerState;
   pluginServer(): { events: number; instances: number; connections: number };
+  /** Absent without SIGNING_KEYS_DIR. */
+  signingKeys(): SigningKeyStats | undefined;
 }
 
 export type ValidationResult = 'valid' | 'invalid' | 'expired' | 'revoked';
@@ -261,6 +263,36 @@ export function createMetrics(): Metrics {
       collect() {
         this.reset();
         this.inc(sources.droppedLogLines());
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_signing_keys_invalid',
+      help: '1 while the signing key directory holds no valid key set and the last good set (if any) is served (absent without SIGNING_KEYS_DIR).',
+      registers: [registry],
+      collect() {
+        const keys = sources.signingKeys();
+        if (keys) this.set(keys.valid ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_signing_keys',
+      help: 'Signing keys in the served set, by state (next, current, retired).',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const keys = sources.signingKeys();
+        if (keys) for (const [state, n] of Object.entries(keys.keys)) this.set({ state }, n);
+      },
+    });
+    new Counter({
+      name: 'kong_auth_signing_keys_reloads_total',
+      help: 'Reads of the signing key directory that found a change, by result (loaded, invalid).',
+      labelNames: ['result'],
+      registers: [registry],
+      collect() {
+        const keys = sources.signingKeys();
+        this.reset();
+        if (keys) for (const [result, n] of Object.entries(keys.reloads)) this.inc({ result }, n);
       },
     });
     new Gauge({

@@ -4,6 +4,7 @@ import type { SigningCredential } from './signing-credential.js';
 import { AuthError } from '../errors.js';
 import { inSyncSpan } from '../ops/telemetry.js';
 import { tokenIdAt } from './token-id.js';
+import { encodeSegment } from './compact-jws.js';
 
 /** What signing reads of token-issuer's config (its fields, named as in kong.yml). */
 export interface IssueOptions {
@@ -29,7 +30,7 @@ export interface TokenService {
 }
 
 // Our header never changes: its base64url form is computed once.
-const PROTECTED_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' }), 'utf8').toString('base64url');
+const PROTECTED_HEADER = encodeSegment({ alg: 'HS256', typ: 'JWT' });
 
 /**
  * The compact JWS of `claims` under our fixed HS256 header, with node:crypto's HMAC. Byte for byte what
@@ -37,7 +38,7 @@ const PROTECTED_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' }
  * of the cost: WebCrypto's asynchronous HMAC was the largest single cost per issued token.
  */
 export function signHs256(claims: Record<string, unknown>, key: KeyObject): string {
-  const input = `${PROTECTED_HEADER}.${Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url')}`;
+  const input = `${PROTECTED_HEADER}.${encodeSegment(claims)}`;
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 }
 

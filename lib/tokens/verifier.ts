@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { SigningCredential } from './signing-credential.js';
 import { AuthError } from '../errors.js';
 import { createHmacVerifyKeys } from './hmac-keys.js';
+import { splitCompact } from './compact-jws.js';
 import { inSpan } from '../ops/telemetry.js';
 
 /** AUTH_011's fixed `extensions.reason` values. */
@@ -22,37 +23,10 @@ export function invalidToken(reason: InvalidReason, detail: string): AuthError {
   return new AuthError('AUTH_011', detail, { extensions: { reason } });
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
-/**
- * Canonical base64url: the URL-safe alphabet, no padding, and the unused low bits of a partial last
- * character (4 of them 2 characters past a multiple of 4, 2 of them 3 past) zero. Any other spelling
- * decodes to the same bytes, so it would be another string for the same token to everything keyed on the
- * token (the verified tokens below, revocation lists, replay detection).
- */
-function isCanonicalBase64url(segment: string): boolean {
-  if (!BASE64URL.test(segment)) return false;
-  const leftover = segment.length % 4;
-  if (leftover === 0) return true;
-  const last = segment.charAt(segment.length - 1);
-  return leftover === 2 ? 'AQgw'.includes(last) : leftover === 3 && 'AEIMQUYcgkosw048'.includes(last);
-}
-
 /** 9999-12-31T23:59:59Z: the last second an ISO 8601 date (and the endpoint's answer) can show in four digits. */
 const LAST_NUMERIC_DATE = 253_402_300_799;
 const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 const malformed = (detail = 'The token is not a well-formed JWT') => invalidToken('malformed', detail);
-
-function jsonObject(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Header and claims read without verifying anything: only to refuse early and to find the credential,
@@ -61,10 +35,9 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
  * algorithm unless the header says HS256.
  */
 function decodeToken(token: string): JWTPayload {
-  const segments = token.split('.');
-  if (segments.length !== 3 || !segments.every(isCanonicalBase64url)) throw malformed();
-  const [header, claims] = [jsonObject(segments[0] ?? ''), jsonObject(segments[1] ?? '')];
-  if (!header || !claims) throw malformed();
+  const parts = splitCompact(token);
+  if (!parts) throw malformed();
+  const { header, claims } = parts;
   // Only HS256, so `none`, RS/ES/PS and HS384/512 never reach a credential lookup or a verifier.
   if (header.alg !== 'HS256')
     throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(header.alg)} is not accepted; HS256 is required`);
