@@ -57,20 +57,48 @@ export const FEATURE_PAIRS = [
     with: 'issue, consumer with scope tags (scope query)',
     without: 'issue, consumer without scope tags',
   },
+  {
+    feature: 'revocation at the gate',
+    with: 'gate, revocation checked (Redis, 10,000 revoked tokens, 1,000 revoke-all marks)',
+    without: 'gate, check_revocation off (same Redis)',
+  },
 ] as const;
+
+/** Revocations of other tokens and consumers, as Redis holds them for every sidecar (redis-revocation-keys.ts's layout). */
+async function fillRevocations(redis: RedisServer): Promise<void> {
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const prefix = 'kong-auth-sidecar:{revocations}:';
+  const tokens: Array<string | number> = [];
+  for (let n = 0; n < 10_000; n++) tokens.push(`${prefix}jti:bench-revoked-${n}`, exp);
+  await redis.command('MSET', ...tokens);
+  const marks: Array<string | number> = [];
+  for (let n = 0; n < 1_000; n++) marks.push(`${prefix}before:33333333-3333-4333-8333-${String(n).padStart(12, '0')}`, Date.now());
+  await redis.command('MSET', ...marks);
+}
 
 async function featureCosts(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
   const issuer = bench.config('issuer');
-  const specs: Record<string, ServerSpec> = {
-    [FEATURE_PAIRS[0].with]: ours(FEATURE_PAIRS[0].with, 'token-issuer', 'issue-scoped', issuer),
-    [FEATURE_PAIRS[0].without]: ours(FEATURE_PAIRS[0].without, 'token-issuer', 'issue', issuer),
-  };
-  for (let round = 0; round < bench.settings.rounds; round++) {
-    for (const pair of FEATURE_PAIRS) {
-      for (const name of round % 2 === 0 ? [pair.with, pair.without] : [pair.without, pair.with])
-        await bench.measure('feature-cost', specs[name] as ServerSpec, level, round);
+  const [scopes, revocation] = FEATURE_PAIRS;
+  const redis = await startRedis();
+  try {
+    await fillRevocations(redis);
+    const env = { REDIS_URL: redis.url };
+    const gate = bench.config('gate');
+    const specs: Record<string, ServerSpec> = {
+      [scopes.with]: ours(scopes.with, 'token-issuer', 'issue-scoped', issuer),
+      [scopes.without]: ours(scopes.without, 'token-issuer', 'issue', issuer),
+      [revocation.with]: ours(revocation.with, 'token-validator', 'gate', gate, { env }),
+      [revocation.without]: ours(revocation.without, 'token-validator', 'gate', { ...gate, check_revocation: false }, { env }),
+    };
+    for (let round = 0; round < bench.settings.rounds; round++) {
+      for (const pair of FEATURE_PAIRS) {
+        for (const name of round % 2 === 0 ? [pair.with, pair.without] : [pair.without, pair.with])
+          await bench.measure('feature-cost', specs[name] as ServerSpec, level, round);
+      }
     }
+  } finally {
+    await redis.stop();
   }
 }
 
