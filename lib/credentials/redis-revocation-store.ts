@@ -34,6 +34,13 @@ const RETRY_AFTER_SECONDS = 5;
 /** A failed SUBSCRIBE or re-read is retried after 250 ms, doubling up to 2 s, while the subscription is up. */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 2000;
+/**
+ * A subscription receives nothing while no one revokes, so a hung or partitioned Redis would go unnoticed:
+ * the subscriber is pinged each second. An unanswered ping trips the connection's socket timeout; a
+ * connection without one is reconnected (and the set re-read) after two pings in a row fail.
+ */
+const HEARTBEAT_MS = 1000;
+const MAX_MISSED_HEARTBEATS = 2;
 
 // Keeps the later of the stored and the new mark, and restarts the key's lifetime: an earlier mark (a
 // sidecar whose clock is behind) never shortens a revoke-all. Returns the mark kept.
@@ -66,6 +73,8 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
   let hasBeenCurrent = false;
   let isClosed = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  let missedHeartbeats = 0;
+  let isPinging = false;
 
   function apply(revocation: Revocation): void {
     if (revocation.kind === 'token') list.revokeToken(revocation.jti, revocation.exp + REVOKED_TOKEN_LEEWAY_SECONDS);
@@ -137,6 +146,7 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
     clearTimeout(retryTimer);
     isSubscribed = false;
     isCurrent = false;
+    missedHeartbeats = 0;
     if (!wasCurrent) return;
     stats.subscriptionsLost++;
     log.warn(
@@ -152,6 +162,26 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
     stats.messages++;
     apply(revocation);
   }
+
+  function heartbeat(): void {
+    if (!isSubscribed || isPinging) return;
+    const ofGeneration = generation;
+    isPinging = true;
+    subscriber.ping().then(
+      () => {
+        isPinging = false;
+        missedHeartbeats = 0;
+      },
+      () => {
+        isPinging = false;
+        if (ofGeneration !== generation || ++missedHeartbeats < MAX_MISSED_HEARTBEATS) return;
+        missedHeartbeats = 0;
+        subscriber.disconnect(true);
+      },
+    );
+  }
+  const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
+  heartbeatTimer.unref();
 
   const sizeFields = () => {
     const size = list.size();
@@ -216,6 +246,7 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
       isClosed = true;
       isCurrent = false;
       clearTimeout(retryTimer);
+      clearInterval(heartbeatTimer);
       subscriber.off('ready', onReady);
       subscriber.off('close', onDown);
       subscriber.off('message', onMessage);

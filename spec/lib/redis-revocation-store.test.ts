@@ -222,6 +222,19 @@ describe('the Redis revocation store', () => {
     assert.equal(store.stats().subscriptionsLost, 1);
   });
 
+  test('a hung Redis (the port open, no answers) makes the store not current within seconds; answering again, current again', async (t) => {
+    const redis = await redisFor(t);
+    const store = await currentStoreOn(t, redis.url);
+    redis.pause();
+    t.after(() => redis.resume());
+    await sleep(500);
+    assert.equal(store.isCurrent(), true, 'one unanswered second is not yet an outage');
+    await eventually(() => !store.isCurrent(), 'not current while Redis does not answer', 5000);
+    redis.resume();
+    await eventually(() => store.isCurrent(), 'current again once Redis answers');
+    assert.equal(store.stats().subscriptionsLost, 1);
+  });
+
   test('Redis down when the store starts: not current until Redis comes up and the set is read', async (t) => {
     const redis = await redisFor(t);
     await redis.stop();
