@@ -11,14 +11,15 @@ import { createSecretCipher } from './credentials/secret-cipher.js';
 import { createTelemetry, type Telemetry } from './ops/telemetry.js';
 import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
 import { createTokenService, type TokenService } from './tokens/signer.js';
-import { createLocalRevocationStore } from './tokens/revocation-store.js';
+import { createLocalRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
+import { createRedisRevocationStore, type RedisRevocationStore } from './credentials/redis-revocation-store.js';
 
 /** The composition root: everything the plugins share, built once per process from the config. */
 /** The composition root: everything the process built from its configuration, the plugins' part included. */
 export interface Context extends PluginContext {
   config: Config;
   admin: AdminClient;
-  redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
+  redis: { connection: RedisConnection; cache: RedisCredentialCache; revocations: RedisRevocationStore } | undefined;
   /** Releases what the context opened (Redis). */
   close(): Promise<void>;
 }
@@ -42,6 +43,9 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
   const localLimiter = createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries });
   let redis: Context['redis'];
   let rateLimiter: RateLimiter = localLimiter;
+  // Without Redis, revocations are this process's own.
+  let revocations: RevocationStore = createLocalRevocationStore({ nowMs: Date.now });
+  let closeSubscriber = () => {};
   if (config.redis) {
     // ioredis adds ~20 MB to the process: loaded only when Redis is configured.
     const { createRedisConnection } = await import('./credentials/redis-connection.js');
@@ -50,7 +54,15 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
       { connection, cipher: createSecretCipher(config.cacheEncryptionKey), log },
       { keyPrefix: config.redis.keyPrefix, ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds },
     );
-    redis = { connection, cache };
+    // Its own connection: a subscribed connection can send no other command.
+    const subscriber = connection.client.duplicate();
+    closeSubscriber = () => subscriber.disconnect();
+    const sharedRevocations = createRedisRevocationStore(
+      { client: connection.client, subscriber, masters: () => [connection.client], log, nowMs: Date.now },
+      { keyPrefix: config.redis.keyPrefix },
+    );
+    revocations = sharedRevocations;
+    redis = { connection, cache, revocations: sharedRevocations };
     rateLimiter = createRedisRateLimiter(
       { connection, fallback: localLimiter, log, nowMs: Date.now },
       { keyPrefix: config.redis.keyPrefix },
@@ -70,10 +82,12 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     tokens: createTokenService({ nowMs: Date.now, tracer }),
     verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
     rateLimiter,
-    revocations: createLocalRevocationStore({ nowMs: Date.now }),
+    revocations,
     redis,
     close: async () => {
       await telemetry.flush();
+      await revocations.close();
+      closeSubscriber();
       await redis?.connection.close();
     },
   };

@@ -1,5 +1,6 @@
 import type { Context } from './context.js';
 import { cachedProbe, type ProbeResult } from './ops/health.js';
+import type { RevocationStats } from './ops/metric-sources.js';
 import type { StatusViews, View } from './ops/status-server.js';
 import type { TelemetryStatus } from './ops/telemetry.js';
 import { VERSION } from './version.js';
@@ -26,6 +27,11 @@ export function safeUrl(raw: string | undefined): string | undefined {
   } catch {
     return '<unparseable>';
   }
+}
+
+/** The revocations this process knows, and whether that is all of them. */
+export function revocationStats(ctx: Context): RevocationStats {
+  return { ...ctx.revocations.size(), current: ctx.revocations.isCurrent(), sync: ctx.redis?.revocations.stats() };
 }
 
 export function createStatusViews(ctx: Context, state: ProcessState): StatusViews {
@@ -63,7 +69,8 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
       const [kong, redis] = await Promise.all([kongProbe(), ctx.redis ? redisProbe() : Promise.resolve(undefined)]);
       const telemetry = state.telemetry();
       const serving = state.isServing();
-      const degraded = !kong.healthy || (redis !== undefined && !redis.healthy) || !telemetry.healthy;
+      const revocationsCurrent = ctx.revocations.isCurrent();
+      const degraded = !kong.healthy || (redis !== undefined && !redis.healthy) || !telemetry.healthy || !revocationsCurrent;
       return {
         status: serving ? 200 : 503,
         body: {
@@ -84,6 +91,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
             },
             cache: cacheReport(redis),
             telemetry: { status: telemetry.healthy ? 'healthy' : 'unhealthy', mode: telemetry.mode },
+            revocations: {
+              status: revocationsCurrent ? 'healthy' : 'unhealthy',
+              type: ctx.redis ? 'redis' : 'memory',
+              current: revocationsCurrent,
+            },
           },
         },
       };
@@ -126,6 +138,7 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
           redis: ctx.redis?.cache.stats() ?? null,
           adminLookups: credentials.admin,
         },
+        revocations: { type: ctx.redis ? 'redis' : 'memory', ...revocationStats(ctx) },
       });
       const infrastructure = () => ({
         memory: process.memoryUsage(),

@@ -250,8 +250,8 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
       subscriber.off('ready', onReady);
       subscriber.off('close', onDown);
       subscriber.off('message', onMessage);
+      // The error listener stays: the subscriber's owner closes it after this.
       if (subscriber.status === 'ready') await subscriber.unsubscribe(keys.channel).catch(() => undefined);
-      subscriber.off('error', ignoreError);
     },
   };
 }

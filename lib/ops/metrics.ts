@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthCode } from '../errors.js';
-import type { BreakerState, CredentialStats, LayerCounts } from './metric-sources.js';
+import type { BreakerState, CredentialStats, LayerCounts, RevocationStats } from './metric-sources.js';
 import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */
@@ -11,6 +11,7 @@ export interface MetricSources {
   droppedLogLines(): number;
   breakerState(): BreakerState;
   pluginServer(): { events: number; instances: number; connections: number };
+  revocations(): RevocationStats;
 }
 
 export type ValidationResult = 'valid' | 'invalid' | 'expired';
@@ -207,6 +208,57 @@ export function createMetrics(): Metrics {
           const redis = sources.redisConnection();
           this.reset();
           if (redis) this.inc(redis[key]);
+        },
+      });
+    }
+    new Gauge({
+      name: 'kong_auth_revocations',
+      help: 'Revocations this process knows, in memory: revoked token ids (kind "token") and revoke-all marks (kind "consumer").',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const { tokens, consumers } = sources.revocations();
+        this.set({ kind: 'token' }, tokens);
+        this.set({ kind: 'consumer' }, consumers);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_revocations_current',
+      help: '1 while the revocation list is known complete: always without Redis; with Redis, while subscribed and re-read since.',
+      registers: [registry],
+      collect() {
+        this.set(sources.revocations().current ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'kong_auth_revocation_rereads_total',
+      help: 'Full re-reads of the revocation set from Redis, by outcome (success, failure); absent without Redis.',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        const sync = sources.revocations().sync;
+        this.reset();
+        if (!sync) return;
+        this.inc({ outcome: 'success' }, sync.rereads);
+        this.inc({ outcome: 'failure' }, sync.rereadFailures);
+      },
+    });
+    for (const [name, help, key] of [
+      [
+        'kong_auth_revocation_subscriptions_lost_total',
+        'Times the revocation subscription went down; absent without Redis.',
+        'subscriptionsLost',
+      ],
+      ['kong_auth_revocation_messages_total', 'Revocations received on the Redis channel; absent without Redis.', 'messages'],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const sync = sources.revocations().sync;
+          this.reset();
+          if (sync) this.inc(sync[key]);
         },
       });
     }

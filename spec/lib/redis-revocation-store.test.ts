@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
 import { AuthError } from '../../lib/errors.js';
 import { createLogger, type Logger } from '../../lib/ops/logger.js';
-import { createRedisConnection } from '../../lib/credentials/redis-connection.js';
-import { createRedisRevocationStore, type RedisRevocationStore } from '../../lib/credentials/redis-revocation-store.js';
+import type { RedisRevocationStore } from '../../lib/credentials/redis-revocation-store.js';
 import { REVOKED_BEFORE_TTL_SECONDS, REVOKED_TOKEN_LEEWAY_SECONDS } from '../../lib/tokens/revocation-list.js';
 import { tokenIdAt } from '../../lib/tokens/token-id.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { revocationStoreOn } from '../support/redis-revocations.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
-const silent = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -44,35 +42,8 @@ function capturedLog(): { log: Logger; lines: () => Array<Record<string, unknown
   return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
-/** A store as a sidecar builds it: its own shared connection, a subscriber duplicated from it. */
-function storeOn(t: After, url: string, opts: { log?: Logger; nowMs?: () => number; keyPrefix?: string } = {}): RedisRevocationStore {
-  const connection = createRedisConnection(
-    {
-      url,
-      sentinels: [],
-      sentinelMaster: 'mymaster',
-      sentinelPassword: undefined,
-      tlsCaFile: undefined,
-      keyPrefix: 'test:',
-      commandTimeoutMs: 200,
-    },
-    { log: silent },
-  );
-  const subscriber = connection.client.duplicate();
-  const store = createRedisRevocationStore(
-    { client: connection.client, subscriber, masters: () => [connection.client], log: opts.log ?? silent, nowMs: opts.nowMs ?? Date.now },
-    { keyPrefix: opts.keyPrefix ?? 'test:' },
-  );
-  t.after(async () => {
-    await store.close();
-    subscriber.disconnect();
-    await connection.close();
-  });
-  return store;
-}
-
-async function currentStoreOn(t: After, url: string, opts: Parameters<typeof storeOn>[2] = {}): Promise<RedisRevocationStore> {
-  const store = storeOn(t, url, opts);
+async function currentStoreOn(t: After, url: string, opts: Parameters<typeof revocationStoreOn>[2] = {}): Promise<RedisRevocationStore> {
+  const store = revocationStoreOn(t, url, opts);
   await eventually(() => store.isCurrent(), 'the store is current');
   return store;
 }
@@ -127,7 +98,7 @@ describe('the Redis revocation store', () => {
     await redis.command('SET', 'other:{revocations}:jti:x', String(nowSeconds() + 60));
 
     const { log, lines } = capturedLog();
-    const restarted = storeOn(t, redis.url, { log });
+    const restarted = revocationStoreOn(t, redis.url, { log });
     assert.equal(restarted.isCurrent(), false, 'not current before the first re-read');
     await eventually(() => restarted.isCurrent(), 'the re-read completes');
     assert.equal(restarted.isRevoked(revoked, 'c9'), true);
@@ -238,7 +209,7 @@ describe('the Redis revocation store', () => {
   test('Redis down when the store starts: not current until Redis comes up and the set is read', async (t) => {
     const redis = await redisFor(t);
     await redis.stop();
-    const store = storeOn(t, redis.url);
+    const store = revocationStoreOn(t, redis.url);
     await sleep(500);
     assert.equal(store.isCurrent(), false);
     const token = tokenClaims();
