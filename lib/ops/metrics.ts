@@ -196,21 +196,20 @@ export function createMetrics(): Metrics {
         if (redis) this.set(redis.connected ? 1 : 0);
       },
     });
-    for (const [name, help, key] of [
-      ['kong_auth_redis_errors_total', 'Redis connection and command errors.', 'errors'],
-      ['kong_auth_redis_reconnects_total', 'Redis reconnections.', 'reconnects'],
-    ] as const) {
+    /** A count another module keeps, read when scraped; absent while `read` gives undefined. */
+    const keptCounter = (name: string, help: string, read: () => number | undefined) =>
       new Counter({
         name,
         help,
         registers: [registry],
         collect() {
-          const redis = sources.redisConnection();
           this.reset();
-          if (redis) this.inc(redis[key]);
+          const count = read();
+          if (count !== undefined) this.inc(count);
         },
       });
-    }
+    keptCounter('kong_auth_redis_errors_total', 'Redis connection and command errors.', () => sources.redisConnection()?.errors);
+    keptCounter('kong_auth_redis_reconnects_total', 'Redis reconnections.', () => sources.redisConnection()?.reconnects);
     new Gauge({
       name: 'kong_auth_revocations',
       help: 'Revocations this process knows, in memory: revoked token ids (kind "token") and revoke-all marks (kind "consumer").',
@@ -243,34 +242,21 @@ export function createMetrics(): Metrics {
         this.inc({ outcome: 'failure' }, sync.rereadFailures);
       },
     });
-    for (const [name, help, key] of [
-      [
-        'kong_auth_revocation_subscriptions_lost_total',
-        'Times the revocation subscription went down; absent without Redis.',
-        'subscriptionsLost',
-      ],
-      ['kong_auth_revocation_messages_total', 'Revocations received on the Redis channel; absent without Redis.', 'messages'],
-    ] as const) {
-      new Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          const sync = sources.revocations().sync;
-          this.reset();
-          if (sync) this.inc(sync[key]);
-        },
-      });
-    }
-    new Counter({
-      name: 'kong_auth_log_lines_dropped_total',
-      help: 'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(sources.droppedLogLines());
-      },
-    });
+    keptCounter(
+      'kong_auth_revocation_subscriptions_lost_total',
+      'Times the revocation subscription went down; absent without Redis.',
+      () => sources.revocations().sync?.subscriptionsLost,
+    );
+    keptCounter(
+      'kong_auth_revocation_messages_total',
+      'Revocations received on the Redis channel; absent without Redis.',
+      () => sources.revocations().sync?.messages,
+    );
+    keptCounter(
+      'kong_auth_log_lines_dropped_total',
+      'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).',
+      () => sources.droppedLogLines(),
+    );
     new Gauge({
       name: 'kong_auth_in_flight_events',
       help: 'Events waiting on Kong or on us right now.',
