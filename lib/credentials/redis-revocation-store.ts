@@ -34,6 +34,8 @@ const RETRY_AFTER_SECONDS = 5;
 /** A failed SUBSCRIBE or re-read is retried after 250 ms, doubling up to 2 s, while the subscription is up. */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 2000;
+/** Failures in a row before a warning: about a second of them. */
+const WARN_AFTER_ATTEMPTS = 2;
 /**
  * A subscription receives nothing while no one revokes, so a hung or partitioned Redis would go unnoticed:
  * the subscriber is pinged each second. An unanswered ping trips the connection's socket timeout; a
@@ -89,9 +91,11 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
   }
 
   function reportFailure(attempt: number, action: string, err: unknown): void {
-    // One warning per subscription; an outage is already logged once by the connection.
-    if (attempt === 0) log.warn({ 'event.action': action, error: err }, 'revocations: Redis call failed; retrying');
-    else log.debug({ 'event.action': action, error: err }, 'revocations: Redis call failed again');
+    // After an outage the subscriber is often back before the command connection, so the first tries
+    // may fail; one warning per subscription once it persists (the outage itself is the connection's to log).
+    if (attempt === WARN_AFTER_ATTEMPTS)
+      log.warn({ 'event.action': action, error: err }, 'revocations: Redis call keeps failing; retrying');
+    else log.debug({ 'event.action': action, error: err }, 'revocations: Redis call failed; retrying');
   }
 
   function subscribe(ofGeneration: number, attempt = 0): void {

@@ -218,6 +218,19 @@ describe('the Redis revocation store', () => {
     await eventually(() => store.isCurrent(), 'current once Redis is up');
   });
 
+  test('a re-read Redis refuses leaves the store not current and is retried until it succeeds', async (t) => {
+    const redis = await redisFor(t);
+    await redis.command('ACL', 'SETUSER', 'sidecar', 'on', '>sidecar-pw', '~*', '&*', '+@all', '-scan');
+    const { log, lines } = capturedLog();
+    const store = revocationStoreOn(t, redis.url.replace('redis://', 'redis://sidecar:sidecar-pw@'), { log });
+    await eventually(() => store.stats().rereadFailures >= 3, 'the re-read is retried');
+    assert.equal(store.isCurrent(), false);
+    const warned = lines().filter((line) => line['event.action'] === 'revocation-reread-failed' && line['log.level'] === 'warn');
+    assert.equal(warned.length, 1, 'one warning while it keeps failing');
+    await redis.command('ACL', 'SETUSER', 'sidecar', '+scan');
+    await eventually(() => store.isCurrent(), 'current once the re-read succeeds');
+  });
+
   test('a key prefix with glob characters re-reads its own keys only', async (t) => {
     const redis = await redisFor(t);
     const token = tokenClaims();
