@@ -17,8 +17,6 @@ export interface RevocationKeys {
   parse(key: string, value: string | null): Revocation | undefined;
 }
 
-/** Longer ids are refused, from Redis and from the channel alike: ours are UUIDs, Kong's consumer ids too. */
-const MAX_ID_LENGTH = 256;
 /** Keys per SCAN step and per MGET. */
 const SCAN_COUNT = 1000;
 
@@ -66,7 +64,7 @@ function revocationOf(fields: unknown): Revocation | undefined {
   return undefined;
 }
 
-const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
 /**

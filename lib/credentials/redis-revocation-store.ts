@@ -220,7 +220,9 @@ export function createRedisRevocationStore(deps: RedisRevocationStoreDeps, opts:
     isRevoked: (claims, consumerId) => list.isRevoked(claims, consumerId),
     isCurrent: () => isCurrent,
 
-    async revokeToken(jti, exp) {
+    async revokeToken(jti, expiresAtSeconds) {
+      // Whole seconds, as every sidecar reads them back from Redis and from the channel.
+      const exp = Math.ceil(expiresAtSeconds);
       list.revokeToken(jti, exp + REVOKED_TOKEN_LEEWAY_SECONDS);
       const ttlSeconds = Math.ceil(exp + REVOKED_TOKEN_LEEWAY_SECONDS - deps.nowMs() / 1000);
       // Past its end and the leeway, the token is refused everywhere anyway.

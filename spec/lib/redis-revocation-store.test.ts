@@ -134,6 +134,15 @@ describe('the Redis revocation store', () => {
     assert.deepEqual((await redis.keys('*')).sort(), [markKey, tokenKey], 'nothing kept for a token past its end and leeway');
   });
 
+  test('a token end with a fraction of a second is shared as the next whole second', async (t) => {
+    const redis = await redisFor(t);
+    const [a, b] = await Promise.all([currentStoreOn(t, redis.url), currentStoreOn(t, redis.url)]);
+    const token = tokenClaims();
+    await a.revokeToken(token.jti, token.exp - 0.5);
+    await eventually(() => b.isRevoked(token, 'c1'), 'the other store knows', 1000);
+    assert.equal(await redis.get(`test:{revocations}:jti:${token.jti}`), String(token.exp));
+  });
+
   test('an earlier mark never lowers a later one, and the later one is kept for the full lifetime again', async (t) => {
     const redis = await redisFor(t);
     const ahead = await currentStoreOn(t, redis.url, { nowMs: () => Date.now() + 10_000 });
