@@ -8,6 +8,8 @@ import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 const fillerHeaders = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-filler-${i}`, String(i)]));
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** Token ids are UUIDv7: the issue time in milliseconds first. */
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('token-issuer access phase', () => {
   let kong: KongHarness;
@@ -42,7 +44,7 @@ describe('token-issuer access phase', () => {
     assert.equal(claims.sub, 'alice');
     assert.equal(claims.name, 'alice');
     assert.equal(claims.key, 'alice-jwt-key');
-    assert.match(String(claims.jti), UUID);
+    assert.match(String(claims.jti), UUID_V7);
     assert.ok(Math.abs(Number(claims.iat) - now) <= 2);
     assert.equal(claims.nbf, claims.iat);
     assert.equal(Number(claims.exp) - Number(claims.iat), 900);
