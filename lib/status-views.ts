@@ -44,6 +44,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
     return { healthy: true, responseTimeMs: Math.round(performance.now() - startedAt) };
   }, ctx.config.healthProbeCacheMs);
 
+  function revocationReport() {
+    const stats = revocationStats(ctx);
+    return { type: ctx.redis ? 'redis' : 'memory', ...stats, sync: stats.sync ?? null };
+  }
+
   const uptimeSeconds = () => Math.round((Date.now() - state.startedAt) / 1000);
 
   function cacheReport(redis: ProbeResult | undefined) {
@@ -138,7 +143,7 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
           redis: ctx.redis?.cache.stats() ?? null,
           adminLookups: credentials.admin,
         },
-        revocations: { type: ctx.redis ? 'redis' : 'memory', ...revocationStats(ctx) },
+        revocations: revocationReport(),
       });
       const infrastructure = () => ({
         memory: process.memoryUsage(),

@@ -109,6 +109,12 @@ describe('revocations shared by sidecar processes on one Redis', () => {
     assert.equal(down.status, 'degraded');
     assert.deepEqual(down.dependencies.revocations, { status: 'unhealthy', type: 'redis', current: false });
     assert.equal(await revocationMetric(node, 'kong_auth_revocation_subscriptions_lost_total'), 1);
+    const operational = (await (await fetch(`${await node.server.statusUrl()}/metrics?view=operational`)).json()) as {
+      revocations: { type: string; current: boolean; sync: { subscriptionsLost: number } };
+    };
+    assert.equal(operational.revocations.type, 'redis');
+    assert.equal(operational.revocations.current, false);
+    assert.equal(operational.revocations.sync.subscriptionsLost, 1);
 
     await redis.restart();
     await eventually(() => isCurrent(node), 'current again once Redis is back');
@@ -126,5 +132,10 @@ describe('revocations shared by sidecar processes on one Redis', () => {
     assert.equal(metricValue(metrics, 'kong_auth_revocations', { kind: 'token' }), 0);
     assert.equal(metricValue(metrics, 'kong_auth_revocation_rereads_total', { outcome: 'success' }), 0);
     assert.deepEqual((await health(kong)).dependencies.revocations, { status: 'healthy', type: 'memory', current: true });
+    const operational = (await (await fetch(`${await kong.server.statusUrl()}/metrics?view=operational`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(operational.revocations, { type: 'memory', tokens: 0, consumers: 0, current: true, sync: null });
   });
 });
