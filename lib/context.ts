@@ -11,7 +11,8 @@ import { createSecretCipher } from './credentials/secret-cipher.js';
 import { createTelemetry, type Telemetry } from './ops/telemetry.js';
 import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
 import { createTokenService, type TokenService } from './tokens/signer.js';
-import { createLocalRevocationStore } from './tokens/revocation-store.js';
+import { createLocalRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
+import { createRedisRevocationStore, type RedisRevocationStore } from './credentials/redis-revocation-store.js';
 import { openKeyDirectory, type KeyDirectory } from './tokens/key-directory.js';
 
 /** How often SIGNING_KEYS_DIR is read again, in ms. */
@@ -22,7 +23,7 @@ const SIGNING_KEYS_POLL_MS = 5000;
 export interface Context extends PluginContext {
   config: Config;
   admin: AdminClient;
-  redis: { connection: RedisConnection; cache: RedisCredentialCache } | undefined;
+  redis: { connection: RedisConnection; cache: RedisCredentialCache; revocations: RedisRevocationStore } | undefined;
   /** The sidecar's own signing keys, with SIGNING_KEYS_DIR. */
   signingKeys: KeyDirectory | undefined;
   /** Releases what the context opened (Redis). */
@@ -48,6 +49,8 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
   const localLimiter = createLocalRateLimiter({ nowMs: Date.now, maxKeys: config.cacheMaxMemoryEntries });
   let redis: Context['redis'];
   let rateLimiter: RateLimiter = localLimiter;
+  // Without Redis, revocations are this process's own.
+  let revocations: RevocationStore = createLocalRevocationStore({ nowMs: Date.now });
   if (config.redis) {
     // ioredis adds ~20 MB to the process: loaded only when Redis is configured.
     const { createRedisConnection } = await import('./credentials/redis-connection.js');
@@ -56,7 +59,13 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
       { connection, cipher: createSecretCipher(config.cacheEncryptionKey), log },
       { keyPrefix: config.redis.keyPrefix, ttlSeconds: config.cacheTtlSeconds, staleSeconds: config.staleToleranceSeconds },
     );
-    redis = { connection, cache };
+    // Its own connection (closed with the connection): a subscribed connection can send no other command.
+    const sharedRevocations = createRedisRevocationStore(
+      { client: connection.client, subscriber: connection.subscriber(), masters: () => connection.masters(), log, nowMs: Date.now },
+      { keyPrefix: config.redis.keyPrefix },
+    );
+    revocations = sharedRevocations;
+    redis = { connection, cache, revocations: sharedRevocations };
     rateLimiter = createRedisRateLimiter(
       { connection, fallback: localLimiter, log, nowMs: Date.now },
       { keyPrefix: config.redis.keyPrefix },
@@ -80,12 +89,13 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     tokens: createTokenService({ nowMs: Date.now, tracer }),
     verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
     rateLimiter,
-    revocations: createLocalRevocationStore({ nowMs: Date.now }),
+    revocations,
     redis,
     signingKeys,
     close: async () => {
       signingKeys?.close();
       await telemetry.flush();
+      await revocations.close();
       await redis?.connection.close();
     },
   };

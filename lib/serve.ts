@@ -12,7 +12,7 @@ import { failedPhaseAnswer } from './access/problem.js';
 import { createPluginServer } from './kong/plugin-server.js';
 import { listenRpcSocket, type RpcSocketServer } from './kong/rpc-socket.js';
 import { startStatusServer, type StatusServer } from './ops/status-server.js';
-import { createStatusViews } from './status-views.js';
+import { createStatusViews, revocationStats } from './status-views.js';
 import { VERSION } from './version.js';
 
 const DRAIN_POLL_MS = 20;
@@ -56,6 +56,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     pluginServer: pluginServerState,
     droppedLogLines: logOutput.dropped,
     signingKeys: () => ctx.signingKeys?.stats(),
+    revocations: () => revocationStats(ctx),
   });
 
   const stop = async (reason: string, exitCode: 0 | 1): Promise<void> => {

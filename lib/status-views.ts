@@ -1,5 +1,6 @@
 import type { Context } from './context.js';
 import { cachedProbe, type ProbeResult } from './ops/health.js';
+import type { RevocationStats } from './ops/metric-sources.js';
 import type { StatusViews, View } from './ops/status-server.js';
 import type { TelemetryStatus } from './ops/telemetry.js';
 import { VERSION } from './version.js';
@@ -28,6 +29,11 @@ export function safeUrl(raw: string | undefined): string | undefined {
   }
 }
 
+/** The revocations this process knows, and whether that is all of them. */
+export function revocationStats(ctx: Context): RevocationStats {
+  return { ...ctx.revocations.size(), current: ctx.revocations.isCurrent(), sync: ctx.redis?.revocations.stats() };
+}
+
 export function createStatusViews(ctx: Context, state: ProcessState): StatusViews {
   const kongProbe = cachedProbe(() => ctx.admin.probe(), ctx.config.healthProbeCacheMs);
   const redisProbe = cachedProbe(async (): Promise<ProbeResult> => {
@@ -37,6 +43,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
     await connection.client.ping();
     return { healthy: true, responseTimeMs: Math.round(performance.now() - startedAt) };
   }, ctx.config.healthProbeCacheMs);
+
+  function revocationReport() {
+    const stats = revocationStats(ctx);
+    return { type: ctx.redis ? 'redis' : 'memory', ...stats, sync: stats.sync ?? null };
+  }
 
   const uptimeSeconds = () => Math.round((Date.now() - state.startedAt) / 1000);
 
@@ -63,7 +74,8 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
       const [kong, redis] = await Promise.all([kongProbe(), ctx.redis ? redisProbe() : Promise.resolve(undefined)]);
       const telemetry = state.telemetry();
       const serving = state.isServing();
-      const degraded = !kong.healthy || (redis !== undefined && !redis.healthy) || !telemetry.healthy;
+      const revocationsCurrent = ctx.revocations.isCurrent();
+      const degraded = !kong.healthy || (redis !== undefined && !redis.healthy) || !telemetry.healthy || !revocationsCurrent;
       return {
         status: serving ? 200 : 503,
         body: {
@@ -84,6 +96,11 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
             },
             cache: cacheReport(redis),
             telemetry: { status: telemetry.healthy ? 'healthy' : 'unhealthy', mode: telemetry.mode },
+            revocations: {
+              status: revocationsCurrent ? 'healthy' : 'unhealthy',
+              type: ctx.redis ? 'redis' : 'memory',
+              current: revocationsCurrent,
+            },
           },
         },
       };
@@ -126,6 +143,7 @@ export function createStatusViews(ctx: Context, state: ProcessState): StatusView
           redis: ctx.redis?.cache.stats() ?? null,
           adminLookups: credentials.admin,
         },
+        revocations: revocationReport(),
       });
       const infrastructure = () => ({
         memory: process.memoryUsage(),

@@ -32,3 +32,24 @@ export interface SigningKeyStats {
   keys: { next: number; current: number; retired: number };
   reloads: { loaded: number; invalid: number };
 }
+
+/** What this process knows of revocations: the in-memory list's size, and whether it is known complete. */
+export interface RevocationStats {
+  tokens: number;
+  consumers: number;
+  /** Always true without Redis; with Redis, while subscribed and re-read since the subscription came up. */
+  current: boolean;
+  /** With Redis only. */
+  sync: RevocationSyncStats | undefined;
+}
+
+/** The shared store's keeping in step with Redis. */
+export interface RevocationSyncStats {
+  /** Full re-reads of the set that completed, and those that failed (and were retried). */
+  rereads: number;
+  rereadFailures: number;
+  /** Times a subscription that was current went down. */
+  subscriptionsLost: number;
+  /** Revocations received on the channel. */
+  messages: number;
+}

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthCode } from '../errors.js';
-import type { BreakerState, CredentialStats, LayerCounts, SigningKeyStats } from './metric-sources.js';
+import type { BreakerState, CredentialStats, LayerCounts, RevocationStats, SigningKeyStats } from './metric-sources.js';
 import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */
@@ -13,6 +13,7 @@ export interface MetricSources {
   pluginServer(): { events: number; instances: number; connections: number };
   /** Absent without SIGNING_KEYS_DIR. */
   signingKeys(): SigningKeyStats | undefined;
+  revocations(): RevocationStats;
 }
 
 export type ValidationResult = 'valid' | 'invalid' | 'expired' | 'revoked';
@@ -241,30 +242,67 @@ export function createMetrics(): Metrics {
         if (redis) this.set(redis.connected ? 1 : 0);
       },
     });
-    for (const [name, help, key] of [
-      ['kong_auth_redis_errors_total', 'Redis connection and command errors.', 'errors'],
-      ['kong_auth_redis_reconnects_total', 'Redis reconnections.', 'reconnects'],
-    ] as const) {
+    /** A count another module keeps, read when scraped; absent while `read` gives undefined. */
+    const keptCounter = (name: string, help: string, read: () => number | undefined) =>
       new Counter({
         name,
         help,
         registers: [registry],
         collect() {
-          const redis = sources.redisConnection();
           this.reset();
-          if (redis) this.inc(redis[key]);
+          const count = read();
+          if (count !== undefined) this.inc(count);
         },
       });
-    }
-    new Counter({
-      name: 'kong_auth_log_lines_dropped_total',
-      help: 'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).',
+    keptCounter('kong_auth_redis_errors_total', 'Redis connection and command errors.', () => sources.redisConnection()?.errors);
+    keptCounter('kong_auth_redis_reconnects_total', 'Redis reconnections.', () => sources.redisConnection()?.reconnects);
+    new Gauge({
+      name: 'kong_auth_revocations',
+      help: 'Revocations this process knows, in memory: revoked token ids (kind "token") and revoke-all marks (kind "consumer").',
+      labelNames: ['kind'],
       registers: [registry],
       collect() {
-        this.reset();
-        this.inc(sources.droppedLogLines());
+        const { tokens, consumers } = sources.revocations();
+        this.set({ kind: 'token' }, tokens);
+        this.set({ kind: 'consumer' }, consumers);
       },
     });
+    new Gauge({
+      name: 'kong_auth_revocations_current',
+      help: '1 while the revocation list is known complete: always without Redis; with Redis, while subscribed and re-read since.',
+      registers: [registry],
+      collect() {
+        this.set(sources.revocations().current ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'kong_auth_revocation_rereads_total',
+      help: 'Full re-reads of the revocation set from Redis, by outcome (success, failure); absent without Redis.',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        const sync = sources.revocations().sync;
+        this.reset();
+        if (!sync) return;
+        this.inc({ outcome: 'success' }, sync.rereads);
+        this.inc({ outcome: 'failure' }, sync.rereadFailures);
+      },
+    });
+    keptCounter(
+      'kong_auth_revocation_subscriptions_lost_total',
+      'Times the revocation subscription went down; absent without Redis.',
+      () => sources.revocations().sync?.subscriptionsLost,
+    );
+    keptCounter(
+      'kong_auth_revocation_messages_total',
+      'Revocations received on the Redis channel; absent without Redis.',
+      () => sources.revocations().sync?.messages,
+    );
+    keptCounter(
+      'kong_auth_log_lines_dropped_total',
+      'Log lines dropped because stdout refused them (full non-blocking pipe past 16 MB, or closed).',
+      () => sources.droppedLogLines(),
+    );
     new Gauge({
       name: 'kong_auth_signing_keys_invalid',
       help: '1 while the signing key directory holds no valid key set and the last good set (if any) is served (absent without SIGNING_KEYS_DIR).',

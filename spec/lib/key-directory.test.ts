@@ -45,6 +45,7 @@ async function metricsText(keys: KeyDirectory): Promise<string> {
     breakerState: () => 'closed',
     pluginServer: () => ({ events: 0, instances: 0, connections: 0 }),
     signingKeys: () => keys.stats(),
+    revocations: () => ({ tokens: 0, consumers: 0, current: true, sync: undefined }),
   });
   return metrics.registry.metrics();
 }

@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ISSUER_KONG_YML } from '../support/fixtures.js';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
-
-interface PromMetric {
-  name: string;
-  type: string;
-  metrics: Array<{ value?: string; labels?: Record<string, string> }>;
-}
+import { metricValue, scrape as scrapeMetrics } from '../support/prometheus.js';
 
 const get = async (url: string, init?: RequestInit) => {
   const res = await fetch(url, init);
   return { status: res.status, headers: res.headers, text: await res.text() };
 };
-
-function metricValue(metrics: PromMetric[], name: string, labels: Record<string, string> = {}): number {
-  const family = metrics.find((m) => m.name === name);
-  assert.ok(family, `${name} is exposed`);
-  const sample = family.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
-  return Number(sample?.value ?? 0);
-}
 
 describe('the status port', () => {
   let kong: KongHarness;
@@ -92,8 +79,7 @@ describe('the status port', () => {
   });
 
   test('Prometheus text, parsed by a real parser, and counters that move after issuing tokens', async () => {
-    const scrape = async () =>
-      parsePrometheusTextFormat((await get(`${base}/metrics`, { headers: { accept: 'text/plain' } })).text) as PromMetric[];
+    const scrape = () => scrapeMetrics(base);
     const before = await scrape();
     for (let i = 0; i < 3; i++) assert.equal((await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } })).status, 200);
     await kong.request({ path: '/open/tokens' });
