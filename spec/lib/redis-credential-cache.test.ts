@@ -596,4 +596,29 @@ describe('Redis Cluster', () => {
       assert.equal(await received, 'token-1');
     }
   });
+
+  test("subscriber() on a cluster: when its node dies it moves to the next seed, resubscribes and hears every node's PUBLISH", async (t) => {
+    const cluster = await clusterFor(t);
+    const nodes = cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) }));
+    const connection = connectionFor(t, redisConfig({ clusterNodes: nodes }));
+    await eventually(() => connection.isReady(), 'the cluster connection is ready');
+    const subscriber = connection.subscriber();
+    const messages: string[] = [];
+    subscriber.on('message', (_channel: string, text: string) => messages.push(text));
+    await eventually(() => subscriber.status === 'ready', 'the subscriber is ready');
+    await subscriber.subscribe('test:revoked');
+    const first = (subscriber as { options: { port?: number } }).options.port;
+    const dead = cluster.nodes.find((node) => node.port === first);
+    assert.ok(dead, 'the subscriber is connected to a seed');
+    await dead.kill();
+    await eventually(
+      async () => subscriber.status === 'ready' && (subscriber as { options: { port?: number } }).options.port !== first,
+      'the subscriber moved to another seed',
+      15_000,
+    );
+    const alive = cluster.nodes.filter((node) => node !== dead);
+    for (const [i, node] of alive.entries()) await node.command('PUBLISH', 'test:revoked', `from-node-${i}`);
+    await eventually(async () => messages.length === alive.length, 'a message from every live node');
+    assert.deepEqual(messages.sort(), alive.map((_, i) => `from-node-${i}`).sort());
+  });
 });
