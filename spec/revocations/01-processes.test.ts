@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { tokenIdAt } from '../../lib/tokens/token-id.js';
 import { VALIDATOR_KONG_YML } from '../support/fixtures.js';
+import { eventually, sleep } from '../support/eventually.js';
 import { startKongNodes } from '../support/kong-nodes.js';
 import { metricValue, scrape } from '../support/prometheus.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
@@ -12,22 +13,11 @@ type After = { after(fn: () => Promise<void> | void): void };
 
 /** The sidecars' default REDIS_KEY_PREFIX. */
 const KEY_PREFIX = 'kong-auth-sidecar:';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function redisFor(t: After): Promise<RedisServer> {
   const redis = await startRedis();
   t.after(() => redis.stop());
   return redis;
-}
-
-/** Polls until `check` holds; returns how long it took. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<number> {
-  const startedAt = Date.now();
-  while (!(await check())) {
-    if (Date.now() - startedAt > timeoutMs) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - startedAt;
 }
 
 const revocationMetric = async (node: KongHarness, name: string, labels: Record<string, string> = {}) =>

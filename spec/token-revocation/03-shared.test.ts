@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import { REVOCATION_KONG_YML } from '../support/fixtures.js';
+import { eventually, sleep } from '../support/eventually.js';
 import { startKongNodes } from '../support/kong-nodes.js';
 import { metricValue, scrape } from '../support/prometheus.js';
 import { startRedis, startRedisCluster } from '../support/redis-server.js';
@@ -18,7 +19,6 @@ const KONG_YML = REVOCATION_KONG_YML.replace(
 );
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const KEY_PREFIX = 'kong-auth-sidecar:';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const tokenOf = async (node: KongHarness, apikey: string) =>
   (await node.request({ path: '/tokens', headers: { apikey } })).json<{ access_token: string }>().access_token;
@@ -34,15 +34,6 @@ async function isCurrent(node: KongHarness): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<number> {
-  const startedAt = Date.now();
-  while (!(await check())) {
-    if (Date.now() - startedAt > timeoutMs) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(10);
-  }
-  return Date.now() - startedAt;
 }
 
 /** How long, after `revoked` answered on one node, until the other node's gate refuses the token as revoked. */
