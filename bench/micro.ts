@@ -9,7 +9,10 @@ import { pathToFileURL } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { jwtVerify, SignJWT } from 'jose';
 import { packr, unpackr } from '../lib/kong/rpc-socket.js';
+import { createRevocationList } from '../lib/tokens/revocation-list.js';
+import { grantScopes, parseScopeParameter, scopesFromTags } from '../lib/tokens/scopes.js';
 import { signHs256 } from '../lib/tokens/signer.js';
+import { tokenIdAt } from '../lib/tokens/token-id.js';
 import { COMMON_HEADERS } from './driver.js';
 
 /**
@@ -65,6 +68,32 @@ function toRow(operation: string, inFlight: number | 'sync', window: Window, cpu
     opsPerSecond: Math.round((window.ops * 1000) / window.elapsedMs),
     cpuMicrosPerOp: Number((cpuMicros / window.ops).toFixed(2)),
   };
+}
+
+/**
+ * The per-event work of two features alone, beside the same event without it: the gate's revocation
+ * check against a populated list, and the issuer's scope decision (tags, the scope parameter, the grant).
+ */
+async function featureChecks(seconds: number): Promise<MicroRow[]> {
+  const now = Date.now();
+  const list = createRevocationList({ nowMs: Date.now });
+  for (let n = 0; n < 10_000; n++) list.revokeToken(`revoked-${n}`, Math.floor(now / 1000) + 3600);
+  for (let n = 0; n < 1_000; n++) list.revokeConsumer(`consumer-${n}`, now);
+  const token = { jti: tokenIdAt(now), iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 900 };
+  const tags = ['scope:orders.read', 'scope:orders.write', 'team-bench'];
+  let sink = 0;
+  const rows = [
+    await measure('revocation check: a valid token against 10,000 revoked ids and 1,000 revoke-all marks', 'sync', seconds, () => {
+      sink += list.isRevoked(token, 'consumer-bench') ? 1 : 0;
+    }),
+    await measure('scopes: allowed from 3 tags, the scope parameter parsed, the grant', 'sync', seconds, () => {
+      const requested = parseScopeParameter('orders.read');
+      const grant = grantScopes(scopesFromTags(tags, 'scope:'), requested, []);
+      sink += 'granted' in grant ? grant.granted.length : 0;
+    }),
+  ];
+  if (sink < 0) console.log(sink);
+  return rows;
 }
 
 /** Warm-up (a tenth of the time), then the measured window. */
@@ -258,6 +287,7 @@ export async function runMicro(opts: { seconds: number }): Promise<MicroRow[]> {
       for (const answer of answers) sink += msgpackr.packr.pack(answer).length;
     }),
   );
+  rows.push(...(await featureChecks(seconds)));
   rows.push(...(await echoRows(seconds)));
   if (sink < 0) console.log(sink);
   return rows;
