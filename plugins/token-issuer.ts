@@ -111,6 +111,15 @@ export const Schema = [
     },
   },
   {
+    scope_query_parameter: {
+      type: 'boolean',
+      default: true,
+      required: true,
+      description:
+        'A GET may ask for scopes with the `scope` query parameter: one more round trip to Kong (`get_query`) for each token of a consumer with scope tags. Off: the query is never read, and tokens get `default_scopes` (as far as allowed).',
+    },
+  },
+  {
     client_credentials_only: {
       type: 'boolean',
       default: false,
@@ -129,6 +138,11 @@ async function kongRequestId(kong: Kong, fallback: string): Promise<string> {
   return typeof id === 'string' && id !== '' ? id : fallback;
 }
 
+/** The `scope` query parameter of a GET: one round trip. */
+async function queryScope(kong: Kong): Promise<string[] | undefined> {
+  return scopeParameter(((await kong.request.getQuery()) as Record<string, unknown> | null)?.scope);
+}
+
 /**
  * The scopes the token carries and whether the answer names them. A GET answer names them when they
  * differ from the request (RFC 6749 §5.1); an OAuth answer names them whenever there are any, which
@@ -145,7 +159,7 @@ async function scopesToIssue(
   const allowed = scopesFromTags(tags, conf.scope_tag_prefix);
   // An OAuth answer without `scope` tells the client it got what it asked for (§5.1), so a form's scope is always decided.
   if (allowed.length === 0 && oauth?.scope === undefined) return { granted: [], announce: false };
-  const requested = oauth ? oauth.scope : scopeParameter(((await kong.request.getQuery()) as Record<string, unknown> | null)?.scope);
+  const requested = oauth ? oauth.scope : conf.scope_query_parameter ? await queryScope(kong) : undefined;
   const grant = grantScopes(allowed, requested, conf.default_scopes);
   if ('refused' in grant) {
     throw new AuthError('AUTH_014', 'The consumer is not allowed every requested scope', {

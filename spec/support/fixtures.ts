@@ -211,6 +211,12 @@ export const SCOPES_KONG_YML = `${tokenService('{}')}
           - name: key-auth
           - name: token-issuer
             config: { default_scopes: [orders.read, admin, orders.read] }
+      - name: no-scope-parameter
+        paths: [/fixed/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { default_scopes: [orders.read], scope_query_parameter: false }
       - name: other-prefix
         paths: [/prefixed/tokens]
         plugins:

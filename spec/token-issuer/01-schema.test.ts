@@ -92,6 +92,7 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
       request_id_source: 'header',
       scope_tag_prefix: 'scope:',
       default_scopes: [],
+      scope_query_parameter: true,
       client_credentials_only: false,
     });
   });

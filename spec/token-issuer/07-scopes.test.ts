@@ -86,6 +86,20 @@ describe('token-issuer scopes from consumer tags', () => {
     assert.equal(asked.body.scope, undefined);
   });
 
+  test('scope_query_parameter false: the query is never read, tokens get default_scopes, without the round trip', async () => {
+    await granted('/fixed/tokens'); // starts the route's instance
+    const before = kong.rpcCalls.length;
+    const { body, claims } = await granted('/fixed/tokens?scope=billing.read');
+    assert.deepEqual(kong.rpcCalls.slice(before), [
+      'plugin.HandleEvent',
+      'plugin.StepMultiMap',
+      'plugin.StepConsumer',
+      'plugin.StepCredential',
+    ]);
+    assert.equal(claims.scope, 'orders.read');
+    assert.equal(body.scope, 'orders.read');
+  });
+
   test('a consumer without scope tags gets a token without a scope claim, and no extra round trip', async () => {
     const before = kong.rpcCalls.length;
     const { body, claims } = await granted('/tokens', 'alice-key', ALICE_SECRET);
