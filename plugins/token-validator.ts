@@ -123,7 +123,12 @@ export const Schema = [
   },
 ] as const satisfies readonly SchemaField[];
 
-export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
+/**
+ * 1000: after every Kong authentication plugin (hmac-auth 1030 is the lowest), so endpoint and
+ * introspection modes find the consumer Kong authenticated; before acl (950) and rate-limiting (910),
+ * so they see the consumer the gate authenticated, as after Kong's jwt plugin.
+ */
+export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 1000, Phases: ['access'], Schema };
 
 type ValidatorConfig = PluginConfig<typeof Schema>;
 

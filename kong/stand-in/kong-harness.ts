@@ -45,11 +45,6 @@ export interface HarnessOptions {
   mode?: 'API_GATEWAY' | 'KONNECT';
   /** A second Kong node: its own plugin server process, the same Admin API and consumers as `sharing`. */
   sharing?: KongHarness;
-  /**
-   * Priorities to run our plugins at instead of the ones their plugin info declares: for a test of
-   * an order they do not have today (Kong itself only ever uses the declared one).
-   */
-  priorityOverrides?: Partial<Record<(typeof OUR_PLUGINS)[number], number>>;
 }
 
 /**
@@ -73,11 +68,10 @@ export class KongHarness {
     readonly infos: Record<string, PluginInfo>,
     readonly adminToken: string,
     private readonly ownsAdminApi: boolean,
-    priorityOverrides: HarnessOptions['priorityOverrides'],
   ) {
     this.rpc = new MsgpackRpcClient(server.socketPath);
     this.bridge = new PluginBridge(this.rpc);
-    const priorities = { ...Object.fromEntries(Object.values(infos).map((info) => [info.Name, info.Priority])), ...priorityOverrides };
+    const priorities = Object.fromEntries(Object.values(infos).map((info) => [info.Name, info.Priority]));
     this.gateway = new Gateway(routes, this.bridge, bundledPlugins(store), priorities);
   }
 
@@ -111,7 +105,7 @@ export class KongHarness {
       server.removePrefix();
       throw err;
     }
-    const harness = new KongHarness(store, adminApi, server, routes, infos, adminToken, !shared, opts.priorityOverrides);
+    const harness = new KongHarness(store, adminApi, server, routes, infos, adminToken, !shared);
     // Kong keeps only their digests, so the clear passwords are known from the file alone.
     for (const consumer of yml.consumers) harness.secretsAlsoToHide.push(...consumer.basicauth_credentials.map((c) => c.password));
     return harness;

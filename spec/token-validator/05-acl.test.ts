@@ -11,7 +11,7 @@ const tokenOf = (sub: string, secret: string) => {
 };
 const bearer = (sub: string, secret: string) => ({ authorization: `Bearer ${tokenOf(sub, secret)}` });
 
-// Kong runs a request's plugins by descending priority: jwt 1450, key-auth 1250, acl 950, token-validator 900.
+// Kong runs a request's plugins by descending priority: jwt 1450, key-auth 1250, token-validator 1000, acl 950.
 describe("Kong's acl plugin (priority 950) after an auth plugin", () => {
   let kong: KongHarness;
   before(async () => {
@@ -40,39 +40,16 @@ describe("Kong's acl plugin (priority 950) after an auth plugin", () => {
   });
 });
 
-describe('token-validator gate and acl on the same route, at the priorities the plugins declare today', () => {
+describe('token-validator gate (priority 1000, like an auth plugin) and acl (950) after it on the same route', () => {
   let kong: KongHarness;
   before(async () => {
     kong = await KongHarness.start({ kongYml: ACL_KONG_YML });
   });
   after(() => kong.stop());
 
-  test("the plugin info declares 900 for the gate, below acl's 950", () => {
-    assert.equal(kong.infos['token-validator']?.Priority, 900);
+  test("the plugin info declares 1000 for the validator: below every auth plugin, above acl's 950 and rate-limiting's 910", () => {
+    assert.equal(kong.infos['token-validator']?.Priority, 1000);
   });
-
-  test('LIMITATION: acl runs before the gate, sees no consumer and refuses a valid token with 401; the gate is never called', async () => {
-    const before = kong.rpcCalls.length;
-    const res = await kong.request({ path: '/orders/42', headers: bearer('alice', ALICE_SECRET) });
-    assert.equal(res.status, 401, res.body);
-    assert.equal(res.json().message, 'Unauthorized');
-    assert.equal(res.upstreamHeaders, undefined);
-    assert.equal(res.authenticatedConsumer, undefined);
-    assert.deepEqual(kong.rpcCalls.slice(before), [], 'Kong never reached the gate');
-  });
-
-  test("LIMITATION: a deny list refuses every request the same way, whatever the consumer's groups", async () => {
-    const res = await kong.request({ path: '/deny/orders/42', headers: bearer('alice', ALICE_SECRET) });
-    assert.equal(res.status, 401, res.body);
-  });
-});
-
-describe('token-validator gate and acl on the same route, were the gate above acl (priority 1000, like an auth plugin)', () => {
-  let kong: KongHarness;
-  before(async () => {
-    kong = await KongHarness.start({ kongYml: ACL_KONG_YML, priorityOverrides: { 'token-validator': 1000 } });
-  });
-  after(() => kong.stop());
 
   test('acl sees the consumer kong.client.authenticate set: an allowed group reaches the upstream with X-Consumer-Groups', async () => {
     const res = await kong.request({ path: '/orders/42', headers: bearer('alice', ALICE_SECRET) });
