@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startFakeAdminApi, type FakeAdminApi } from '../../kong/stand-in/fake-admin-api.js';
-import { createKongStore, seedFromKongYml } from '../../kong/stand-in/kong-store.js';
 import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
-import { PluginServerProcess } from '../../kong/stand-in/plugin-server-process.js';
 import { DANA_SECRET } from '../support/fixtures.js';
 import { verifyHs256 } from '../support/jwt-check.js';
+import { RealKongStack } from '../support/realkong-stack.js';
 import { RealKong } from '../support/realkong.js';
 
-const ADMIN_TOKEN = 'realkong-admin-token-0123456789';
 const CONSUMERS = parseKongYml(`_format_version: "3.0"
 consumers:
   - username: dana
@@ -18,22 +15,17 @@ consumers:
 const FORM: [string, string] = ['Content-Type', 'application/x-www-form-urlencoded'];
 
 describe("Kong's own bridge (realkong): OAuth client credentials through kong.request.get_raw_body", () => {
-  let adminApi: FakeAdminApi;
-  let server: PluginServerProcess;
+  let stack: RealKongStack;
   let kong: RealKong;
   /** What basic-auth leaves for the issuer (the kit has no basic-auth: its x-test hooks set Kong's context). */
   let client: Array<[string, string]>;
 
   before(async () => {
-    const store = createKongStore();
-    seedFromKongYml(store, CONSUMERS);
-    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
-    await server.start();
-    kong = await RealKong.start(server.socketPath, {
+    stack = await RealKongStack.start(CONSUMERS, {
       '/oauth2/token': [{ name: 'token-issuer', config: { issuer: 'https://issuer.test' } }],
     });
-    const dana = store.consumerByIdOrUsername('dana')!;
+    kong = stack.kong;
+    const dana = stack.consumer('dana');
     client = [
       ['X-Consumer-ID', dana.id],
       ['X-Consumer-Username', 'dana'],
@@ -42,12 +34,7 @@ describe("Kong's own bridge (realkong): OAuth client credentials through kong.re
       ['x-test-credential', JSON.stringify({ id: 'basic-auth-credential', username: 'dana-client', consumer: { id: dana.id } })],
     ];
   });
-  after(async () => {
-    await kong?.stop();
-    await server?.stop();
-    server?.removePrefix();
-    await adminApi?.close();
-  });
+  after(() => stack?.stop());
 
   test('a form POST gets a §5.1 token: the body arrives as MessagePack bin, read in one round trip', async () => {
     await kong.request('/oauth2/token', [...client, FORM], 'POST', 'grant_type=client_credentials'); // starts the instance

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startFakeAdminApi, type FakeAdminApi } from '../../kong/stand-in/fake-admin-api.js';
-import { createKongStore, seedFromKongYml } from '../../kong/stand-in/kong-store.js';
 import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
-import { PluginServerProcess } from '../../kong/stand-in/plugin-server-process.js';
 import { ALICE_SECRET } from '../support/fixtures.js';
+import { RealKongStack } from '../support/realkong-stack.js';
 import { RealKong } from '../support/realkong.js';
 
-const ADMIN_TOKEN = 'realkong-admin-token-0123456789';
 const CONSUMERS = parseKongYml(`_format_version: "3.0"
 consumers:
   - username: alice
@@ -15,24 +12,19 @@ consumers:
 `);
 
 describe("Kong's own bridge (realkong): a revocation form body through get_raw_body, then the gate refuses the token", () => {
-  let adminApi: FakeAdminApi;
-  let server: PluginServerProcess;
+  let stack: RealKongStack;
   let kong: RealKong;
   let alice: Array<[string, string]>;
 
   before(async () => {
-    const store = createKongStore();
-    seedFromKongYml(store, CONSUMERS);
-    adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
-    await server.start();
-    kong = await RealKong.start(server.socketPath, {
+    stack = await RealKongStack.start(CONSUMERS, {
       '/tokens': [{ name: 'token-issuer', config: { issuer: 'https://issuer.test' } }],
       '/revoke': [{ name: 'token-revocation', config: {} }],
       '/gated': [{ name: 'token-validator', config: { mode: 'gate', issuer: 'https://issuer.test' } }],
     });
+    kong = stack.kong;
     // What key-auth leaves for our plugins: Kong's consumer headers and the consumer with its credential.
-    const id = store.consumerByIdOrUsername('alice')!.id;
+    const id = stack.consumer('alice').id;
     alice = [
       ['X-Consumer-ID', id],
       ['X-Consumer-Username', 'alice'],
@@ -40,12 +32,7 @@ describe("Kong's own bridge (realkong): a revocation form body through get_raw_b
       ['x-test-credential', JSON.stringify({ id: 'key-auth-credential', consumer: { id } })],
     ];
   });
-  after(async () => {
-    await kong?.stop();
-    await server?.stop();
-    server?.removePrefix();
-    await adminApi?.close();
-  });
+  after(() => stack?.stop());
 
   test('POST token=… is read through get_raw_body (a MessagePack bin), the token is revoked, and the gate on the same Kong answers 401 revoked', async () => {
     const token = (await kong.request('/tokens', alice)).json<{ access_token: string }>().access_token;

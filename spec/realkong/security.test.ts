@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startFakeAdminApi, type FakeAdminApi } from '../../kong/stand-in/fake-admin-api.js';
 import { ALICE_SECRET } from '../support/fixtures.js';
 import { forgeJwt } from '../support/jwt-check.js';
 import { KillSwitchSocket } from '../support/kill-switch-socket.js';
-import { createKongStore, seedFromKongYml, type KongStore } from '../../kong/stand-in/kong-store.js';
 import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
-import { PluginServerProcess } from '../../kong/stand-in/plugin-server-process.js';
 import { RealKong, type RealKongRoutes } from '../support/realkong.js';
+import { RealKongStack } from '../support/realkong-stack.js';
 
-const ADMIN_TOKEN = 'realkong-admin-token-0123456789';
 const CONSUMERS = parseKongYml(`_format_version: "3.0"
 consumers:
   - username: alice
@@ -58,47 +55,13 @@ const aliceToken = () =>
     ALICE_SECRET,
   );
 
-/** The consumers in a fake Admin API, our plugin server, and Kong's bridge on its socket (or on one `between` it and Kong). */
-class Stack {
-  private constructor(
-    readonly store: KongStore,
-    readonly adminApi: FakeAdminApi,
-    readonly server: PluginServerProcess,
-    readonly kong: RealKong,
-    private readonly between?: KillSwitchSocket,
-  ) {}
-
-  static async start(between?: (server: PluginServerProcess) => KillSwitchSocket): Promise<Stack> {
-    const store = createKongStore();
-    seedFromKongYml(store, CONSUMERS);
-    const adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
-    await server.start();
-    const socket = between?.(server);
-    await socket?.listen();
-    return new Stack(store, adminApi, server, await RealKong.start(socket?.path ?? server.socketPath, ROUTES), socket);
-  }
-
-  consumer(name: string) {
-    return this.store.consumerByIdOrUsername(name)!;
-  }
-
-  async stop(): Promise<void> {
-    await this.kong.stop();
-    await this.between?.close();
-    await this.server.stop();
-    this.server.removePrefix();
-    await this.adminApi.close();
-  }
-}
-
 describe("Kong's own plugin-server bridge (realkong): identity from Kong, never from headers", () => {
-  let stack: Stack;
+  let stack: RealKongStack;
   let kong: RealKong;
   const consumer = (name: string) => stack.consumer(name);
 
   before(async () => {
-    stack = await Stack.start();
+    stack = await RealKongStack.start(CONSUMERS, ROUTES);
     kong = stack.kong;
   });
   after(() => stack?.stop());
@@ -153,14 +116,16 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
 });
 
 describe("Kong's own bridge: a gate that dies mid-request leaves no marked request behind", () => {
-  let stack: Stack;
+  let stack: RealKongStack;
   let killSwitch: KillSwitchSocket;
   let kong: RealKong;
 
   before(async () => {
     // Dies once Kong has run the first of the gate's two writes, whichever it is.
     const firstWrite = (method: string) => method === 'kong.client.authenticate' || method === 'kong.service.request.set_headers';
-    stack = await Stack.start(
+    stack = await RealKongStack.start(
+      CONSUMERS,
+      ROUTES,
       (server) =>
         (killSwitch = new KillSwitchSocket(join(server.prefix, 'kill-switch.sock'), server.socketPath, firstWrite, () => server.crash())),
     );
