@@ -257,7 +257,8 @@ export function aliceClaims(overrides: Record<string, unknown> = {}): Record<str
 
 /**
  * The validator's routes plus /tokens/revoke as in kong.yml (the longer path under /tokens), revoke-all
- * and anonymous variants, a gate without the revocation check, and carol.
+ * and anonymous variants, a gate without the revocation check, one that denies while the revocation list
+ * may be incomplete, and carol.
  */
 export const REVOCATION_KONG_YML =
   VALIDATOR_KONG_YML.replace(
@@ -289,6 +290,11 @@ export const REVOCATION_KONG_YML =
         plugins:
           - name: token-validator
             config: { mode: gate, check_revocation: false }
+      - name: orders-deny
+        paths: [/deny/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, revocation_unavailable: deny }
       - name: orders-websocket\n`,
   ) +
   `  - username: carol

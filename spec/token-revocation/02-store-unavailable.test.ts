@@ -7,17 +7,6 @@ import { REVOCATION_KONG_YML } from '../support/fixtures.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
-/** The revocation fixture's routes plus gates that deny while the revocation list may be incomplete. */
-const KONG_YML = REVOCATION_KONG_YML.replace(
-  '      - name: orders-unchecked',
-  `      - name: orders-deny
-        paths: [/deny/orders]
-        plugins:
-          - name: token-validator
-            config: { mode: gate, revocation_unavailable: deny }
-      - name: orders-unchecked`,
-);
-
 /**
  * A store as the shared one behaves while Redis is unreachable: nothing can be recorded, and the list
  * is not known to be complete. The process-level outage (a real Redis killed) is the Redis store's test.
@@ -38,7 +27,7 @@ describe('token-revocation and the gate while the revocation store is unreachabl
   let kong: InProcessKong;
   const store = unreachableStore();
   before(async () => {
-    kong = await startInProcessKong(KONG_YML, (ctx) => {
+    kong = await startInProcessKong(REVOCATION_KONG_YML, (ctx) => {
       ctx.revocations = store;
     });
   });

@@ -7,16 +7,6 @@ import { startKongNodes } from '../support/kong-nodes.js';
 import { metricValue, scrape } from '../support/prometheus.js';
 import { startRedis, startRedisCluster } from '../support/redis-server.js';
 
-/** The gate routes as kong.yml's, plus one that denies while the revocation list may be incomplete. */
-const KONG_YML = REVOCATION_KONG_YML.replace(
-  '      - name: orders-websocket\n',
-  `      - name: orders-strict
-        paths: [/strict/orders]
-        plugins:
-          - name: token-validator
-            config: { mode: gate, revocation_unavailable: deny }
-      - name: orders-websocket\n`,
-);
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const KEY_PREFIX = 'kong-auth-sidecar:';
 
@@ -48,7 +38,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
   test("a consumer's own token: refused on the other node within 1 s, its key expiring with the token; someone else's token: 200 and still valid", async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
-    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
+    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: REVOCATION_KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
     for (const node of [a, b]) await eventually(() => isCurrent(node), 'the sidecar read the revocation set');
     const own = await tokenOf(a, 'alice-key');
     const others = await tokenOf(a, 'bob-key');
@@ -71,7 +61,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
   test('revoke-all on one node: earlier tokens refused on the other, a token issued after it stays valid; a restarted sidecar still refuses', async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
-    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
+    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: REVOCATION_KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
     for (const node of [a, b]) await eventually(() => isCurrent(node), 'the sidecar read the revocation set');
     const earlier = await tokenOf(b, 'alice-key');
     assert.deepEqual([(await revoke(a, 'revoke=all', { path: '/all/revoke' })).status], [200]);
@@ -92,7 +82,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
   test('Redis killed: revoking answers 503, never 200; the gate admits (allow) or answers 503 (deny); Redis back: revocations work again, no restart', async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
-    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
+    const [a, b] = (await startKongNodes(t, { count: 2, kongYml: REVOCATION_KONG_YML, redisUrl: redis.url })) as [KongHarness, KongHarness];
     for (const node of [a, b]) await eventually(() => isCurrent(node), 'the sidecar read the revocation set');
     const token = await tokenOf(a, 'alice-key');
     await redis.kill();
@@ -104,7 +94,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
     assert.equal(refused.headers['x-auth-error-code'], 'AUTH_018');
     assert.ok(Number(refused.headers['retry-after']) >= 1);
     assert.equal((await gate(b, token)).status, 200, 'revocation_unavailable: allow');
-    const strict = await gate(b, token, '/strict/orders');
+    const strict = await gate(b, token, '/deny/orders');
     assert.deepEqual([strict.status, strict.json().code], [503, 'AUTH_018']);
     const unchecked = metricValue(await scrape(await b.server.statusUrl()), 'kong_auth_revocation_unchecked_total', {});
     assert.ok(unchecked >= 1, 'the admitted token is counted');
@@ -113,7 +103,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
     for (const node of [a, b]) await eventually(() => isCurrent(node), 'the sidecar is current again', 15_000);
     assert.equal((await revoke(a, `token=${token}`)).status, 200);
     assert.ok((await refusedOn(b, token)) <= 1000);
-    assert.equal((await gate(b, await tokenOf(b, 'alice-key'), '/strict/orders')).status, 200);
+    assert.equal((await gate(b, await tokenOf(b, 'alice-key'), '/deny/orders')).status, 200);
   });
 
   test('on a Redis Cluster: the revocation reaches the other node within 1 s, and every revocation key is in one slot', async (t) => {
@@ -121,7 +111,7 @@ describe('POST /tokens/revoke on one Kong node, the gate on another (two sidecar
     t.after(() => cluster.stopAll());
     const nodes = await startKongNodes(t, {
       count: 2,
-      kongYml: KONG_YML,
+      kongYml: REVOCATION_KONG_YML,
       redisUrl: 'redis://127.0.0.1',
       env: { REDIS_CLUSTER_NODES: cluster.seeds },
     });
