@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr/pack';
 import { errorMessage } from '../ops/error-message.js';
@@ -25,7 +25,7 @@ export type Respond = (error: string | null, result: unknown) => void;
 export type SocketReads = 'shared-buffer' | 'stream';
 
 export interface RpcSocketOptions {
-  /** Mode bits the socket gets as soon as it is bound, before anyone is told it listens. */
+  /** Mode bits the socket has when it appears at its path. */
   mode: number;
   /** The group it is given (a gid), when set. */
   group?: number;
@@ -92,9 +92,19 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
   const reads: SocketReads = onRead ? 'shared-buffer' : 'stream';
   const readInto = onRead ? sharedBufferReader(onRead) : readStream;
   const connections = new Set<Connection>();
+  // The socket is bound beside its path and renamed onto it once it has its group and mode: whoever
+  // finds the path finds a socket with its final access, and a start that fails leaves nothing there.
+  const bindingPath = `${path}.new`;
   let closed: Promise<void> | undefined;
+  let published = false;
   const stopAccepting = () => {
-    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    closed ??= new Promise<void>((resolve) =>
+      server.close(() => {
+        // Node removes the path it bound, which after the rename is not the socket's.
+        if (published) removeIfSocket(path);
+        resolve();
+      }),
+    );
     return closed;
   };
   // Paused until serveConnection has chosen how the socket is read.
@@ -103,13 +113,14 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
+  removeIfSocket(bindingPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    // listen() binds a path at once: under umask 0177 the new socket is the owner's alone until
-    // setAccess, whatever umask the process was started with.
+    // Under umask 0177 the new socket is the owner's alone until setAccess, whatever umask the process
+    // was started with.
     const inherited = process.umask(0o177);
     try {
-      server.listen(path, () => {
+      server.listen(bindingPath, () => {
         server.off('error', reject);
         resolve();
       });
@@ -118,9 +129,11 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
     }
   });
   try {
-    setAccess(path, options);
+    setAccess(bindingPath, path, options);
+    renameSync(bindingPath, path);
+    published = true;
   } catch (err) {
-    await stopAccepting(); // and the socket file goes with it
+    await stopAccepting(); // and the bound socket file goes with it
     throw err;
   }
   server.on('error', (err) => log.error({ error: err }, 'plugin socket error'));
@@ -138,17 +151,17 @@ export async function listenRpcSocket(path: string, dispatch: Dispatch, log: Log
   };
 }
 
-function setAccess(path: string, { mode, group }: RpcSocketOptions): void {
+function setAccess(bindingPath: string, path: string, { mode, group }: RpcSocketOptions): void {
   if (group !== undefined) {
     try {
-      chownSync(path, -1, group);
+      chownSync(bindingPath, -1, group);
     } catch (err) {
       const { code, message } = err as NodeJS.ErrnoException;
       const why = code === 'EPERM' ? 'this process is not a member of that group (EPERM)' : message;
       throw new SocketStartError(`cannot give the plugin socket ${path} to group ${group} (SOCKET_GROUP): ${why}`);
     }
   }
-  chmodSync(path, mode);
+  chmodSync(bindingPath, mode);
 }
 
 interface Connection {
@@ -313,4 +326,13 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (live) throw new SocketInUseError(path);
   unlinkSync(path);
+}
+
+/** Removes `path` when a socket is there (one a crashed start left, or ours at close); anything else stays. */
+function removeIfSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }

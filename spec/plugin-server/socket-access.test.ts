@@ -39,10 +39,7 @@ function sidecar(t: TestContext, env: Record<string, string>, user?: RunAs): Plu
   return server;
 }
 
-/**
- * Started, and past giving the socket its group and mode: the socket is bound owner-only and accepts this
- * root process's connections a few milliseconds before that, which is all start() waits for.
- */
+/** Started: the socket is at its path only once it has its group and mode, and the process says so. */
 async function serving(server: PluginServerProcess): Promise<void> {
   await server.start();
   assert.ok(await server.waitForLogLine((line) => line['event.action'] === 'started'), `no started line:\n${server.capturedOutput}`);
@@ -109,6 +106,7 @@ describe('who may connect to the plugin socket', () => {
       `kong-auth-sidecar: cannot give the plugin socket ${server.socketPath} to group ${OTHER_GID} (SOCKET_GROUP): this process is not a member of that group (EPERM)`,
     );
     assert.equal(existsSync(server.socketPath), false);
+    assert.equal(existsSync(`${server.socketPath}.new`), false, 'nor the socket it bound beside its path');
   });
 
   for (const [variable, value, allowed] of [
