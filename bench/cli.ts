@@ -51,6 +51,8 @@ export interface Settings {
    */
   soakSettleSeconds: number;
   coldConsumers: number;
+  /** Seconds of each window of the in-process feature costs (bench/feature-costs.ts), 4× the rounds of them. */
+  featureCostWindowSeconds: number;
 }
 
 export interface BenchArgs {
@@ -160,6 +162,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     soakSeconds: environmentNumber(env, 'SOAK_SECONDS', 600),
     soakSettleSeconds: environmentNumber(env, 'SOAK_SETTLE_SECONDS', 300),
     coldConsumers: smoke ? 2_000 : 60_000,
+    featureCostWindowSeconds: smoke ? 0.1 : 0.5,
   };
   return {
     job: values.profile ? 'profile' : variants ? 'variants' : values.soak ? 'soak' : 'bench',

@@ -118,7 +118,7 @@ function bearer(): string {
 }
 
 /** A request as Kong leaves it after its auth plugin (issue, validate) or as it arrives (gate). */
-function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => KongRequest {
+export function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => KongRequest {
   const parents = traceparents(sampledShare);
   const token = kind === 'validate' || kind === 'gate' ? bearer() : '';
   return (n) => {
@@ -145,7 +145,7 @@ function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => K
 }
 
 /** An answered event: the issuer and the endpoint answer 200; the gate lets the request go on (no exit). */
-function succeeded(kind: RequestKind, req: KongRequest): boolean {
+export function succeeded(kind: RequestKind, req: KongRequest): boolean {
   if (req.log.length > 0) return false;
   return kind === 'gate' ? req.response === undefined : req.response?.status === 200;
 }
@@ -189,7 +189,9 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
     const req = makeRequest(next++);
     const started = scheduledAt ?? performance.now();
     await bridge.handleEvent(entity, 'access', req);
-    bridge.calls.length = 0; // the bridge records calls for tests; a long run must not keep them
+    // The bridge records calls for tests; a long run must not keep them.
+    bridge.calls.length = 0;
+    bridge.pdkCalls.length = 0;
     if (!measuring) return;
     const latency = performance.now() - started;
     latencies.push(latency);

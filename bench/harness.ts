@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FakeAdminApi } from '../kong/stand-in/fake-admin-api.js';
+import type { FeatureCost } from './feature-costs.js';
 import { queryPluginInfo } from '../kong/stand-in/kong-harness.js';
 import { validatePluginConfig } from '../kong/stand-in/kong-schema.js';
 import { CLI_PATH, NODE_FLAGS, PROJECT_ROOT, waitForSocket } from '../kong/stand-in/plugin-server-process.js';
@@ -71,6 +72,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export class Bench {
   readonly dir = mkdtempSync(join(tmpdir(), 'kas-bench-'));
   readonly rows: Row[] = [];
+  /** The scenarios' feature costs measured in one process (feature-costs.ts). */
+  featureCosts: FeatureCost[] = [];
   private configs: Record<string, Record<string, unknown>> = {};
 
   constructor(

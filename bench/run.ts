@@ -46,7 +46,14 @@ async function benchmark(bench: Bench, args: BenchArgs, date: string): Promise<v
   const scrapes = wanted('status') ? await statusPort(bench) : [];
   if (wanted('memory')) process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);
   const mem = wanted('memory') ? await memory(bench, S.memoryTokens) : undefined;
-  const results = { micro, rows: bench.rows, scrapes, memory: mem, bar: theBar(bench.rows, mem, S.barLevel, RESULTS_DIR) };
+  const results = {
+    micro,
+    rows: bench.rows,
+    scrapes,
+    memory: mem,
+    bar: theBar(bench.rows, bench.featureCosts, mem, S.barLevel, RESULTS_DIR),
+    featureCosts: bench.featureCosts,
+  };
   process.stdout.write(report(results, { barLevel: S.barLevel, smoke: args.smoke }));
   const file = join(RESULTS_DIR, `${date}${args.smoke ? '.smoke' : args.only ? '.partial' : ''}.json`);
   writeFileSync(

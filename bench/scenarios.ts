@@ -1,5 +1,6 @@
 import { startRedis, type RedisServer } from '../spec/support/redis-server.js';
-import type { Bench, ServerSpec } from './harness.js';
+import { runPinnedJson, type Bench, type ServerSpec } from './harness.js';
+import type { FeatureCost, FeatureCostOptions, FeaturePair, FeatureSide } from './feature-costs.js';
 
 /** A scenario of our plugin server. */
 function ours(
@@ -48,19 +49,27 @@ export async function scenarios(bench: Bench): Promise<void> {
 }
 
 /**
- * What a feature adds to an event, in server CPU µs: the same server with and without it, interleaved
- * over rounds in one run (bench/targets.ts takes the median of the paired differences).
+ * What a feature adds to an event, in server CPU µs: the same server with and without it, in one run.
+ * `bar`: the target in µs, where there is one. The query parameter has none: it is one more Kong call.
  */
 export const FEATURE_PAIRS = [
   {
     feature: 'scopes in issued tokens',
-    with: 'issue, consumer with scope tags (scope query)',
+    with: 'issue, consumer with scope tags (scopes from its tags)',
     without: 'issue, consumer without scope tags',
+    bar: 3,
+  },
+  {
+    feature: 'the scope query parameter (one kong.request.get_query call)',
+    with: 'issue, consumer with scope tags asking scope=orders.read',
+    without: 'issue, consumer with scope tags (scopes from its tags)',
+    bar: undefined,
   },
   {
     feature: 'revocation at the gate',
     with: 'gate, revocation checked (Redis, 10,000 revoked tokens, 1,000 revoke-all marks)',
     without: 'gate, check_revocation off (same Redis)',
+    bar: 3,
   },
 ] as const;
 
@@ -76,26 +85,60 @@ async function fillRevocations(redis: RedisServer): Promise<void> {
   await redis.command('MSET', ...marks);
 }
 
+/** Each side of FEATURE_PAIRS: the plugin, the request and the config. */
+function featureSides(bench: Bench): Record<string, FeatureSide> {
+  const issuer = bench.config('issuer');
+  const gate = bench.config('gate');
+  const [scopes, query, revocation] = FEATURE_PAIRS;
+  const fromTags = { ...issuer, scope_query_parameter: false };
+  return {
+    [scopes.with]: { name: scopes.with, plugin: 'token-issuer', request: 'issue-scoped', config: fromTags },
+    [scopes.without]: { name: scopes.without, plugin: 'token-issuer', request: 'issue', config: fromTags },
+    [query.with]: { name: query.with, plugin: 'token-issuer', request: 'issue-scoped', config: issuer },
+    [revocation.with]: { name: revocation.with, plugin: 'token-validator', request: 'gate', config: gate },
+    [revocation.without]: {
+      name: revocation.without,
+      plugin: 'token-validator',
+      request: 'gate',
+      config: { ...gate, check_revocation: false },
+    },
+  };
+}
+
+/**
+ * The feature costs twice: in one process without the socket (feature-costs.ts: the targets' figures), and
+ * through the socket, each side its own server at the targets' level, interleaved over the rounds (shown
+ * beside them, since the spread between runs of one server there is wider than the targets).
+ */
 async function featureCosts(bench: Bench): Promise<void> {
   const level = bench.settings.barLevel;
-  const issuer = bench.config('issuer');
-  const [scopes, revocation] = FEATURE_PAIRS;
+  const sides = featureSides(bench);
   const redis = await startRedis();
   try {
     await fillRevocations(redis);
     const env = { REDIS_URL: redis.url };
-    const gate = bench.config('gate');
-    const specs: Record<string, ServerSpec> = {
-      [scopes.with]: ours(scopes.with, 'token-issuer', 'issue-scoped', issuer),
-      [scopes.without]: ours(scopes.without, 'token-issuer', 'issue', issuer),
-      [revocation.with]: ours(revocation.with, 'token-validator', 'gate', gate, { env }),
-      [revocation.without]: ours(revocation.without, 'token-validator', 'gate', { ...gate, check_revocation: false }, { env }),
+    const pairs: FeaturePair[] = FEATURE_PAIRS.map((pair) => ({
+      feature: pair.feature,
+      with: sides[pair.with] as FeatureSide,
+      without: sides[pair.without] as FeatureSide,
+    }));
+    const options: FeatureCostOptions = {
+      env: bench.oursEnv(env),
+      pairs,
+      rounds: Math.max(bench.settings.rounds * 4, 4),
+      windowSeconds: bench.settings.featureCostWindowSeconds,
     };
+    bench.featureCosts = await runPinnedJson<FeatureCost[]>(0, 'feature-costs', [JSON.stringify(options)]);
+    for (const cost of bench.featureCosts)
+      process.stderr.write(`  feature cost (in process) | ${cost.feature} | median ${cost.median} µs | each ${cost.each.join(', ')}\n`);
+    const specs = Object.fromEntries(
+      Object.values(sides).map((s) => [s.name, ours(s.name, s.plugin, s.request, s.config, { env })]),
+    ) as Record<string, ServerSpec>;
+    // Each side once per round (one side is in two pairs), in the reverse order every other round.
+    const names = Object.keys(specs);
     for (let round = 0; round < bench.settings.rounds; round++) {
-      for (const pair of FEATURE_PAIRS) {
-        for (const name of round % 2 === 0 ? [pair.with, pair.without] : [pair.without, pair.with])
-          await bench.measure('feature-cost', specs[name] as ServerSpec, level, round);
-      }
+      for (const name of round % 2 === 0 ? names : [...names].reverse())
+        await bench.measure('feature-cost', specs[name] as ServerSpec, level, round);
     }
   } finally {
     await redis.stop();

@@ -32,7 +32,7 @@ export class PluginBridge {
   /** Every PDK method the plugin server asked Kong to run, in order. */
   readonly pdkCalls: string[] = [];
 
-  constructor(private readonly rpc: MsgpackRpcClient) {}
+  constructor(private readonly rpc: Pick<MsgpackRpcClient, 'call'>) {}
 
   private async call<T>(method: string, ...params: unknown[]): Promise<T> {
     this.calls.push(method);

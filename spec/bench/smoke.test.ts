@@ -46,6 +46,7 @@ test(
       micro: Array<{ operation: string; opsPerSecond: number }>;
       scrapes: Array<{ path: string; requests: number; failures: number }>;
       memory: { tokens: number; inFlightEventsAfter: number; heapUsedAfterMb: number };
+      featureCosts: Array<{ feature: string; each: number[]; failedEvents: number }>;
     };
     assert.equal(results.smoke, true);
     const servers = new Set(results.rows.map((r) => r.server));
@@ -76,5 +77,15 @@ test(
     assert.ok(results.memory.tokens >= 2_000);
     assert.equal(results.memory.inFlightEventsAfter, 0);
     assert.ok(results.memory.heapUsedAfterMb > 0);
+    // The in-process feature costs: every pair measured in paired windows, every event answered as expected.
+    assert.deepEqual(
+      results.featureCosts.map((c) => c.feature),
+      ['scopes in issued tokens', 'the scope query parameter (one kong.request.get_query call)', 'revocation at the gate'],
+    );
+    for (const cost of results.featureCosts) {
+      assert.ok(cost.each.length >= 4, cost.feature);
+      assert.equal(cost.failedEvents, 0, cost.feature);
+      assert.match(out, new RegExp(`^\\| ${cost.feature.replace(/[()]/g, '\\$&')}: server CPU per event`, 'm'));
+    }
   },
 );
