@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -11,7 +12,7 @@ import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '
 import { NODE_FLAGS } from '../../kong/stand-in/plugin-server-process.js';
 import { loadKongYml } from '../../kong/stand-in/kong-yml.js';
 import { parseLuaReturn } from '../../kong/stand-in/lua-table.js';
-import { PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
+import { PROJECT_ROOT, runCli, runScript } from '../../kong/stand-in/plugin-server-process.js';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface EnvVar {
@@ -244,6 +245,29 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
       'kong.yml shows a gate route',
     );
     for (const plugin of ours) validate(plugin);
+  });
+
+  test('make validate-config: kong.yml passes; a discovery issuer that no token route issues fails, naming the route', async (t) => {
+    const validateConfig = join(PROJECT_ROOT, 'dist/kong/stand-in/validate-config.js');
+    const ok = await runScript(validateConfig, [join(PROJECT_ROOT, 'kong.yml')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok {3}routes\.oauth-metadata token-issuer$/m);
+    const dir = mkdtempSync(join(tmpdir(), 'validate-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'kong.yml');
+    writeFileSync(
+      file,
+      read('kong.yml').replace(
+        'issuer: https://auth.example.com\n              token_endpoint',
+        'issuer: https://auth.example.com/\n              token_endpoint',
+      ),
+    );
+    const bad = await runScript(validateConfig, [file]);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      'FAIL routes.oauth-metadata token-issuer: metadata issuer "https://auth.example.com/" is the issuer of no token route in this file\n',
+    );
   });
 
   test('kong/schemas/<plugin>/schema.lua is what the build generates and matches the dumped schema field for field', async () => {
