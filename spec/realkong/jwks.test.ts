@@ -62,6 +62,7 @@ describe("Kong's own bridge (realkong): the JWKS route", () => {
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
     assert.equal(head.headers['etag'], res.headers['etag']);
+    assert.equal(head.headers['content-length'], res.headers['content-length'], "nginx keeps GET's Content-Length");
 
     const post = await kong.request('/.well-known/jwks.json', [], 'POST');
     assert.equal(post.status, 405);
