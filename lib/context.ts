@@ -13,7 +13,7 @@ import { createTokenVerifier, type TokenVerifier } from './tokens/verifier.js';
 import { createTokenService, type TokenService } from './tokens/signer.js';
 import { createLocalRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
 import { createRedisRevocationStore, type RedisRevocationStore } from './credentials/redis-revocation-store.js';
-import { openKeyDirectory, type KeyDirectory } from './tokens/key-directory.js';
+import { openKeyDirectory } from './tokens/key-directory.js';
 
 /** How often SIGNING_KEYS_DIR is read again, in ms. */
 const SIGNING_KEYS_POLL_MS = 5000;
@@ -24,8 +24,6 @@ export interface Context extends PluginContext {
   config: Config;
   admin: AdminClient;
   redis: { connection: RedisConnection; cache: RedisCredentialCache; revocations: RedisRevocationStore } | undefined;
-  /** The sidecar's own signing keys, with SIGNING_KEYS_DIR. */
-  signingKeys: KeyDirectory | undefined;
   /** Releases what the context opened (Redis). */
   close(): Promise<void>;
 }

@@ -22,6 +22,7 @@ export const AUTH = {
     detail: 'The token type hint names a token type this endpoint does not handle',
   },
   AUTH_018: { status: 503, title: 'Revocation Store Unavailable', detail: 'The revocation store is temporarily unavailable' },
+  AUTH_019: { status: 503, title: 'Signing Keys Unavailable', detail: 'The signing key set is not available' },
 } as const;
 
 export type AuthCode = keyof typeof AUTH;

@@ -17,8 +17,29 @@ import { VERSION } from '../lib/version.js';
 import { grantScopes, scopesFromTags } from '../lib/tokens/scopes.js';
 import { isFormRequest } from '../lib/access/form-body.js';
 import { readClientCredentialsRequest, scopeParameter, type ClientCredentialsRequest } from '../lib/access/token-request.js';
+import { serveDocument, type PublicDocument } from '../lib/access/well-known.js';
+import { serverMetadata } from '../lib/access/server-metadata.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
+
+/** An optional absolute URL field: https, or http for a loopback host (development); no fragment. */
+const url = (description: string) =>
+  ({
+    type: 'string',
+    description,
+    match_none: [{ pattern: '[%s#]', err: 'must not contain whitespace or a fragment (#)' }],
+    match_any: {
+      patterns: [
+        '^https://[%w][%w%.%-]*[:/]',
+        '^https://[%w][%w%.%-]*$',
+        '^http://localhost[:/]',
+        '^http://localhost$',
+        '^http://127%.0%.0%.1[:/]',
+        '^http://127%.0%.0%.1$',
+      ],
+      err: 'must be an absolute https URL (http only for localhost and 127.0.0.1)',
+    },
+  }) as const;
 
 export const Schema = [
   {
@@ -128,6 +149,47 @@ export const Schema = [
         'Answer only OAuth 2.0 client credentials requests (a form POST with `grant_type`): any other request is refused with `invalid_request`. For a route that is an OAuth token endpoint and nothing else.',
     },
   },
+  {
+    mode: {
+      type: 'string',
+      default: 'token',
+      one_of: ['token', 'jwks', 'metadata'],
+      required: true,
+      description:
+        '`token`: the route issues tokens. `jwks`: it answers `GET` with the public keys of `SIGNING_KEYS_DIR` as a JWKS (for `/.well-known/jwks.json`). `metadata`: RFC 8414 authorization server metadata (for `/.well-known/oauth-authorization-server`) from `issuer` and the fields below.',
+    },
+  },
+  {
+    max_age_seconds: {
+      type: 'integer',
+      default: 300,
+      between: [0, 86400],
+      required: true,
+      description:
+        '`jwks` and `metadata` modes: `Cache-Control: public, max-age` of the answer, in seconds. `keys promote --publish-ahead` must be at least this plus the time a key directory change takes to reach every sidecar.',
+    },
+  },
+  { token_endpoint: url('`metadata` mode, required: the public URL of the client credentials route (basic-auth in front of it).') },
+  { jwks_uri: url('`metadata` mode, required: the public URL of the `jwks` route.') },
+  {
+    revocation_endpoint: url(
+      '`metadata` mode: the public URL of the token-revocation route (basic-auth in front of it), when there is one.',
+    ),
+  },
+  {
+    introspection_endpoint: url(
+      '`metadata` mode: the public URL of an introspection route (basic-auth in front of it), when there is one.',
+    ),
+  },
+  {
+    scopes_supported: {
+      type: 'array',
+      elements: { type: 'string' },
+      default: [],
+      required: true,
+      description: '`metadata` mode: the scopes clients may ask for, published as `scopes_supported`. Empty: left out.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
 
 type IssuerConfig = PluginConfig<typeof Schema>;
@@ -182,16 +244,41 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
       if (!refusal) ctx.metrics.tokenIssued();
     },
   };
+  const PUBLISH_PHASE: PhaseOptions = { plugin: 'token-issuer', action: 'document-serve', count() {} };
+
+  /** The JWKS of the last good key set: 503 AUTH_019 while there is none, never an empty set. */
+  function jwksDocument(): PublicDocument {
+    if (!ctx.signingKeys) throw new AuthError('AUTH_019', 'This sidecar has no SIGNING_KEYS_DIR: it has no keys to publish');
+    const loaded = ctx.signingKeys.keys();
+    if (!loaded) throw new AuthError('AUTH_019', 'SIGNING_KEYS_DIR holds no valid key set yet', { retryAfterSeconds: 5 });
+    return { body: loaded.jwks.body, etag: loaded.jwks.etag, contentType: 'application/jwk-set+json' };
+  }
+
   class Plugin {
     private readonly conf: IssuerConfig;
+    /** metadata mode: the document, built once, or what the config lacks for one (AUTH_008, the reason in the log). */
+    private readonly metadata: ReturnType<typeof serverMetadata> | undefined;
 
     constructor(config: Record<string, unknown>) {
       this.conf = withDefaults(Schema, config);
+      this.metadata = this.conf.mode === 'metadata' ? serverMetadata(this.conf) : undefined;
+    }
+
+    private document(): PublicDocument {
+      if (!this.metadata) return jwksDocument();
+      if ('problem' in this.metadata)
+        throw new AuthError('AUTH_008', undefined, { cause: new Error(`token-issuer: ${this.metadata.problem}`) });
+      return this.metadata.document;
     }
 
     access(kong: Kong): Promise<void> {
-      return runAccessPhase(kong, ctx, PHASE, async (state) => {
+      const publishing = this.conf.mode !== 'token';
+      return runAccessPhase(kong, ctx, publishing ? PUBLISH_PHASE : PHASE, async (state) => {
         if (this.conf.request_id_source === 'kong') state.requestId = await kongRequestId(kong, state.requestId);
+        if (publishing) {
+          const served = await serveDocument(kong, state.headers, () => this.document(), this.conf.max_age_seconds, state.requestId);
+          return { message: `${this.conf.mode} ${served}`, fields: {} };
+        }
         if (this.conf.client_credentials_only && !state.oauth) {
           state.oauth = true;
           throw new AuthError('AUTH_015', 'A token request is an application/x-www-form-urlencoded POST', {

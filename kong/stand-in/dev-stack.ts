@@ -1,9 +1,26 @@
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KongHarness } from './kong-harness.js';
 import { loadKongYml } from './kong-yml.js';
-import { PROJECT_ROOT } from './plugin-server-process.js';
+import { PROJECT_ROOT, runCli } from './plugin-server-process.js';
+
+/**
+ * A key directory for the dev stack's JWKS: SIGNING_KEYS_DIR, else .dev/signing-keys. One without a
+ * manifest gets a current ES256 key from `keys generate` and `keys promote`, as a platform team makes one.
+ */
+async function devKeyDirectory(): Promise<{ dir: string; generated: string | undefined }> {
+  const dir = process.env.SIGNING_KEYS_DIR || join(PROJECT_ROOT, '.dev', 'signing-keys');
+  if (existsSync(join(dir, 'keys.json'))) return { dir, generated: undefined };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const generate = await runCli(['keys', 'generate', '--alg', 'ES256', '--dir', dir]);
+  if (generate.code !== 0) throw new Error(`keys generate: ${generate.stderr}`);
+  const kid = generate.stdout.trim();
+  const promote = await runCli(['keys', 'promote', '--kid', kid, '--dir', dir]);
+  if (promote.code !== 0) throw new Error(`keys promote: ${promote.stderr}`);
+  return { dir, generated: kid };
+}
 
 /**
  * `make dev`: the plugin server, a dev Admin API seeded from kong.yml, and a small gateway on
@@ -12,9 +29,10 @@ import { PROJECT_ROOT } from './plugin-server-process.js';
 async function main(): Promise<void> {
   const port = Number(process.env.DEV_PORT ?? 8000);
   const yml = loadKongYml(join(PROJECT_ROOT, 'kong.yml'));
+  const keys = await devKeyDirectory();
   const kong = await KongHarness.start({
     kongYml: yml,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', STATUS_PORT: process.env.STATUS_PORT ?? '3000' },
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', STATUS_PORT: process.env.STATUS_PORT ?? '3000', SIGNING_KEYS_DIR: keys.dir },
   });
   const status = await kong.server.statusUrl();
   kong.server.onOutput = (text) => process.stdout.write(text.split('\n').filter(Boolean).map(pretty).join(''));
@@ -36,6 +54,7 @@ async function main(): Promise<void> {
       `  dev Admin API   ${kong.adminApi.url} (seeded from kong.yml)`,
       `  dev gateway     ${base} (routes from kong.yml)`,
       `  status port     ${status} (/health, /health/ready, /metrics)`,
+      `  signing keys    ${relative(process.cwd(), keys.dir) || '.'}${keys.generated ? ` (generated: a current ES256 key, kid ${keys.generated})` : ''}`,
       '',
       'Try:',
       `  curl -s -H 'apikey: ${apikey}' ${base}/tokens`,
@@ -43,6 +62,8 @@ async function main(): Promise<void> {
       `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/hello`,
       `  curl -s ${base}/tokens            # no apikey: 401 from key-auth`,
       `  curl -s -u ${basicUser} -d grant_type=client_credentials -d scope=orders.read ${base}/oauth2/token`,
+      `  curl -s ${base}/.well-known/jwks.json`,
+      `  curl -s ${base}/.well-known/oauth-authorization-server`,
       `  curl -s ${status}/health`,
       '',
       'Ctrl-C stops everything.',

@@ -134,15 +134,18 @@ function result(req: KongRequest, response: KongResponse): GatewayResult {
   const headers = { ...response.headers };
   // Kong 3.5+ returns its request id to the client on every response.
   headers['x-kong-request-id'] ??= req.kongRequestId || randomUUID();
+  // nginx sends only the headers of a HEAD answer and of a 304: a body Kong was given is dropped.
+  const body = req.method === 'HEAD' || response.status === 304 ? '' : response.body;
   return {
     ...response,
+    body,
     headers,
     kongLog: req.log,
     authenticatedConsumer: req.consumer,
     authenticatedCredential: req.credential,
     ctxShared: req.ctxShared,
     json<T>() {
-      return JSON.parse(response.body) as T;
+      return JSON.parse(body) as T;
     },
   };
 }

@@ -5,7 +5,8 @@
 export type LuaValue = string | number | boolean | LuaValue[] | { [key: string]: LuaValue } | { ref: string };
 
 export function parseLuaReturn(source: string): LuaValue {
-  const code = source.replace(/--[^\n]*/g, '');
+  // Whole-line comments only, as the generator writes them: `--` inside a string is text.
+  const code = source.replace(/^\s*--[^\n]*/gm, '');
   const at = code.indexOf('return');
   if (at === -1) throw new Error('no return statement');
   let pos = at + 'return'.length;

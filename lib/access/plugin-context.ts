@@ -5,6 +5,7 @@ import type { Telemetry } from '../ops/telemetry.js';
 import type { TokenService } from '../tokens/signer.js';
 import type { RevocationStore } from '../tokens/revocation-store.js';
 import type { TokenVerifier } from '../tokens/verifier.js';
+import type { KeyDirectory } from '../tokens/key-directory.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** What the plugins and their shared request path are given by the process (lib/context.ts builds it). */
@@ -18,4 +19,6 @@ export interface PluginContext {
   verifier: TokenVerifier;
   rateLimiter: RateLimiter;
   revocations: RevocationStore;
+  /** The sidecar's own signing keys, with SIGNING_KEYS_DIR. */
+  signingKeys: KeyDirectory | undefined;
 }

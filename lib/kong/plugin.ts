@@ -15,6 +15,10 @@ export interface FieldDefinition {
   not_one_of?: readonly string[];
   between?: readonly [number, number];
   elements?: { type: 'string' };
+  /** Kong's match_any: the string matches one of these Lua patterns, else `err`. */
+  match_any?: { readonly patterns: readonly string[]; readonly err: string };
+  /** Kong's match_none: the string matches none of these Lua patterns; the first it matches gives its `err`. */
+  match_none?: readonly { readonly pattern: string; readonly err: string }[];
 }
 
 /** One entry of a Kong schema `fields` list: `{ field_name: definition }`. */

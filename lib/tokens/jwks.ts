@@ -36,9 +36,14 @@ function publicMembers(jwk: JWK): Record<string, string> {
   return out;
 }
 
+/** A strong entity tag for a body: its SHA-256, base64url, quoted. */
+export function entityTag(body: string): string {
+  return `"${createHash('sha256').update(body).digest('base64url')}"`;
+}
+
 /** Every key of the set (next, current, and retired until dropped), public members only, with kid, alg and use. */
 export function jwksOf(set: KeySet): JwksDocument {
   const keys = set.keys.map((key): PublishedJwk => ({ ...publicMembers(key.publicJwk), kid: key.kid, alg: key.alg, use: 'sig' }));
   const body = JSON.stringify({ keys });
-  return { keys, body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
+  return { keys, body, etag: entityTag(body) };
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -11,7 +13,7 @@ import { configValidator, OUR_PLUGINS, queryPluginInfo, type PluginInfo } from '
 import { NODE_FLAGS } from '../../kong/stand-in/plugin-server-process.js';
 import { loadKongYml } from '../../kong/stand-in/kong-yml.js';
 import { parseLuaReturn } from '../../kong/stand-in/lua-table.js';
-import { PROJECT_ROOT, runCli } from '../../kong/stand-in/plugin-server-process.js';
+import { PROJECT_ROOT, runCli, runScript } from '../../kong/stand-in/plugin-server-process.js';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface EnvVar {
@@ -113,6 +115,21 @@ function checkProbes(where: string, sidecar: Doc): void {
     assert.equal(probe.httpGet.port, port, `${where}: probe port`);
 }
 
+/**
+ * The key directory comes from one Secret every pod mounts, read-only, at SIGNING_KEYS_DIR, without subPath
+ * (a subPath mount never sees the Secret's updates); group-readable, for the pod's fsGroup.
+ */
+function checkKeySecret(where: string, sidecar: Doc, volumes: Doc[]): void {
+  const dir = envOf(sidecar).SIGNING_KEYS_DIR;
+  const mount = (sidecar.volumeMounts as Doc[]).find((m) => m.mountPath === dir);
+  assert.ok(dir && mount, `${where}: SIGNING_KEYS_DIR is a mount of the sidecar`);
+  assert.equal(mount.readOnly, true, `${where}: read-only`);
+  assert.equal(mount.subPath, undefined, `${where}: no subPath`);
+  const volume = volumes.find((v) => v.name === mount.name);
+  assert.equal(volume?.secret?.secretName, 'kong-auth-signing-keys', `${where}: a Secret volume`);
+  assert.equal(volume?.secret?.defaultMode, 0o440, `${where}: readable by the owner and the fsGroup only`);
+}
+
 describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
   test('every YAML and JSON file in docker/ and kong/ parses', () => {
     const files = [...filesUnder('docker'), ...filesUnder('kong')].filter((f) => /\.(ya?ml|json)$/.test(f));
@@ -148,6 +165,43 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     checkSocketAccess('compose', sidecar.environment, Number(sidecar.environment.SOCKET_GROUP ?? sidecarGid), kongGroups);
   });
 
+  test('compose: the sidecar reads SIGNING_KEYS_DIR from a volume the one-shot signing-keys service filled, read-only', () => {
+    const [compose] = yamlDocs('docker/compose.yml');
+    const { 'kong-auth-sidecar': sidecar, 'signing-keys': maker } = compose!.services;
+    const dir = sidecar.environment.SIGNING_KEYS_DIR as string;
+    assert.ok((sidecar.volumes as string[]).includes(`signing-keys:${dir}:ro`));
+    assert.ok((maker.volumes as string[]).includes(`signing-keys:${dir}`));
+    assert.equal(maker.environment.SIGNING_KEYS_DIR, dir);
+    assert.equal(maker.image, sidecar.image, 'the same image: its keys commands');
+    assert.equal(sidecar.depends_on['signing-keys'].condition, 'service_completed_successfully');
+    assert.ok('signing-keys' in compose!.volumes);
+    // The volume starts as a copy of the image's directory: the image's user owns it and writes the keys.
+    assert.ok(read('docker/Dockerfile').includes(`/rootfs${dir}`));
+  });
+
+  test("compose: the signing-keys service's script makes a current key once, with the keys commands", async (t) => {
+    const [compose] = yamlDocs('docker/compose.yml');
+    const maker = compose!.services['signing-keys'];
+    assert.deepEqual(maker.entrypoint, ['/nodejs/bin/node', '-e']);
+    const dir = mkdtempSync(join(tmpdir(), 'compose-keys-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // The script as the image runs it: from /app, whose dist/lib/cli.js is this build's.
+    const runScriptOnce = () =>
+      new Promise<number | null>((resolve) =>
+        execFile(process.execPath, ['-e', maker.command[0]], { cwd: PROJECT_ROOT, env: { SIGNING_KEYS_DIR: dir } }, (err) =>
+          resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+        ),
+      );
+    assert.equal(await runScriptOnce(), 0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8')) as { keys: Array<{ state: string; alg: string }> };
+    assert.deepEqual(
+      manifest.keys.map((k) => [k.alg, k.state]),
+      [['ES256', 'current']],
+    );
+    assert.equal(await runScriptOnce(), 0);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8')).keys.length, 1, 'a second run leaves the directory as it is');
+  });
+
   test('Kubernetes: wiring, probes, grace period ≥ SHUTDOWN_TIMEOUT_MS + preStop, read-only root; valid against the Kubernetes schemas', async () => {
     const [deployment, service] = yamlDocs('kong/kubernetes/deployment.yaml');
     assert.doesNotThrow(() => new Deployment(deployment as never).validate());
@@ -165,6 +219,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.equal(mount(sidecar), envOf(sidecar).KONG_PREFIX);
     assert.equal(mount(kong), mount(sidecar));
     checkPodSocketAccess('deployment', pod.securityContext, sidecar, kong.securityContext);
+    checkKeySecret('deployment', sidecar, pod.volumes);
   });
 
   test("Helm values for Kong's chart: the same wiring, and a valid native sidecar container", async () => {
@@ -176,6 +231,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.equal(values!.deployment.userDefinedVolumeMounts[0].mountPath, envOf(sidecar).KONG_PREFIX);
     // The chart's pod securityContext is `securityContext`, Kong's container's `containerSecurityContext`.
     checkPodSocketAccess('helm', values!.securityContext, sidecar, values!.containerSecurityContext);
+    checkKeySecret('helm', sidecar, values!.deployment.userDefinedVolumes);
     assert.doesNotThrow(() =>
       new Pod({
         metadata: { name: 'kong' },
@@ -228,7 +284,7 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
     assert.match(dockerfile, /^FROM gcr\.io\/distroless\/nodejs22-debian12:nonroot$/m);
     assert.match(dockerfile, /^VOLUME \["\/kong-socket"\]$/m);
     // A named volume starts as a copy of the image's directory: it must be the image user's to bind the socket in.
-    assert.match(dockerfile, /^RUN mkdir -p \/rootfs\/kong-socket$/m);
+    assert.match(dockerfile, /^RUN mkdir -p \/rootfs\/kong-socket \/rootfs\/etc\/kong-auth-sidecar\/keys$/m);
     assert.match(dockerfile, new RegExp(`^COPY --from=build --chown=${SIDECAR_IMAGE_ID}:${SIDECAR_IMAGE_ID} /rootfs/ /$`, 'm'));
   });
 
@@ -244,6 +300,29 @@ describe('deployment files: Docker, compose, Kubernetes, Helm, VM', () => {
       'kong.yml shows a gate route',
     );
     for (const plugin of ours) validate(plugin);
+  });
+
+  test('make validate-config: kong.yml passes; a discovery issuer that no token route issues fails, naming the route', async (t) => {
+    const validateConfig = join(PROJECT_ROOT, 'dist/kong/stand-in/validate-config.js');
+    const ok = await runScript(validateConfig, [join(PROJECT_ROOT, 'kong.yml')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok {3}routes\.oauth-metadata token-issuer$/m);
+    const dir = mkdtempSync(join(tmpdir(), 'validate-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'kong.yml');
+    writeFileSync(
+      file,
+      read('kong.yml').replace(
+        'issuer: https://auth.example.com\n              token_endpoint',
+        'issuer: https://auth.example.com/\n              token_endpoint',
+      ),
+    );
+    const bad = await runScript(validateConfig, [file]);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      'FAIL routes.oauth-metadata token-issuer: metadata issuer "https://auth.example.com/" is the issuer of no token route in this file\n',
+    );
   });
 
   test('kong/schemas/<plugin>/schema.lua is what the build generates and matches the dumped schema field for field', async () => {

@@ -62,6 +62,39 @@ describe("openid-client's client credentials grant against the dev gateway (make
     assert.deepEqual(await callGate(`${stack.gateway}/orders/42`), { status: 400, code: 'AUTH_012' }, 'without the token the gate refuses');
   });
 
+  test('discovery: openid-client reads the RFC 8414 metadata and uses its token, introspection and revocation endpoints', async () => {
+    const yml = parseKongYml(readFileSync(join(PROJECT_ROOT, 'kong.yml'), 'utf8'));
+    const [clientCredential, serviceCredential] = yml.consumers.flatMap((consumer) => consumer.basicauth_credentials);
+    assert.ok(clientCredential && serviceCredential, 'kong.yml declares an OAuth client and a resource server');
+    // The metadata names the public host, as in production; the dev gateway stands in for it.
+    const ISSUER = 'https://auth.example.com';
+    const toGateway: client.CustomFetch = (url, options) => fetch(url.replace(ISSUER, stack.gateway), options as RequestInit);
+    const discover = async (credential: { username: string; password: string }) => {
+      const found = await client.discovery(new URL(ISSUER), credential.username, undefined, client.ClientSecretBasic(credential.password), {
+        algorithm: 'oauth2',
+        [client.customFetch]: toGateway,
+      });
+      found[client.customFetch] = toGateway;
+      return found;
+    };
+    const oauthClient = await discover(clientCredential);
+    const metadata = oauthClient.serverMetadata();
+    assert.equal(metadata.issuer, ISSUER);
+    assert.equal(metadata.jwks_uri, `${ISSUER}/.well-known/jwks.json`);
+    const tokens = await client.clientCredentialsGrant(oauthClient, { scope: 'orders.read' });
+    assert.equal(tokens.scope, 'orders.read');
+
+    const resourceServer = await discover(serviceCredential);
+    const active = await client.tokenIntrospection(resourceServer, tokens.access_token);
+    assert.equal(active.active, true);
+    assert.equal(active.scope, 'orders.read');
+    assert.equal(active.iss, ISSUER, "the tokens' iss is the metadata's issuer");
+
+    await client.tokenRevocation(oauthClient, tokens.access_token);
+    assert.deepEqual(await client.tokenIntrospection(resourceServer, tokens.access_token), { active: false });
+    assert.deepEqual(await callGate(`${stack.gateway}/orders/42`, tokens.access_token), { status: 401, code: 'AUTH_011' });
+  });
+
   test("a scope the client's tags do not allow surfaces as ResponseBodyError invalid_scope", async () => {
     await assert.rejects(client.clientCredentialsGrant(config, { scope: 'orders.delete' }), (err: unknown) => {
       assert.ok(err instanceof client.ResponseBodyError, String(err));

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../kong/stand-in/plugin-server-process.js';
 
@@ -8,16 +10,19 @@ export interface DevStack {
   /** The status port's base URL. */
   status: string;
   child: ChildProcess;
+  /** The stack's SIGNING_KEYS_DIR: empty at start, so the stack generates its key; removed on interrupt. */
+  keysDir: string;
   /** Everything the stack printed so far. */
   output(): string;
   /** Ctrl-C, as a developer stops it; resolves to the exit code. */
   interrupt(): Promise<number | null>;
 }
 
-/** `make dev`'s script on free ports, resolved once it printed its banner. */
+/** `make dev`'s script on free ports and a key directory of its own, resolved once it printed its banner. */
 export async function startDevStack(): Promise<DevStack> {
+  const keysDir = mkdtempSync(join(tmpdir(), 'dev-keys-'));
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/kong/stand-in/dev-stack.js')], {
-    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0' },
+    env: { PATH: process.env.PATH ?? '', DEV_PORT: '0', STATUS_PORT: '0', SIGNING_KEYS_DIR: keysDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -32,11 +37,14 @@ export async function startDevStack(): Promise<DevStack> {
   const gateway = /dev gateway\s+(http:\/\/\S+)/.exec(output)?.[1];
   const status = /status port\s+(http:\/\/\S+)/.exec(output)?.[1];
   if (!gateway || !status) throw new Error(`the dev stack did not print its addresses:\n${output}`);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve)).finally(() =>
+    rmSync(keysDir, { recursive: true, force: true }),
+  );
   return {
     gateway,
     status,
     child,
+    keysDir,
     output: () => output,
     interrupt() {
       child.kill('SIGINT');

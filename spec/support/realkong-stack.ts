@@ -21,11 +21,13 @@ export class RealKongStack {
     consumers: KongYml,
     routes: RealKongRoutes,
     between?: (server: PluginServerProcess) => KillSwitchSocket,
+    /** More of the plugin server's environment (SIGNING_KEYS_DIR…). */
+    env: Record<string, string> = {},
   ): Promise<RealKongStack> {
     const store = createKongStore();
     seedFromKongYml(store, consumers);
     const adminApi = await startFakeAdminApi({ store, adminToken: ADMIN_TOKEN });
-    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN });
+    const server = new PluginServerProcess({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
     await server.start();
     const socket = between?.(server);
     await socket?.listen();

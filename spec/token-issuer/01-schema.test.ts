@@ -95,6 +95,9 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
       default_scopes: [],
       scope_query_parameter: true,
       client_credentials_only: false,
+      mode: 'token',
+      max_age_seconds: 300,
+      scopes_supported: [],
     });
   });
 
