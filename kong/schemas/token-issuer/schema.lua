@@ -21,8 +21,15 @@ return {
           { default_scopes = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "Scopes a token gets when the client asks for none (no `scope` query parameter, or form parameter for a client credentials request), as far as the consumer is allowed them. Empty: every scope the consumer is allowed." } },
           { scope_query_parameter = { type = "boolean", default = true, required = true, description = "A GET may ask for scopes with the `scope` query parameter: one more round trip to Kong (`get_query`) for each token of a consumer with scope tags. Off: the query is never read, and tokens get `default_scopes` (as far as allowed)." } },
           { client_credentials_only = { type = "boolean", default = false, required = true, description = "Answer only OAuth 2.0 client credentials requests (a form POST with `grant_type`): any other request is refused with `invalid_request`. For a route that is an OAuth token endpoint and nothing else." } },
+          { algorithm = { type = "string", default = "HS256", one_of = { "HS256", "ES256", "EdDSA", "RS256" }, required = true, description = "`HS256`: signed with the consumer's `jwt` credential secret, which only Kong can verify. `ES256`, `EdDSA`, `RS256`: signed with the current key of that algorithm in `SIGNING_KEYS_DIR` (header `kid`), verifiable by anyone from the published JWKS; the token carries the consumer's id in `client_id` instead of a credential key, and no credential is read or provisioned." } },
+          { token_profile = { type = "string", default = "jwt", one_of = { "jwt", "rfc9068" }, required = true, description = "`rfc9068`: RFC 9068 access tokens: header `typ: at+jwt`, with `iss`, `aud`, `sub`, `client_id`, `iat`, `exp`, `jti` (and `scope`). Needs `issuer`, a non-empty `audience` and an asymmetric `algorithm`." } },
         },
       },
     },
+  },
+  entity_checks = {
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.issuer", then_match = { required = true } } },
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.audience", then_match = { len_min = 1 } } },
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.algorithm", then_match = { one_of = { "ES256", "EdDSA", "RS256" } } } },
   },
 }
