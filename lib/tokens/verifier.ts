@@ -147,7 +147,16 @@ export function createTokenVerifier(deps: {
 }): TokenVerifier {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
   const keySet = () => deps.keys?.();
-  const decode = (token: string, opts: VerifyOptions | undefined) => decodeToken(token, opts?.algorithms ?? HMAC_ONLY, keySet());
+  // The last token decoded, with what it was decoded under: finding a token's key and verifying it decode
+  // the same token back to back, and its segments' base64url and JSON are a good part of a new token's cost.
+  let last: { token: string; algorithms: readonly string[]; keys: KeySet | undefined; parts: CompactParts } | undefined;
+  const decodeOnce = (token: string, algorithms: readonly string[], keys: KeySet | undefined): CompactParts => {
+    if (last && last.token === token && last.algorithms === algorithms && last.keys === keys) return last.parts;
+    const parts = decodeToken(token, algorithms, keys);
+    last = { token, algorithms, keys, parts };
+    return parts;
+  };
+  const decode = (token: string, opts: VerifyOptions | undefined) => decodeOnce(token, opts?.algorithms ?? HMAC_ONLY, keySet());
   const keyOf = createHmacVerifyKeys();
   // As Envoy's jwt_authn cache: a token already verified with this very credential (a rotated secret is a
   // new credential object) and config is not verified again; only its lifetime is checked.
@@ -194,7 +203,7 @@ export function createTokenVerifier(deps: {
       const known = peeked?.kid === undefined ? undefined : recall(token, set.byKid.get(peeked.kid), opts);
       if (known) return Promise.resolve({ payload: known.payload, kid: known.kid as string });
       return traced(parent, async () => {
-        const parts = decodeToken(token, opts.algorithms ?? HMAC_ONLY, set);
+        const parts = decodeOnce(token, opts.algorithms ?? HMAC_ONLY, set);
         // What time alone refuses comes first, as for HS256 tokens; then the key and its signature.
         refuseByTime(parts.claims, opts, deps.nowSeconds());
         const { key } = verifyParts(parts, set);
