@@ -18,7 +18,6 @@ import { openKeyDirectory } from './tokens/key-directory.js';
 /** How often SIGNING_KEYS_DIR is read again, in ms. */
 const SIGNING_KEYS_POLL_MS = 5000;
 
-/** The composition root: everything the plugins share, built once per process from the config. */
 /** The composition root: everything the process built from its configuration, the plugins' part included. */
 export interface Context extends PluginContext {
   config: Config;
@@ -77,6 +76,8 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     config.signingKeysDir === undefined
       ? undefined
       : await openKeyDirectory({ log, nowMs: Date.now }, { dir: config.signingKeysDir, pollMs: SIGNING_KEYS_POLL_MS });
+  // Without a key directory, issuing and verifying with the key set are refused (AUTH_003, AUTH_011).
+  const keys = signingKeys && (() => signingKeys.keys()?.set);
   return {
     config,
     log,
@@ -84,8 +85,8 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     telemetry,
     admin,
     credentials,
-    tokens: createTokenService({ nowMs: Date.now, tracer }),
-    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
+    tokens: createTokenService({ nowMs: Date.now, tracer, keys }),
+    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer, keys }),
     rateLimiter,
     revocations,
     redis,
