@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** The command line of `node dist/bench/run.js` (bench/README.md): which job, which sections and servers, and the sizes. */
-export const SECTIONS = ['micro', 'throughput', 'scenarios', 'fixed-rate', 'status', 'memory'] as const;
+export const SECTIONS = ['micro', 'throughput', 'scenarios', 'fixed-rate', 'status', 'memory', 'e2e'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const SERVER_KINDS = ['kong-pdk', 'floor', 'ours'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -51,6 +51,12 @@ export interface Settings {
    */
   soakSettleSeconds: number;
   coldConsumers: number;
+  /**
+   * The end-to-end part (wrk through Kong's bridge): `rounds` interleaved rounds of `seconds` per route at
+   * `connections`, after `warmupSeconds` per route; then `countRequests` requests per route in the counting pass.
+   * wrk takes whole seconds. 9 routes × 3 rounds × 5 s: about 2.5 minutes.
+   */
+  e2e: { connections: number; seconds: number; warmupSeconds: number; rounds: number; countRequests: number };
 }
 
 export interface BenchArgs {
@@ -160,6 +166,9 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     soakSeconds: environmentNumber(env, 'SOAK_SECONDS', 600),
     soakSettleSeconds: environmentNumber(env, 'SOAK_SETTLE_SECONDS', 300),
     coldConsumers: smoke ? 2_000 : 60_000,
+    e2e: smoke
+      ? { connections: 8, seconds: 1, warmupSeconds: 0, rounds: 1, countRequests: 5 }
+      : { connections: 32, seconds: 5, warmupSeconds: 2, rounds: 3, countRequests: 50 },
   };
   return {
     job: values.profile ? 'profile' : variants ? 'variants' : values.soak ? 'soak' : 'bench',

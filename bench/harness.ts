@@ -16,7 +16,7 @@ import type { DriverOptions, DriverResult, RequestKind } from './driver.js';
  * the driver pinned to core 1, and one measurement of the two. With one CPU nothing is pinned.
  */
 export const DRIVER_BOUND = 0.9;
-const pin = (core: number) => (cpus().length > 1 ? ['taskset', '-c', String(core)] : []);
+export const pin = (core: number) => (cpus().length > 1 ? ['taskset', '-c', String(core)] : []);
 
 export interface ServerSpec {
   name: string;
