@@ -22,6 +22,8 @@ export interface KongSetup {
   luaGatePath: string;
   /** This path proxied to the HTTP token service on 127.0.0.1:<port>. */
   httpIssuer: { path: string; port: number };
+  /** The upstream of every other proxied route, on 127.0.0.1 (instead of the kit's echo inside nginx's worker). */
+  echoPort: number;
 }
 
 /** The parent pid of a process, from /proc/<pid>/stat. */
@@ -42,7 +44,8 @@ const childrenOf = (pid: number): number[] =>
 /**
  * Kong's own plugin-server bridge (the realkong kit: Kong's Lua under Debian's nginx + ngx_lua, one worker)
  * pinned to core 1, with the kit's nginx.conf plus two locations for the anchors: the in-process Lua gate,
- * and a route proxied to the HTTP token service. Both also run the kit's runloop (route match, the test
+ * and a route proxied to the HTTP token service. The kit's upstream (an echo in nginx's own worker) is
+ * replaced by one on 127.0.0.1, out of the worker whose CPU is measured. Both also run the kit's runloop (route match, the test
  * consumer hook), as every plugin route does, so that only the plugin's work differs between routes.
  */
 export class BenchKong {
@@ -102,7 +105,7 @@ async function newWorker(master: number, old: number | undefined): Promise<numbe
   throw new Error('nginx did not replace its worker on reload');
 }
 
-/** The kit's nginx.conf with bench/baselines on the Lua path, the token service's upstream, and the anchors' locations. */
+/** The kit's nginx.conf with bench/baselines on the Lua path, the upstreams on 127.0.0.1, and the anchors' locations. */
 function withAnchors(conf: string, setup: KongSetup): string {
   const locations = `
         location ${setup.luaGatePath} {
@@ -126,8 +129,16 @@ function withAnchors(conf: string, setup: KongSetup): string {
   const patched = conf
     .replace("lua_package_path  '", `lua_package_path  '${BASELINES}/?.lua;`)
     .replace('    server {\n', `${upstream}    server {\n`)
+    .replace(
+      /(upstream realkong_echo \{\s*server )unix:[^;]+;(\s*keepalive )\d+;/,
+      (_, server: string, keepalive: string) => `${server}127.0.0.1:${setup.echoPort};${keepalive}64;`,
+    )
     .replace(/(location = \/__realkong\/ping .*\n)/, `$1${locations}`);
-  if (!patched.includes('bench_http_issuer;') || !patched.includes(`${BASELINES}/?.lua`))
+  if (
+    !patched.includes('bench_http_issuer;') ||
+    !patched.includes(`${BASELINES}/?.lua`) ||
+    !patched.includes(`127.0.0.1:${setup.echoPort};`)
+  )
     throw new Error("the realkong kit's nginx.conf has changed: the bench cannot add its anchors' locations");
   return patched;
 }

@@ -95,12 +95,12 @@ export function requestHeaders(kind: E2eRoute['kind']): Record<string, string> {
   return headers;
 }
 
-/** The HTTP token service (bench/baselines/http-issuer.cjs) on core 0. */
-async function startHttpIssuer(port: number): Promise<ChildProcess> {
-  const [command, ...args] = [...pin(0), process.execPath, join(PROJECT_ROOT, 'bench/baselines/http-issuer.cjs'), String(port)];
+/** An HTTP server of bench/baselines (the token service, the echo upstream) on core 0, once it listens. */
+async function startHttp(script: string, port: number): Promise<ChildProcess> {
+  const [command, ...args] = [...pin(0), process.execPath, join(PROJECT_ROOT, 'bench/baselines', script), String(port)];
   const child = spawn(command as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the HTTP token service exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
     child.stdout?.once('data', () => resolve());
   });
   return child;
@@ -109,7 +109,7 @@ async function startHttpIssuer(port: number): Promise<ChildProcess> {
 const cpuUs = (pid: number | undefined) => (pid ? processStats(pid).cpuUs : 0);
 
 /** Kong's setup for these routes: each plugin on the socket of its server (`socketOf`). */
-function kongSetup(routes: E2eRoute[], socketOf: (server: ServerOf) => string, httpPort: number): KongSetup {
+function kongSetup(routes: E2eRoute[], socketOf: (server: ServerOf) => string, httpPort: number, echoPort: number): KongSetup {
   const pluginservers: KongSetup['pluginservers'] = {};
   for (const route of routes) {
     if (!route.plugin) continue;
@@ -126,6 +126,7 @@ function kongSetup(routes: E2eRoute[], socketOf: (server: ServerOf) => string, h
     pluginservers,
     luaGatePath: routes.find((r) => r.server === 'lua')?.path ?? '/lua-gate',
     httpIssuer: { path: routes.find((r) => r.server === 'http')?.path ?? '/http-issuer', port: httpPort },
+    echoPort,
   };
 }
 
@@ -153,12 +154,13 @@ export async function e2e(bench: Bench, opts: E2eOptions): Promise<E2eResult> {
   for (const kind of ['ours', 'kong-pdk', 'floor'] as const) {
     servers.set(kind, await bench.start({ name: kind, kind, plugin: '', request: 'gate' }));
   }
-  const httpPort = await freePort();
-  const http = await startHttpIssuer(httpPort);
+  const [httpPort, echoPort] = [await freePort(), await freePort()];
+  const http = await startHttp('http-issuer.cjs', httpPort);
+  const echo = await startHttp('echo-upstream.cjs', echoPort);
   const pidOf = (server: ServerOf) => (server === 'http' ? http.pid : servers.get(server)?.pid);
   const result: E2eResult = { connections: opts.connections, seconds: opts.seconds, rounds: opts.rounds, rows: [], counts: [], rssMb: {} };
   try {
-    const kong = await BenchKong.start(kongSetup(routes, (server) => servers.get(server)?.socket ?? '', httpPort));
+    const kong = await BenchKong.start(kongSetup(routes, (server) => servers.get(server)?.socket ?? '', httpPort, echoPort));
     try {
       for (const route of routes) {
         await sequential(kong.url(route.path), requestHeaders(route.kind), 3); // starts the instance, fails fast on a broken route
@@ -192,22 +194,28 @@ export async function e2e(bench: Bench, opts: E2eOptions): Promise<E2eResult> {
     }
     for (const [name, pid] of [...[...servers].map(([kind, s]) => [kind, s.pid] as const), ['HTTP token service', http.pid] as const])
       result.rssMb[name] = processStats(pid).rssMb;
-    result.counts = await countingPass(routes, servers, httpPort, opts.countRequests);
+    result.counts = await countingPass(routes, servers, { httpPort, echoPort }, opts.countRequests);
   } finally {
     http.kill('SIGKILL');
+    echo.kill('SIGKILL');
     for (const server of servers.values()) await server.stop();
   }
   return result;
 }
 
 /** A second Kong whose sockets count what crosses them: round trips and bytes per request, and one request's calls. */
-async function countingPass(routes: E2eRoute[], servers: Map<ServerOf, Running>, httpPort: number, count: number): Promise<E2eCount[]> {
+async function countingPass(
+  routes: E2eRoute[],
+  servers: Map<ServerOf, Running>,
+  ports: { httpPort: number; echoPort: number },
+  count: number,
+): Promise<E2eCount[]> {
   const proxies = new Map<ServerOf, CountingSocket>();
   for (const [kind, server] of servers) proxies.set(kind, new CountingSocket(`${server.socket}.counted`, server.socket, true));
   const countedPort = await freePort();
-  proxies.set('http', new CountingSocket(countedPort, httpPort, false));
+  proxies.set('http', new CountingSocket(countedPort, ports.httpPort, false));
   for (const proxy of proxies.values()) await proxy.start();
-  const kong = await BenchKong.start(kongSetup(routes, (server) => String(proxies.get(server)?.listen ?? ''), countedPort));
+  const kong = await BenchKong.start(kongSetup(routes, (server) => String(proxies.get(server)?.listen ?? ''), countedPort, ports.echoPort));
   const counts: E2eCount[] = [];
   try {
     for (const route of routes) {
