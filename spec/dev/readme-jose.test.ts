@@ -38,23 +38,24 @@ describe("the README's jose snippet verifies against make dev's JWKS", () => {
     assert.equal(await stack?.interrupt(), 0);
   });
 
-  test('a token of the dev key set verifies from the published JWKS alone; an HS256 token of /tokens is refused', async () => {
+  test("a token of make dev's /oauth2/token verifies from the published JWKS alone; an HS256 token of /tokens and a foreign issuer are refused", async () => {
     // The key make dev generated; the snippet knows only the gateway's JWKS URL.
     const keys = await openKeyDirectory({ log: capturedLogger().log, nowMs: Date.now }, { dir: stack.keysDir, pollMs: 60_000 });
     const key = keys.keys()?.set.current.get('ES256');
     keys.close();
     assert.ok(key, 'make dev generated a current ES256 key');
     assert.match(stack.output(), new RegExp(`signing keys .*\\(generated: a current ES256 key, kid ${key.kid}\\)`));
-    const now = Math.floor(Date.now() / 1000);
-    const claims = {
-      sub: 'example-client',
-      iss: 'https://auth.example.com',
-      aud: 'example-api',
-      scope: 'orders.read',
-      iat: now,
-      exp: now + 60,
-    };
-    const { stdout } = await verify(signJwt(claims, key));
+    const granted = await fetch(`${stack.gateway}/oauth2/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('exampleclient1:EXAMPLEONLYclientSecret1changeMe').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=orders.read',
+    });
+    assert.equal(granted.status, 200);
+    const oauthToken = ((await granted.json()) as { access_token: string }).access_token;
+    const { stdout } = await verify(oauthToken);
     assert.equal(stdout, `${key.kid} example-client orders.read\n`);
 
     const issued = await fetch(`${stack.gateway}/tokens`, { headers: { apikey: 'example-apikey-client-1' } });
@@ -64,6 +65,8 @@ describe("the README's jose snippet verifies against make dev's JWKS", () => {
       assert.match(err.stderr, /JOSEAlgNotAllowed/);
       return true;
     });
-    await assert.rejects(verify(signJwt({ ...claims, iss: 'https://other.example' }, key)), /unexpected "iss" claim value/);
+    const now = Math.floor(Date.now() / 1000);
+    const foreign = { sub: 'example-client', iss: 'https://other.example', aud: 'example-api', iat: now, exp: now + 60 };
+    await assert.rejects(verify(signJwt(foreign, key)), /unexpected "iss" claim value/);
   });
 });
