@@ -177,7 +177,7 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
   async function load(): Promise<void> {
     try {
       const answer = await policy.execute(({ signal }) => attempt(signal), new AbortController().signal);
-      const next = await parseRemoteJwks(answer.text);
+      const next = await parseRemoteJwks(answer.text, set);
       const cacheSeconds = Math.min(opts.maxCacheSeconds, Math.max(opts.minCacheSeconds, answer.cacheSeconds ?? opts.minCacheSeconds));
       const hash = createHash('sha256').update(answer.text).digest('hex');
       const changed = hash !== setHash;

@@ -17,6 +17,8 @@ export interface RemoteKey {
   /** The algorithms it verifies: its JWK `alg` alone when it names one, else those its key type takes. */
   readonly algs: readonly RemoteAlg[];
   readonly publicKey: KeyObject;
+  /** Its public members and alg as published: an entry the next fetch publishes alike keeps this very object. */
+  readonly published: string;
 }
 
 export interface RemoteKeySet {
@@ -44,8 +46,14 @@ function algsOfType(jwk: Record<string, unknown>): readonly RemoteAlg[] {
   return [];
 }
 
+/** Where a gate finds a provider's key set: as it is (waiting for a first fetch), or fetched again for a kid it lacks. */
+export interface RemoteKeySource {
+  keys(): Promise<RemoteKeySet | undefined>;
+  refetch(): Promise<RemoteKeySet | undefined>;
+}
+
 /** The usable key of one JWKS entry, or undefined when it is to be left out. */
-async function remoteKeyOf(entry: unknown): Promise<RemoteKey | undefined> {
+async function remoteKeyOf(entry: unknown, previous: RemoteKeySet | undefined): Promise<RemoteKey | undefined> {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
   const jwk = entry as Record<string, unknown>;
   if (typeof jwk.kid !== 'string' || jwk.kid === '' || jwk.kid.length > 256) return undefined;
@@ -57,9 +65,12 @@ async function remoteKeyOf(entry: unknown): Promise<RemoteKey | undefined> {
   const algs = jwk.alg === undefined ? byType : isOneOf(byType, jwk.alg) ? [jwk.alg] : [];
   const [first] = algs;
   if (first === undefined) return undefined;
+  const { kty, crv, n, e, x, y } = jwk;
+  const published = JSON.stringify([kty, crv, n, e, x, y, jwk.alg]);
+  const known = previous?.byKid.get(jwk.kid);
+  if (known?.published === published) return known;
   let publicKey: KeyObject;
   try {
-    const { kty, crv, n, e, x, y } = jwk;
     const imported = await importJWK({ kty, crv, n, e, x, y } as JWK, first);
     if (imported instanceof Uint8Array) return undefined;
     publicKey = KeyObject.from(imported);
@@ -68,15 +79,16 @@ async function remoteKeyOf(entry: unknown): Promise<RemoteKey | undefined> {
   }
   if (publicKey.type !== 'public') return undefined;
   if (jwk.kty === 'RSA' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return undefined;
-  return { kid: jwk.kid, algs, publicKey };
+  return { kid: jwk.kid, algs, publicKey, published };
 }
 
 /**
  * The usable keys of a JWKS document (RFC 7517 §5): signature keys with a `kid`, RSA of 2048 bits or
  * more, EC P-256 or Ed25519, public members only. Other entries are left out and counted; a kid seen
- * twice keeps its first key. RemoteJwksError when the text is not a JWKS or has no usable key.
+ * twice keeps its first key. A key `previous` holds under the same kid with the same members is kept as
+ * that object, unparsed. RemoteJwksError when the text is not a JWKS or has no usable key.
  */
-export async function parseRemoteJwks(text: string): Promise<RemoteKeySet> {
+export async function parseRemoteJwks(text: string, previous?: RemoteKeySet): Promise<RemoteKeySet> {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -90,7 +102,7 @@ export async function parseRemoteJwks(text: string): Promise<RemoteKeySet> {
   const byKid = new Map<string, RemoteKey>();
   let skipped = 0;
   for (const entry of keys) {
-    const key = await remoteKeyOf(entry);
+    const key = await remoteKeyOf(entry, previous);
     if (!key || byKid.has(key.kid)) skipped++;
     else byKid.set(key.kid, key);
   }

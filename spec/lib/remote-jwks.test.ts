@@ -48,6 +48,17 @@ describe('remote key set: parsing a JWKS', () => {
     for (const key of set.byKid.values()) assert.equal(key.publicKey.type, 'public');
   });
 
+  test('a key published alike by the next fetch stays the same object; a new key under the same kid does not', async () => {
+    const [a, b] = await Promise.all([providerKey('a', 'ES256'), providerKey('b', 'RS256')]);
+    const first = await parseRemoteJwks(JSON.stringify({ keys: [a.jwk, b.jwk] }));
+    const again = await parseRemoteJwks(JSON.stringify({ keys: [b.jwk, a.jwk] }), first);
+    assert.equal(again.byKid.get('a'), first.byKid.get('a'));
+    assert.equal(again.byKid.get('b'), first.byKid.get('b'));
+    const rekeyed = await providerKey('a', 'ES256');
+    const after = await parseRemoteJwks(JSON.stringify({ keys: [rekeyed.jwk] }), first);
+    assert.notEqual(after.byKid.get('a'), first.byKid.get('a'));
+  });
+
   test('refuses what is not a usable key set, naming the problem and nothing of its content', async () => {
     const cases: Array<[string, RegExp]> = [
       ['<html>sign in</html>', /not JSON/],
