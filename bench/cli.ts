@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** The command line of `node dist/bench/run.js` (bench/README.md): which job, which sections and servers, and the sizes. */
-export const SECTIONS = ['micro', 'throughput', 'scenarios', 'fixed-rate', 'status', 'memory'] as const;
+export const SECTIONS = ['micro', 'throughput', 'scenarios', 'key-set', 'fixed-rate', 'status', 'memory'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const SERVER_KINDS = ['kong-pdk', 'floor', 'ours'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];

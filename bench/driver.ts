@@ -5,6 +5,10 @@ import { KongRequest } from '../kong/stand-in/kong-request.js';
 import { Packr, Unpackr } from 'msgpackr/pack';
 import { MsgpackRpcClient, type RpcCodec } from '../kong/stand-in/msgpack-rpc-client.js';
 import { PluginBridge, type PluginEntity } from '../kong/stand-in/plugin-bridge.js';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import type { KeyAlg } from '../lib/tokens/key-manifest.js';
+import type { SigningKey } from '../lib/tokens/key-set.js';
+import { signJwt } from '../lib/tokens/signing-keys.js';
 
 /**
  * A Kong-like load driver: the harness's own protocol code (MessagePack-RPC client with Kong's pool,
@@ -33,6 +37,12 @@ export interface DriverOptions {
   sampledShare?: number;
   /** Sample the server's RSS every second (the memory run). */
   rssEverySecond?: boolean;
+  /**
+   * Gate: `distinct` tokens signed before the run and sent in turn, instead of one token: more than the
+   * verifier remembers, so every event verifies a signature. HS256 with the bench credential; an
+   * asymmetric alg with the private key in `keyFile` under `kid`, for the bench consumer's client_id.
+   */
+  gateTokens?: { alg: 'HS256' | KeyAlg; distinct: number; keyFile?: string; kid?: string };
 }
 
 export interface DriverResult {
@@ -117,11 +127,41 @@ function bearer(): string {
   return `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims, BENCH_CREDENTIAL.secret)}`;
 }
 
+/** The gate's distinct tokens, as `Bearer …` values. */
+function distinctBearers(spec: NonNullable<DriverOptions['gateTokens']>): string[] {
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = (n: number) => ({
+    sub: BENCH_CONSUMER.username,
+    ...(spec.alg === 'HS256' ? { key: BENCH_CREDENTIAL.key } : { client_id: BENCH_CONSUMER.id }),
+    jti: `bench-jti-${n}`,
+    iat,
+    nbf: iat,
+    exp: iat + 3600,
+    iss: 'https://issuer.bench',
+    aud: 'api',
+  });
+  if (spec.alg === 'HS256')
+    return Array.from(
+      { length: spec.distinct },
+      (_, n) => `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims(n), BENCH_CREDENTIAL.secret)}`,
+    );
+  const privateKey = createPrivateKey(readFileSync(spec.keyFile as string));
+  // signJwt reads the alg, kid and private key of a key of the set; the driver holds no set.
+  const key = { alg: spec.alg, kid: spec.kid as string, privateKey, publicKey: createPublicKey(privateKey) } as SigningKey;
+  return Array.from({ length: spec.distinct }, (_, n) => `Bearer ${signJwt(claims(n), key)}`);
+}
+
 /** A request as Kong leaves it after its auth plugin (issue, validate) or as it arrives (gate). */
-export function requestMaker(kind: RequestKind, sampledShare: number): (n: number) => KongRequest {
+export function requestMaker(
+  kind: RequestKind,
+  sampledShare: number,
+  gateTokens?: DriverOptions['gateTokens'],
+): (n: number) => KongRequest {
   const parents = traceparents(sampledShare);
-  const token = kind === 'validate' || kind === 'gate' ? bearer() : '';
+  const pool = kind === 'gate' && gateTokens ? distinctBearers(gateTokens) : undefined;
+  const single = kind === 'validate' || kind === 'gate' ? bearer() : '';
   return (n) => {
+    const token = pool ? (pool[n % pool.length] as string) : single;
     const consumer = kind === 'issue-cold' ? coldConsumer(n) : kind === 'issue-scoped' ? SCOPED_BENCH_CONSUMER : BENCH_CONSUMER;
     // Assigned, not spread: spreading this literal into a new one was a tenth of the driver's time.
     const headers: Record<string, string> = Object.assign({}, COMMON_HEADERS);
@@ -177,7 +217,7 @@ export async function drive(opts: DriverOptions): Promise<DriverResult> {
   const rpc = new MsgpackRpcClient(opts.socket, undefined, leanCodec);
   const bridge = new PluginBridge(rpc);
   const entity: PluginEntity = { id: `bench-${opts.plugin}`, name: opts.plugin, config: opts.config, seq: 1, scope: {} };
-  const makeRequest = requestMaker(opts.request, opts.sampledShare ?? 0);
+  const makeRequest = requestMaker(opts.request, opts.sampledShare ?? 0, opts.gateTokens);
   let measuring = false;
   let next = 0;
   let errors = 0;

@@ -11,6 +11,7 @@ import type { OtlpReceiver } from '../spec/support/otlp-receiver.js';
 import { freePort } from '../spec/support/redis-server.js';
 import type { ServerKind, Settings } from './cli.js';
 import type { DriverOptions, DriverResult, RequestKind } from './driver.js';
+import { TOKEN_ALGORITHMS } from '../lib/tokens/signer.js';
 
 /**
  * The processes of one bench run: a server under test (bare kong-pdk, the floor or ours) pinned to core 0,
@@ -28,6 +29,7 @@ export interface ServerSpec {
   env?: Record<string, string>;
   sampledShare?: number;
   nodeFlags?: string[];
+  gateTokens?: DriverOptions['gateTokens'];
 }
 
 export interface Running {
@@ -94,7 +96,10 @@ export class Bench {
       issuerRedis: await validated('token-issuer', { ...issuer, rate_limit_per_minute: 1_000_000 }),
       endpoint: await validated('token-validator', { mode: 'endpoint' }),
       gate: await validated('token-validator', { mode: 'gate' }),
+      // Every algorithm allowed, so the HS256 and key set rows differ by their tokens alone.
+      gateKeySet: await validated('token-validator', { mode: 'gate', algorithms: [...TOKEN_ALGORITHMS] }),
     };
+    for (const alg of TOKEN_ALGORITHMS) this.configs[`issuer ${alg}`] = await validated('token-issuer', { ...issuer, algorithm: alg });
   }
 
   config(name: string): Record<string, unknown> {
@@ -174,6 +179,7 @@ export class Bench {
       warmupSeconds: this.settings.warmup,
       serverPid: running.pid,
       sampledShare: spec.sampledShare ?? 0.01,
+      ...(spec.gateTokens ? { gateTokens: spec.gateTokens } : {}),
       ...options,
     };
     const profileDir = process.env.BENCH_DRIVER_PROFILE_DIR;

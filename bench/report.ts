@@ -74,6 +74,8 @@ export function report(results: BenchResults, opts: { barLevel: number; smoke: b
     perRun(runRows('scenario')),
     '### Feature costs (ours with and without a feature, interleaved rounds; the targets take the paired differences)',
     perRun(runRows('feature-cost')),
+    '### Key set (ours, c=' + opts.barLevel + '): issuing and gating with each algorithm',
+    perRun(runRows('key-set')),
     '### Fixed rate: 1,000 events/s, 8 connections (latency from the scheduled time)',
     perRun(runRows('fixed-rate')),
     '### Status port: 100 concurrent scrapers, while issuing at 1,000 events/s',

@@ -14,7 +14,7 @@ import { memory } from './memory.js';
 import type { MicroRow } from './micro.js';
 import { profile } from './profile.js';
 import { report } from './report.js';
-import { scenarios } from './scenarios.js';
+import { keySetCosts, scenarios } from './scenarios.js';
 import { soak } from './soak.js';
 import { statusPort } from './status-port.js';
 import { theBar } from './targets.js';
@@ -42,6 +42,7 @@ async function benchmark(bench: Bench, args: BenchArgs, date: string): Promise<v
   const micro = wanted('micro') ? await rawCosts(S.microSeconds) : [];
   if (wanted('throughput')) await throughput(bench, args.servers);
   if (wanted('scenarios')) await scenarios(bench);
+  if (wanted('key-set')) await keySetCosts(bench);
   if (wanted('fixed-rate')) await fixedRate(bench);
   const scrapes = wanted('status') ? await statusPort(bench) : [];
   if (wanted('memory')) process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);

@@ -1,6 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../spec/support/redis-server.js';
 import { runPinnedJson, type Bench, type ServerSpec } from './harness.js';
 import type { FeatureCost, FeatureCostOptions, FeaturePair, FeatureSide } from './feature-costs.js';
+import { KEY_ALGS, type KeyAlg } from '../lib/tokens/key-manifest.js';
+import { generatePrivateKeyPem } from '../lib/tokens/key-set.js';
 
 /** A scenario of our plugin server. */
 function ours(
@@ -163,4 +167,51 @@ async function adminApiDown(bench: Bench): Promise<void> {
     bench.admin.setFault(undefined);
     await running.stop();
   }
+}
+
+/** The rows of the key set section, and the pair the ES256 bar is judged on (bench/targets.ts). */
+export const KEY_SET_GATE = {
+  hs256: 'gate HS256, a new token per event',
+  es256: 'gate ES256, a new token per event',
+} as const;
+/** More tokens than the verifier remembers (10,000), so every event of a distinct-token row verifies a signature. */
+const DISTINCT_TOKENS = 10_500;
+
+/** A key directory with one current key per algorithm (kid = the alg), for the issuer and gate rows. */
+function benchKeyDir(dir: string): string {
+  const keys = join(dir, 'signing-keys');
+  mkdirSync(keys, { recursive: true });
+  for (const alg of KEY_ALGS) writeFileSync(join(keys, `${alg}.pem`), generatePrivateKeyPem(alg), { mode: 0o600 });
+  const manifest = { keys: KEY_ALGS.map((alg) => ({ file: `${alg}.pem`, kid: alg, alg, state: 'current' })) };
+  writeFileSync(join(keys, 'keys.json'), JSON.stringify(manifest));
+  return keys;
+}
+
+/**
+ * Issuing and gating with each algorithm, at the targets' level: the issuer signs with the consumer's
+ * HS256 secret or the key set's current key; the gate verifies a new token per event (HS256 with jose,
+ * the key set's with node:crypto by kid), and HS256 and ES256 once more with one token, which the verifier remembers,
+ * as clients send theirs until it expires, beside HS256's. The HS256 and ES256 gates with a new token per
+ * event run interleaved rounds for the bar.
+ */
+export async function keySetCosts(bench: Bench): Promise<void> {
+  const level = bench.settings.barLevel;
+  process.stderr.write('key set (ours)\n');
+  const keyDir = benchKeyDir(bench.dir);
+  const env = { SIGNING_KEYS_DIR: keyDir };
+  const gate = bench.config('gateKeySet');
+  const gateWith = (alg: 'HS256' | KeyAlg, name: string, distinct = DISTINCT_TOKENS) =>
+    ours(name, 'token-validator', 'gate', gate, {
+      env,
+      gateTokens: { alg, distinct, keyFile: join(keyDir, `${alg}.pem`), kid: alg },
+    });
+  for (const alg of ['HS256', ...KEY_ALGS] as const)
+    await bench.measure('key-set', ours(`issue ${alg}`, 'token-issuer', 'issue', bench.config(`issuer ${alg}`), { env }), level, 0);
+  for (const alg of ['EdDSA', 'RS256'] as const)
+    await bench.measure('key-set', gateWith(alg, `gate ${alg}, a new token per event`), level, 0);
+  for (const alg of ['HS256', 'ES256'] as const)
+    await bench.measure('key-set', gateWith(alg, `gate ${alg}, one token (remembered)`, 1), level, 0);
+  const pair = [gateWith('HS256', KEY_SET_GATE.hs256), gateWith('ES256', KEY_SET_GATE.es256)];
+  for (let round = 0; round < bench.settings.rounds; round++)
+    for (const spec of round % 2 === 0 ? pair : [...pair].reverse()) await bench.measure('key-set', spec, level, round);
 }

@@ -1,7 +1,7 @@
 import type { FeatureCost } from './feature-costs.js';
 import { DRIVER_BOUND, type Row } from './harness.js';
 import type { MemoryResult } from './memory.js';
-import { FEATURE_PAIRS } from './scenarios.js';
+import { FEATURE_PAIRS, KEY_SET_GATE } from './scenarios.js';
 import { latestSoak, soakSlopes } from './soak.js';
 import { median, round2 } from './stats.js';
 
@@ -56,6 +56,24 @@ function featureCostLines(rows: Row[], costs: FeatureCost[], level: number): Bar
   });
 }
 
+/** The ES256 gate's server CPU per event over the HS256 gate's, both verifying a new token per event: median of paired rounds. */
+function keySetGateLine(rows: Row[], level: number): BarLine {
+  const each: number[] = [];
+  for (const row of rows.filter((r) => r.group === 'key-set' && r.server === KEY_SET_GATE.es256 && r.concurrency === level)) {
+    const base = rows.find(
+      (r) => r.group === 'key-set' && r.server === KEY_SET_GATE.hs256 && r.concurrency === level && r.round === row.round,
+    );
+    if (base) each.push(round2(row.serverCpuUsPerEvent / base.serverCpuUsPerEvent));
+  }
+  const ratio = each.length ? round2(median(each)) : NaN;
+  return {
+    figure: `key set: ES256 gate / HS256 gate, server CPU per event, a new token per event, c=${level} (paired rounds ${each.join(', ')})`,
+    measured: each.length ? `${ratio}×` : 'not run',
+    bar: '≤ 1.6×',
+    met: each.length ? ratio <= 1.6 : null,
+  };
+}
+
 /** The targets at `level`, from this run's rows and memory figure and the latest soak in `resultsDir`. */
 export function theBar(rows: Row[], costs: FeatureCost[], mem: MemoryResult | undefined, level: number, resultsDir: string): BarLine[] {
   const lines: BarLine[] = [];
@@ -103,6 +121,7 @@ export function theBar(rows: Row[], costs: FeatureCost[], mem: MemoryResult | un
     });
   }
   lines.push(...featureCostLines(rows, costs, level));
+  lines.push(keySetGateLine(rows, level));
   const soak = latestSoak(resultsDir);
   if (soak) {
     const slopes = soakSlopes(soak.result);

@@ -19,7 +19,6 @@ import { createRemoteJwksRegistry } from './credentials/remote-jwks.js';
 /** How often SIGNING_KEYS_DIR is read again, in ms. */
 const SIGNING_KEYS_POLL_MS = 5000;
 
-/** The composition root: everything the plugins share, built once per process from the config. */
 /** The composition root: everything the process built from its configuration, the plugins' part included. */
 export interface Context extends PluginContext {
   config: Config;
@@ -78,6 +77,8 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     config.signingKeysDir === undefined
       ? undefined
       : await openKeyDirectory({ log, nowMs: Date.now }, { dir: config.signingKeysDir, pollMs: SIGNING_KEYS_POLL_MS });
+  // Without a key directory, issuing and verifying with the key set are refused (AUTH_003, AUTH_011).
+  const keys = signingKeys && (() => signingKeys.keys()?.set);
   const remoteJwks = createRemoteJwksRegistry({ log, nowMs: Date.now });
   return {
     config,
@@ -86,8 +87,8 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     telemetry,
     admin,
     credentials,
-    tokens: createTokenService({ nowMs: Date.now, tracer }),
-    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer }),
+    tokens: createTokenService({ nowMs: Date.now, tracer, keys }),
+    verifier: createTokenVerifier({ nowSeconds: () => Math.floor(Date.now() / 1000), tracer, keys }),
     rateLimiter,
     revocations,
     redis,

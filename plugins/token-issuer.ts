@@ -1,3 +1,4 @@
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type { PluginContext } from '../lib/access/plugin-context.js';
 import { AuthError } from '../lib/errors.js';
 import {
@@ -5,6 +6,7 @@ import {
   type Kong,
   type PluginConfig,
   type PluginDescription,
+  type ConditionalCheck,
   type PluginModule,
   type SchemaField,
 } from '../lib/kong/plugin.js';
@@ -14,6 +16,8 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
+import { TOKEN_ALGORITHMS, type IssuedToken } from '../lib/tokens/signer.js';
+import { KEY_ALGS } from '../lib/tokens/key-manifest.js';
 import { grantScopes, scopesFromTags } from '../lib/tokens/scopes.js';
 import { isFormRequest } from '../lib/access/form-body.js';
 import { readClientCredentialsRequest, scopeParameter, type ClientCredentialsRequest } from '../lib/access/token-request.js';
@@ -190,7 +194,35 @@ export const Schema = [
       description: '`metadata` mode: the scopes clients may ask for, published as `scopes_supported`. Empty: left out.',
     },
   },
+  {
+    algorithm: {
+      type: 'string',
+      default: 'HS256',
+      one_of: TOKEN_ALGORITHMS,
+      required: true,
+      description:
+        "`HS256`: signed with the consumer's `jwt` credential secret, which only Kong can verify. `ES256`, `EdDSA`, `RS256`: signed with the current key of that algorithm in `SIGNING_KEYS_DIR` (header `kid`), verifiable by anyone from the published JWKS; the token carries the consumer's id in `client_id` instead of a credential key, and no credential is read or provisioned.",
+    },
+  },
+  {
+    token_profile: {
+      type: 'string',
+      default: 'jwt',
+      one_of: ['jwt', 'rfc9068'],
+      required: true,
+      description:
+        '`rfc9068`: RFC 9068 access tokens: header `typ: at+jwt`, with `iss`, `aud`, `sub`, `client_id`, `iat`, `exp`, `jti` (and `scope`). Needs `issuer`, a non-empty `audience` and an asymmetric `algorithm`.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
+
+const RFC_9068 = { if_field: 'token_profile', if_match: { eq: 'rfc9068' } } as const;
+/** An RFC 9068 token has iss and aud (§2.2) and is verified from the published keys (§4), so Kong refuses a config without them. */
+const ENTITY_CHECKS: readonly ConditionalCheck[] = [
+  { conditional: { ...RFC_9068, then_field: 'issuer', then_match: { required: true } } },
+  { conditional: { ...RFC_9068, then_field: 'audience', then_match: { len_min: 1 } } },
+  { conditional: { ...RFC_9068, then_field: 'algorithm', then_match: { one_of: KEY_ALGS } } },
+];
 
 type IssuerConfig = PluginConfig<typeof Schema>;
 
@@ -232,7 +264,14 @@ async function scopesToIssue(
   return { granted: grant.granted, announce };
 }
 
-export const description: PluginDescription = { Name: 'token-issuer', Version: VERSION, Priority: 900, Phases: ['access'], Schema };
+export const description: PluginDescription = {
+  Name: 'token-issuer',
+  Version: VERSION,
+  Priority: 900,
+  Phases: ['access'],
+  Schema,
+  EntityChecks: ENTITY_CHECKS,
+};
 
 export function tokenIssuer(ctx: PluginContext): PluginModule {
   const PHASE: PhaseOptions = {
@@ -271,6 +310,16 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
       return this.metadata.document;
     }
 
+    /** HS256 with the consumer's credential (read, or provisioned), or the key set's current key of the algorithm. */
+    private async sign(consumerId: string, subject: string, scopes: string[], traced: TraceContext | undefined): Promise<IssuedToken> {
+      const alg = this.conf.algorithm;
+      if (alg !== 'HS256') return ctx.tokens.issueWithKeySet(alg, { id: consumerId, name: subject }, this.conf, traced, scopes);
+      // An identity nobody verified may read a credential, never create one.
+      const provision = this.conf.provision_credentials && this.conf.verify_consumer;
+      const credential = await ctx.credentials.forConsumer(consumerId, { provision, traced });
+      return ctx.tokens.issue(subject, credential, this.conf, traced, scopes);
+    }
+
     access(kong: Kong): Promise<void> {
       const publishing = this.conf.mode !== 'token';
       return runAccessPhase(kong, ctx, publishing ? PUBLISH_PHASE : PHASE, async (state) => {
@@ -300,10 +349,7 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         // Kong's own consumer carries its tags; an unverified one is read, cached, from the Admin API.
         const tags = verified ? verified.tags : (await ctx.credentials.consumer(claimed.consumerId, state.trace)).tags;
         const scopes = await scopesToIssue(kong, this.conf, tags, oauth);
-        // An identity nobody verified may read a credential, never create one.
-        const provision = this.conf.provision_credentials && this.conf.verify_consumer;
-        const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision, traced: state.trace });
-        const token = ctx.tokens.issue(subject, credential, this.conf, state.trace, scopes.granted);
+        const token = await this.sign(claimed.consumerId, subject, scopes.granted, state.trace);
         const answer = { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn };
         const body = JSON.stringify(scopes.announce ? { ...answer, scope: scopes.granted.join(' ') } : answer);
         await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));

@@ -14,10 +14,11 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { readForm, type FormParams } from '../lib/access/form-body.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
-import { credentialOfToken, verifyToken } from '../lib/access/token-credential.js';
+import { verifiedToken } from '../lib/access/token-credential.js';
 import type { RevocationKind } from '../lib/ops/metrics.js';
 import { REVOKED_TOKEN_LEEWAY_SECONDS } from '../lib/tokens/revocation-list.js';
 import type { VerifyOptions } from '../lib/tokens/verifier.js';
+import { TOKEN_ALGORITHMS } from '../lib/tokens/signer.js';
 import { VERSION } from '../lib/version.js';
 
 export const Schema = [
@@ -88,9 +89,9 @@ export function tokenRevocation(ctx: PluginContext): PluginModule {
   async function revokeOwnToken(token: string, callerId: string, opts: VerifyOptions, traced: TraceContext | undefined) {
     let claims;
     try {
-      const credential = await credentialOfToken(ctx, token, opts, traced);
-      if (credential.consumerId !== callerId) return undefined;
-      claims = await verifyToken(ctx, token, credential, opts, 'key', traced);
+      const verified = await verifiedToken(ctx, token, opts, traced);
+      if (verified.consumerId !== callerId) return undefined;
+      claims = verified.claims;
     } catch (err) {
       // A refusal of the token is "nothing to revoke"; a look-up that could not answer is no answer at all.
       if (err instanceof AuthError && err.status < 500) return undefined;
@@ -113,7 +114,12 @@ export function tokenRevocation(ctx: PluginContext): PluginModule {
 
     constructor(config: Record<string, unknown>) {
       this.conf = withDefaults(Schema, config);
-      this.verifyOptions = { audience: [], key_claim_name: this.conf.key_claim_name, clock_skew_seconds: REVOKED_TOKEN_LEEWAY_SECONDS };
+      this.verifyOptions = {
+        audience: [],
+        key_claim_name: this.conf.key_claim_name,
+        clock_skew_seconds: REVOKED_TOKEN_LEEWAY_SECONDS,
+        algorithms: TOKEN_ALGORITHMS,
+      };
     }
 
     access(kong: Kong): Promise<void> {

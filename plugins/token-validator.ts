@@ -1,8 +1,6 @@
 import type { JWTPayload } from 'jose';
-import type { Context as TraceContext } from '@opentelemetry/api';
 import { findToken } from '../lib/access/bearer-token.js';
 import type { PluginContext } from '../lib/access/plugin-context.js';
-import type { SigningCredential } from '../lib/tokens/signing-credential.js';
 import { AuthError, type AuthCode } from '../lib/errors.js';
 import type { ValidationResult } from '../lib/ops/metrics.js';
 import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
@@ -19,9 +17,10 @@ import { readConsumerHeaders } from '../lib/access/request-headers.js';
 import { readForm } from '../lib/access/form-body.js';
 import { runAccessPhase, type PhaseOptions, type PhaseState } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
-import { credentialOfToken, verifyToken } from '../lib/access/token-credential.js';
+import { verifiedToken, verifiedTokenOf } from '../lib/access/token-credential.js';
 import { hasScopes, scopesOf } from '../lib/tokens/scopes.js';
 import { VERSION } from '../lib/version.js';
+import { TOKEN_ALGORITHMS } from '../lib/tokens/signer.js';
 
 const strings = <const D extends readonly string[]>(description: string, fallback: D) =>
   ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
@@ -61,6 +60,17 @@ export const Schema = [
       type: 'integer',
       between: [1, 604800],
       description: 'When set, tokens whose `iat` is older than this are refused, and so are tokens without an `iat`.',
+    },
+  },
+  {
+    algorithms: {
+      type: 'array',
+      elements: { type: 'string', one_of: TOKEN_ALGORITHMS },
+      default: ['HS256'],
+      len_min: 1,
+      required: true,
+      description:
+        "Algorithms a token may be signed with; any other (`none` included) is refused with `AUTH_011` `algorithm`. `HS256` tokens are checked with the consumer's `jwt` credential; `ES256`, `EdDSA` and `RS256` tokens with the key of `SIGNING_KEYS_DIR` their `kid` names, locally and with that key's algorithm, and are for the consumer their `client_id` names.",
     },
   },
   { header_names: strings('Headers that carry `Bearer <token>`. The scheme is matched case-insensitively.', ['authorization']) },
@@ -158,13 +168,6 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
 
   // One warn line per outage, however many tokens it admits; the store logs the outage itself.
   let admittingUnchecked = false;
-  const verify = (
-    token: string,
-    credential: SigningCredential,
-    conf: ValidatorConfig,
-    foundBy: 'consumer' | 'key',
-    traced: TraceContext | undefined,
-  ) => verifyToken(ctx, token, credential, conf, foundBy, traced);
 
   /**
    * 401 AUTH_011 revoked (RFC 6750 invalid_token) for a revoked token, from the in-memory list: no I/O.
@@ -193,9 +196,8 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   async function answer(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const claimed = readConsumerHeaders(state.headers);
     if (conf.verify_consumer) await authenticatedConsumer(kong, claimed);
-    const credential = await ctx.credentials.forConsumer(claimed.consumerId, { provision: false, traced: state.trace });
-    const claims = await verify(token, credential, conf, 'consumer', state.trace);
-    refuseRevoked(conf, claims, credential.consumerId);
+    const claims = await verifiedTokenOf(ctx, token, claimed.consumerId, conf, state.trace);
+    refuseRevoked(conf, claims, claimed.consumerId);
     requireScopes(conf, claims);
     const body = {
       valid: true,
@@ -234,10 +236,9 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   /** The RFC 7662 §2.2 answer for a token this validator would admit, or undefined when it would not. */
   async function activeTokenBody(conf: ValidatorConfig, state: PhaseState, token: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const credential = await credentialOfToken(ctx, token, conf, state.trace);
-      const claims = await verify(token, credential, conf, 'key', state.trace);
-      refuseRevoked(conf, claims, credential.consumerId);
-      const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
+      const { claims, consumerId } = await verifiedToken(ctx, token, conf, state.trace);
+      refuseRevoked(conf, claims, consumerId);
+      const consumer = await ctx.credentials.consumer(consumerId, state.trace);
       return {
         active: true,
         scope: scopesOf(claims).join(' ') || undefined,
@@ -260,20 +261,22 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
   }
 
   /**
-   * Gate mode: the consumer comes from the token's key claim, never from headers; Kong learns it as with
-   * its jwt plugin. The upstream headers are cleared and set first and the backstop's mark comes last, so
-   * a gate that dies in between leaves an unmarked request (503), never client identity headers upstream.
+   * Gate mode: the consumer comes from the verified token, never from headers: an HS256 token's key claim
+   * names its credential and so its consumer; a token of the key set names it by `client_id`, read through
+   * the consumer cache (memory, Redis, the Admin API, stale copies), so a consumer Kong no longer knows is
+   * refused (401 AUTH_002). Kong learns it as with its jwt plugin. The upstream headers are cleared and set
+   * first and the backstop's mark comes last, so a gate that dies in between leaves an unmarked request
+   * (503), never client identity headers upstream.
    */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
-    const credential = await credentialOfToken(ctx, token, conf, state.trace);
-    const claims = await verify(token, credential, conf, 'key', state.trace);
-    refuseRevoked(conf, claims, credential.consumerId);
+    const { claims, consumerId, credential } = await verifiedToken(ctx, token, conf, state.trace);
+    refuseRevoked(conf, claims, consumerId);
     requireScopes(conf, claims);
-    const consumer = await ctx.credentials.consumer(credential.consumerId, state.trace);
+    const consumer = await ctx.credentials.consumer(consumerId, state.trace);
     await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
     // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.
     await kong.client.authenticate(consumer, {
-      id: credential.credentialId,
+      id: credential.id,
       key: credential.key,
       consumer: { id: consumer.id },
       [GATE_MARK]: true,

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { error, exit } from './kong-pdk.js';
 import type { KongConsumer, KongRequest } from './kong-request.js';
 import { basicAuthDigest, type KongStore, type StoredConsumer } from './kong-store.js';
@@ -137,7 +137,46 @@ function base64url(data: string): Buffer {
   return Buffer.from(data, 'base64url');
 }
 
-/** kong/plugins/jwt: token from uri params, cookies or headers; credential by key claim; HS256 signature; exp/nbf. */
+/** jwt_parser.lua's alg_verify for the algorithms we sign with: the digest, and ES256's raw r‖s form (ecdsa_use_raw). */
+const PUBLIC_KEY_ALGS: Record<string, { digest: string | null; raw?: true; length?: number }> = {
+  RS256: { digest: 'sha256' },
+  ES256: { digest: 'sha256', raw: true, length: 64 },
+  EdDSA: { digest: null },
+};
+
+/** A Lua error in the plugin (jwt_parser's asserts): Kong answers 500. */
+class LuaError extends Error {}
+
+/**
+ * jwt_parser.lua verify_signature: HS256 against the secret; RS256, ES256 and EdDSA against the
+ * credential's rsa_public_key PEM, which openssl parses on every call (a bad PEM, or an ES256 signature
+ * that is not 64 bytes, fails an assert: a Lua error, not a 401).
+ */
+function signatureVerifies(alg: string, input: string, signature: Buffer, secret: string): boolean {
+  if (alg === 'HS256') {
+    const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(input).digest();
+    return signature.length === expected.length && timingSafeEqual(signature, expected);
+  }
+  const form = PUBLIC_KEY_ALGS[alg];
+  if (!form) return false;
+  let key: KeyObject;
+  try {
+    key = createPublicKey(secret);
+  } catch {
+    throw new LuaError('Consumer Public Key is Invalid');
+  }
+  if (form.length !== undefined && signature.length !== form.length) throw new LuaError(`Signature must be ${form.length} bytes.`);
+  try {
+    return verify(form.digest, Buffer.from(input), form.raw ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * kong/plugins/jwt: token from uri params, cookies or headers; credential by key claim; the header's alg
+ * must be the credential's; HS256 with its secret, RS256, ES256 and EdDSA with its rsa_public_key; exp/nbf.
+ */
 function jwt(store: KongStore): BundledPlugin {
   return {
     priority: 1450,
@@ -163,9 +202,16 @@ function jwt(store: KongStore): BundledPlugin {
       const credential = store.jwtCredentialByKeyOrId(key);
       if (!credential || credential.key !== key) return unauthorized(req, `No credentials found for given '${keyClaimName}'`);
       if (header.alg !== credential.algorithm) return unauthorized(req, 'Invalid algorithm');
-      const expected = createHmac('sha256', Buffer.from(credential.secret, 'utf8')).update(`${parts[0]}.${parts[1]}`).digest();
-      const given = base64url(parts[2] ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return unauthorized(req, 'Invalid signature');
+      const keyMaterial = credential.algorithm.startsWith('HS') ? credential.secret : credential.rsa_public_key;
+      if (!keyMaterial) return unauthorized(req, 'Invalid key/secret');
+      let verified: boolean;
+      try {
+        verified = signatureVerifies(credential.algorithm, `${parts[0]}.${parts[1]}`, base64url(parts[2] ?? ''), keyMaterial);
+      } catch (err) {
+        if (err instanceof LuaError) return error(req, 500, 'An unexpected error occurred');
+        throw err;
+      }
+      if (!verified) return unauthorized(req, 'Invalid signature');
       const now = Math.floor(Date.now() / 1000);
       for (const claim of (config.claims_to_verify as string[] | undefined) ?? []) {
         const value = claims[claim];

@@ -66,7 +66,12 @@ export interface PluginInfo {
   Version: string;
   Priority: number;
   Phases: string[];
-  Schema: { name: string; fields: FieldEntry[] };
+  Schema: { name: string; fields: FieldEntry[]; entity_checks?: EntityCheck[] };
+}
+
+/** The one entity check our plugins declare (init.lua `conditional`), on `config.<field>` paths. */
+export interface EntityCheck {
+  conditional?: { if_field: string; if_match: Record<string, unknown>; then_field: string; then_match: Record<string, unknown> };
 }
 
 /** Kong's error tree: messages keyed by field name; arrays of element errors with null holes. */
@@ -847,9 +852,44 @@ export function validatePluginConfig(info: unknown, config: Record<string, unkno
   // The plugins entity's config field goes through process_auto_fields, then validate_field
   // (which processes the record again before validating it).
   const inserted = processAutoFields(record, config, 'insert');
-  const errors = validateRecord(record, processAutoFields(record, inserted, 'insert'));
+  const processed = processAutoFields(record, inserted, 'insert');
+  const errors: Record<string, unknown> = validateRecord(record, processed);
+  Object.assign(errors, entityCheckErrors(info as PluginInfo, record, processed));
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return { ok: true, config: processAutoFields(record, inserted, 'select') };
+}
+
+/**
+ * init.lua's `conditional` entity checks (run even when a field is invalid): when `if_field` matches, a
+ * `then_field` that does not match gets Kong's message, and the config `@entity` names the if_field. Each
+ * match table is validated as a field definition inheriting the field's own (Kong sets it as __index).
+ * Errors are keyed as the config record's (`audience`), with `@entity` beside them.
+ */
+function entityCheckErrors(info: PluginInfo, record: FieldDef, config: Record<string, unknown>): Record<string, unknown> {
+  const errors: Record<string, unknown> = {};
+  const entity: string[] = [];
+  for (const check of info.Schema.entity_checks ?? []) {
+    const conditional = check.conditional;
+    if (!conditional) throw new UnsupportedByHarness(`entity checks other than conditional: ${Object.keys(check).join(', ')}`);
+    const name = (path: string) => {
+      if (!path.startsWith('config.')) throw new UnsupportedByHarness(`entity check field ${path}`);
+      return path.slice('config.'.length);
+    };
+    const [ifName, thenName] = [name(conditional.if_field), name(conditional.then_field)];
+    const definition = (field: string) => recordFields(record).find(([candidate]) => candidate === field)?.[1] ?? { type: 'any' };
+    const ifValue = config[ifName] ?? null;
+    if (validateField({ ...definition(ifName), ...conditional.if_match } as FieldDef, ifValue) !== undefined) continue;
+    const thenValue = config[thenName] ?? null;
+    const problem =
+      conditional.then_match.required === true && thenValue === null
+        ? MSG.REQUIRED
+        : validateField({ ...definition(thenName), ...conditional.then_match } as FieldDef, thenValue);
+    if (problem === undefined) continue;
+    errors[thenName] = problem;
+    entity.push(`failed conditional validation given value of field '${conditional.if_field}'`);
+  }
+  if (entity.length > 0) errors['@entity'] = entity;
+  return errors;
 }
 
 function configRecordOf(info: unknown): FieldDef {

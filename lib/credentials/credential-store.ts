@@ -30,7 +30,10 @@ export interface CredentialStore {
    * AUTH_011 key_mismatch when Kong has none (remembered for `missingKeySeconds`), AUTH_004/AUTH_005 as above.
    */
   forKey(key: string, traced?: TraceContext): Promise<SigningCredential>;
-  /** The consumer entity (for upstream headers, kong.client.authenticate and the issuer's scopes), cached like credentials. */
+  /**
+   * The consumer entity (for upstream headers, kong.client.authenticate and the issuer's scopes), cached like
+   * credentials; AUTH_002 when Kong does not know it (remembered for `missingKeySeconds`).
+   */
   consumer(consumerId: string, traced?: TraceContext): Promise<KongConsumer>;
   /**
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
@@ -81,8 +84,9 @@ export function createCredentialStore(
   const stale = new LRUCache<string, Cached>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
   const inFlight = new Map<string, Promise<Cached>>();
   const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
-  // Apart from `fresh`, so a flood of made-up keys pushes out only other misses, never a credential.
-  const missingKeys = new LRUCache<string, true>({
+  // Kong's "no such key" (`k:<key>`) and "no such consumer" (`u:<id>`), apart from `fresh`, so a flood of
+  // made-up keys or tokens of a deleted consumer pushes out only other misses, never a credential.
+  const missing = new LRUCache<string, true>({
     max: opts.maxEntries,
     ttl: Math.min(opts.missingKeySeconds ?? MISSING_KEY_SECONDS, opts.ttlSeconds) * 1000,
   });
@@ -244,7 +248,7 @@ export function createCredentialStore(
     const found = await deps.admin.jwtCredentialByKey(key);
     // Kong reads a UUID-shaped value as an id: the answer must carry exactly this key.
     if (!found || found.key !== key || !found.consumer?.id || !isUsableHs256(found)) {
-      missingKeys.set(key, true);
+      missing.set(`k:${key}`, true);
       throw unknownKey();
     }
     return toSigning(found);
@@ -253,7 +257,10 @@ export function createCredentialStore(
   async function consumerFromAdminApi(consumerId: string): Promise<KongConsumer> {
     stats.admin.lookups++;
     const found = await deps.admin.consumerById(consumerId);
-    if (!found || found.id !== consumerId) throw notFound(consumerId, 'unknown consumer');
+    if (!found || found.id !== consumerId) {
+      missing.set(`u:${consumerId}`, true);
+      throw notFound(consumerId, 'unknown consumer');
+    }
     const tags = Array.isArray(found.tags) ? found.tags.filter((tag): tag is string => typeof tag === 'string') : null;
     return { id: found.id, username: found.username ?? null, custom_id: found.custom_id ?? null, tags };
   }
@@ -265,7 +272,7 @@ export function createCredentialStore(
     },
 
     forKey(key, traced) {
-      if (missingKeys.get(key)) {
+      if (missing.get(`k:${key}`)) {
         stats.memory.hits++;
         return Promise.reject(unknownKey());
       }
@@ -273,6 +280,10 @@ export function createCredentialStore(
     },
 
     consumer(consumerId, traced) {
+      if (missing.get(`u:${consumerId}`)) {
+        stats.memory.hits++;
+        return Promise.reject(notFound(consumerId, 'unknown consumer'));
+      }
       const redisLayer = redis && { copies: redis.consumers, id: consumerId };
       return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId), traced, redisLayer);
     },

@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { invalidToken } from '../tokens/verifier.js';
+import { invalidToken } from '../tokens/invalid-token.js';
 
 /** Controls, format characters (bidi overrides, zero-width), lone surrogates, private use, line and paragraph separators. */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u;

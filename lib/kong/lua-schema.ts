@@ -1,4 +1,4 @@
-import type { FieldDefinition, PluginDescription } from './plugin.js';
+import { entityChecks, type FieldDefinition, type PluginDescription } from './plugin.js';
 
 /**
  * The plugin's schema as a Kong `schema.lua`, for Konnect, which accepts custom plugins only as Lua
@@ -9,6 +9,9 @@ export function luaSchema(description: PluginDescription): string {
     const [[name, definition]] = Object.entries(entry) as [[string, FieldDefinition]];
     return `          { ${luaKey(name)} = ${luaValue(definition)} },`;
   });
+  const checks = description.EntityChecks
+    ? ['  entity_checks = {', ...entityChecks(description).map((check) => `    ${luaValue(check)},`), '  },']
+    : [];
   return [
     `-- Generated from plugins/${description.Name}.ts by \`make build\`; do not edit.`,
     'local typedefs = require "kong.db.schema.typedefs"',
@@ -25,6 +28,7 @@ export function luaSchema(description: PluginDescription): string {
     '      },',
     '    },',
     '  },',
+    ...checks,
     '}',
     '',
   ].join('\n');

@@ -14,11 +14,13 @@ export interface FieldDefinition {
   one_of?: readonly string[];
   not_one_of?: readonly string[];
   between?: readonly [number, number];
-  elements?: { type: 'string' };
   /** Kong's match_any: the string matches one of these Lua patterns, else `err`. */
   match_any?: { readonly patterns: readonly string[]; readonly err: string };
   /** Kong's match_none: the string matches none of these Lua patterns; the first it matches gives its `err`. */
   match_none?: readonly { readonly pattern: string; readonly err: string }[];
+  /** An array's fewest elements. */
+  len_min?: number;
+  elements?: { type: 'string'; one_of?: readonly string[] };
 }
 
 /** One entry of a Kong schema `fields` list: `{ field_name: definition }`. */
@@ -46,6 +48,20 @@ export type PluginConfig<S extends readonly SchemaField[]> = Readonly<
   Intersection<S[number] extends infer E ? (E extends unknown ? EntryConfig<E> : never) : never>
 >;
 
+/**
+ * Kong's `conditional` entity check between two fields of the config (named without `config.`): when
+ * `if_field` matches `if_match`, `then_field` must match `then_match`. Kong answers a config that fails
+ * it as it answers any other invalid field, so such a config never reaches the plugin server.
+ */
+export interface ConditionalCheck {
+  conditional: {
+    if_field: string;
+    if_match: { eq: string };
+    then_field: string;
+    then_match: { required?: true; len_min?: number; one_of?: readonly string[] };
+  };
+}
+
 /** What Kong learns from `query_cmd`, before any instance exists. */
 export interface PluginDescription {
   Name: string;
@@ -53,6 +69,15 @@ export interface PluginDescription {
   Priority: number;
   Phases: readonly Phase[];
   Schema: readonly SchemaField[];
+  /** Checks across fields, as Kong's schema `entity_checks`. */
+  EntityChecks?: readonly ConditionalCheck[];
+}
+
+/** The checks as Kong's plugin schema holds them: its fields named by their path, `config.<field>`. */
+export function entityChecks(plugin: PluginDescription): ConditionalCheck[] {
+  return (plugin.EntityChecks ?? []).map(({ conditional: c }) => ({
+    conditional: { ...c, if_field: `config.${c.if_field}`, then_field: `config.${c.then_field}` },
+  }));
 }
 
 export type PhaseHandler = (kong: Kong) => Promise<void>;
@@ -70,7 +95,11 @@ export function pluginInfo(plugin: PluginDescription) {
     Version: plugin.Version,
     Priority: plugin.Priority,
     Phases: plugin.Phases,
-    Schema: { name: plugin.Name, fields: [{ config: { type: 'record', fields: plugin.Schema } }] },
+    Schema: {
+      name: plugin.Name,
+      fields: [{ config: { type: 'record', fields: plugin.Schema } }],
+      ...(plugin.EntityChecks ? { entity_checks: entityChecks(plugin) } : {}),
+    },
   };
 }
 

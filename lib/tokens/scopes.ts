@@ -45,11 +45,11 @@ export type ScopeGrant = { granted: string[] } | { refused: string[] };
  * `defaults` that are allowed, or every allowed scope when there are no defaults.
  */
 export function grantScopes(allowed: readonly string[], requested: readonly string[] | undefined, defaults: readonly string[]): ScopeGrant {
+  if (requested === undefined && defaults.length === 0) return { granted: [...allowed] };
   const held = new Set(allowed);
   if (requested !== undefined) {
     const refused = requested.filter((scope) => !held.has(scope));
     return refused.length > 0 ? { refused } : { granted: [...requested] };
   }
-  if (defaults.length === 0) return { granted: [...allowed] };
   return { granted: [...new Set(defaults)].filter((scope) => held.has(scope)) };
 }

@@ -1,8 +1,8 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { encodeSegment, splitCompact } from './compact-jws.js';
+import { encodeSegment, splitCompact, type CompactParts } from './compact-jws.js';
 import type { KeyAlg } from './key-manifest.js';
 import type { KeySet, SigningKey } from './key-set.js';
-import { invalidToken } from './verifier.js';
+import { invalidToken } from './invalid-token.js';
 
 /** The header's `typ`: `JWT`, or `at+jwt` for RFC 9068 access tokens. */
 export type TokenType = 'JWT' | 'at+jwt';
@@ -42,6 +42,11 @@ export function signJwt(claims: Record<string, unknown>, key: SigningKey, typ: T
 /** Header parameters that would have a verifier fetch or trust a key from the token itself, or process what it does not know (RFC 8725). */
 const REFUSED_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit'] as const;
 
+/** The first header parameter of REFUSED_HEADERS the header carries, if any. */
+export function refusedHeader(header: Record<string, unknown>): string | undefined {
+  return REFUSED_HEADERS.find((name) => name in header);
+}
+
 export interface VerifiedJws {
   header: Record<string, unknown>;
   claims: Record<string, unknown>;
@@ -57,8 +62,13 @@ export interface VerifiedJws {
 export function verifyJwt(token: string, keys: KeySet): VerifiedJws {
   const parts = splitCompact(token);
   if (!parts) throw invalidToken('malformed', 'The token is not a well-formed JWT');
+  return verifyParts(parts, keys);
+}
+
+/** verifyJwt for a token already split. */
+export function verifyParts(parts: CompactParts, keys: KeySet): VerifiedJws {
   const { header, claims, signingInput, signature } = parts;
-  const refused = REFUSED_HEADERS.find((name) => name in header);
+  const refused = refusedHeader(header);
   if (refused !== undefined) throw invalidToken('malformed', `The token header "${refused}" is not accepted`);
   const kid = header.kid;
   const key = typeof kid === 'string' ? keys.byKid.get(kid) : undefined;

@@ -4,11 +4,11 @@ import { LRUCache } from 'lru-cache';
 import type { SigningCredential } from './signing-credential.js';
 import { AuthError } from '../errors.js';
 import { createHmacVerifyKeys } from './hmac-keys.js';
-import { splitCompact } from './compact-jws.js';
+import { splitCompact, type CompactParts } from './compact-jws.js';
 import { inSpan } from '../ops/telemetry.js';
-
-/** AUTH_011's fixed `extensions.reason` values. */
-export type InvalidReason = 'malformed' | 'signature' | 'algorithm' | 'not_yet_valid' | 'issuer' | 'audience' | 'key_mismatch' | 'too_old';
+import { invalidToken } from './invalid-token.js';
+import type { KeySet, SigningKey } from './key-set.js';
+import { refusedHeader, verifyParts } from './signing-keys.js';
 
 /** What verifying reads of token-validator's config (its fields, named as in kong.yml). */
 export interface VerifyOptions {
@@ -17,10 +17,8 @@ export interface VerifyOptions {
   readonly key_claim_name: string;
   readonly clock_skew_seconds: number;
   readonly max_token_age_seconds?: number | undefined;
-}
-
-export function invalidToken(reason: InvalidReason, detail: string): AuthError {
-  return new AuthError('AUTH_011', detail, { extensions: { reason } });
+  /** The algorithms a token may be signed with (token-validator's `algorithms`); HS256 alone when absent. */
+  readonly algorithms?: readonly string[];
 }
 
 /** 9999-12-31T23:59:59Z: the last second an ISO 8601 date (and the endpoint's answer) can show in four digits. */
@@ -28,26 +26,37 @@ const LAST_NUMERIC_DATE = 253_402_300_799;
 const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
 const malformed = (detail = 'The token is not a well-formed JWT') => invalidToken('malformed', detail);
 
+const HMAC_ONLY: readonly string[] = ['HS256'];
+
 /**
- * Header and claims read without verifying anything: only to refuse early and to find the credential,
- * never to trust. AUTH_011 malformed unless the token is three canonical base64url segments of JSON
- * objects, with exp and any iat and nbf whole or fractional seconds from 1970 to the end of 9999; AUTH_011
- * algorithm unless the header says HS256.
+ * Header and claims read without verifying anything: only to refuse early and to find the key, never to
+ * trust. AUTH_011 malformed unless the token is three canonical base64url segments of JSON objects, with
+ * exp and any iat and nbf whole or fractional seconds from 1970 to the end of 9999, and without a header
+ * that points at a key or asks for processing we do not do (jku, x5u, x5c, jwk, crit: RFC 8725 §3.1);
+ * AUTH_011 algorithm unless the header's alg is one of `algorithms` — so `none` and anything not allowed
+ * never reach a lookup or a verifier — and for an HS256 token naming a key of our set by its kid (a public
+ * key used as an HMAC secret: alg confusion).
  */
-function decodeToken(token: string): JWTPayload {
+function decodeToken(token: string, algorithms: readonly string[], keys: KeySet | undefined): CompactParts {
   const parts = splitCompact(token);
   if (!parts) throw malformed();
   const { header, claims } = parts;
-  // Only HS256, so `none`, RS/ES/PS and HS384/512 never reach a credential lookup or a verifier.
-  if (header.alg !== 'HS256')
-    throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(header.alg)} is not accepted; HS256 is required`);
+  const refused = refusedHeader(header);
+  if (refused !== undefined) throw malformed(`The token header "${refused}" is not accepted`);
+  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg))
+    throw invalidToken(
+      'algorithm',
+      `The token algorithm ${JSON.stringify(header.alg)} is not accepted; accepted: ${algorithms.join(', ')}`,
+    );
+  if (header.alg === 'HS256' && typeof header.kid === 'string' && keys?.byKid.has(header.kid))
+    throw invalidToken('algorithm', 'The token is HS256 under the kid of a public key');
   for (const claim of TIME_CLAIMS) {
     const value = claims[claim];
     if (value === undefined && claim !== 'exp') continue;
     if (typeof value !== 'number' || !(value >= 0 && value <= LAST_NUMERIC_DATE))
       throw malformed(`The token claim "${claim}" is not a date between 1970 and 9999`);
   }
-  return claims;
+  return parts;
 }
 
 function expired(exp: unknown, cause?: unknown): AuthError {
@@ -72,9 +81,34 @@ function refuseByTime(claims: JWTPayload, opts: VerifyOptions, now: number): voi
   if (age < -skew) throw noUsableIssuedAt();
 }
 
+/** jose's iss and aud checks, for tokens whose signature node:crypto checked. */
+function refuseByIssuerAudience(claims: JWTPayload, opts: VerifyOptions): void {
+  if (opts.issuer !== undefined && claims.iss !== opts.issuer) throw invalidToken('issuer', 'The token issuer is not accepted');
+  if (opts.audience.length === 0) return;
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
+  if (!aud.some((value) => opts.audience.includes(value))) throw invalidToken('audience', 'The token audience is not accepted');
+}
+
+/** A token verified with a key of the sidecar's set. */
+export interface KeySetToken {
+  payload: JWTPayload;
+  kid: string;
+}
+
 export interface TokenVerifier {
-  /** Verifies signature and claims; AUTH_010 when expired, AUTH_011 with a reason otherwise. */
+  /** Verifies an HS256 token's signature and claims; AUTH_010 when expired, AUTH_011 with a reason otherwise. */
   verify(token: string, credential: SigningCredential, opts: VerifyOptions, traced?: TraceContext): Promise<JWTPayload>;
+  /**
+   * Whether a token is signed by a key of the sidecar's own set rather than a consumer's HS256 secret: its
+   * header's alg is an asymmetric one. Decodes it first, with decodeToken's refusals.
+   */
+  isKeySetToken(token: string, opts: VerifyOptions): boolean;
+  /**
+   * Verifies a token signed by a key of the sidecar's set, found by its exact kid, with the key's algorithm;
+   * its claims as verify checks them. AUTH_011 key_mismatch without a key directory or for a kid not in
+   * the set, 503 AUTH_004 while no key set has been loaded.
+   */
+  verifyWithKeySet(token: string, opts: VerifyOptions, traced?: TraceContext): Promise<KeySetToken>;
   /**
    * The claims of a token, decoded and NOT verified (to find its credential by the key claim): from the
    * tokens already verified when it is one, else decoded (decodeToken's refusals). With the plugin's
@@ -83,9 +117,12 @@ export interface TokenVerifier {
   claimsOf(token: string, opts?: VerifyOptions): JWTPayload;
 }
 
-/** A token jose accepted, for one credential object and one plugin config, until its time checks could fail. */
+/** A token accepted for one credential or key object and one plugin config, until its time checks could fail. */
 interface VerifiedToken {
-  credential: SigningCredential;
+  signer: SigningCredential | SigningKey;
+  /** The key's kid, for a token of the key set. */
+  kid: string | undefined;
+  alg: string;
   opts: VerifyOptions;
   payload: JWTPayload;
   /** The first second at which jose could refuse it (exp, or iat + max age, plus the clock skew). */
@@ -102,41 +139,85 @@ function firstRefusal(payload: JWTPayload, opts: VerifyOptions): number {
   return Math.min(byExp, payload.iat + opts.max_token_age_seconds + opts.clock_skew_seconds);
 }
 
-export function createTokenVerifier(deps: { nowSeconds: () => number; tracer?: Tracer }): TokenVerifier {
+export function createTokenVerifier(deps: {
+  nowSeconds: () => number;
+  tracer?: Tracer;
+  /** The sidecar's key set (the last good one of SIGNING_KEYS_DIR); absent without a key directory. */
+  keys?: () => KeySet | undefined;
+}): TokenVerifier {
   const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
+  const keySet = () => deps.keys?.();
+  // The last token decoded, with what it was decoded under: finding a token's key and verifying it decode
+  // the same token back to back, and its segments' base64url and JSON are a good part of a new token's cost.
+  let last: { token: string; algorithms: readonly string[]; keys: KeySet | undefined; parts: CompactParts } | undefined;
+  const decodeOnce = (token: string, algorithms: readonly string[], keys: KeySet | undefined): CompactParts => {
+    if (last && last.token === token && last.algorithms === algorithms && last.keys === keys) return last.parts;
+    const parts = decodeToken(token, algorithms, keys);
+    last = { token, algorithms, keys, parts };
+    return parts;
+  };
+  const decode = (token: string, opts: VerifyOptions | undefined) => decodeOnce(token, opts?.algorithms ?? HMAC_ONLY, keySet());
   const keyOf = createHmacVerifyKeys();
   // As Envoy's jwt_authn cache: a token already verified with this very credential (a rotated secret is a
   // new credential object) and config is not verified again; only its lifetime is checked.
   const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS });
 
+  const traced = <T>(parent: TraceContext | undefined, fn: () => Promise<T>) =>
+    inSpan(tracer, 'jwt verify', SpanKind.INTERNAL, fn, { parent: parent ?? ROOT_CONTEXT });
+  const remember = (token: string, entry: Omit<VerifiedToken, 'validUntil'>) =>
+    verified.set(token, { ...entry, validUntil: firstRefusal(entry.payload, entry.opts) });
+  /** A remembered token for this very signer and config, whose time checks still hold. */
+  const recall = (token: string, signer: object | undefined, opts: VerifyOptions) => {
+    const known = verified.get(token);
+    return known && known.signer === signer && known.opts === opts && deps.nowSeconds() < known.validUntil ? known : undefined;
+  };
+
   return {
     claimsOf(token, opts) {
-      const claims = verified.peek(token)?.payload ?? decodeToken(token);
+      const claims = verified.peek(token)?.payload ?? decode(token, opts).claims;
       if (opts) refuseByTime(claims, opts, deps.nowSeconds());
       return claims;
     },
 
-    verify(token, credential, opts, traced) {
-      const known = verified.get(token);
-      if (known && known.credential === credential && known.opts === opts && deps.nowSeconds() < known.validUntil)
-        return Promise.resolve(known.payload);
-      return inSpan(
-        tracer,
-        'jwt verify',
-        SpanKind.INTERNAL,
-        async () => {
-          const payload = Object.freeze(await verify(token, credential, opts));
-          verified.set(token, { credential, opts, payload, validUntil: firstRefusal(payload, opts) });
-          return payload;
-        },
-        { parent: traced ?? ROOT_CONTEXT },
-      );
+    isKeySetToken(token, opts) {
+      const known = verified.peek(token);
+      const alg = known && known.opts === opts ? known.alg : decode(token, opts).header.alg;
+      return alg !== 'HS256';
+    },
+
+    verify(token, credential, opts, parent) {
+      const known = recall(token, credential, opts);
+      if (known) return Promise.resolve(known.payload);
+      return traced(parent, async () => {
+        const payload = Object.freeze(await verify(token, credential, opts));
+        remember(token, { signer: credential, kid: undefined, alg: 'HS256', opts, payload });
+        return payload;
+      });
+    },
+
+    verifyWithKeySet(token, opts, parent) {
+      if (!deps.keys) return Promise.reject(invalidToken('key_mismatch', 'No signing key directory is configured to verify this token'));
+      const set = deps.keys();
+      if (!set) return Promise.reject(new AuthError('AUTH_004', 'No signing key set is loaded yet', { retryAfterSeconds: 5 }));
+      const peeked = verified.peek(token);
+      const known = peeked?.kid === undefined ? undefined : recall(token, set.byKid.get(peeked.kid), opts);
+      if (known) return Promise.resolve({ payload: known.payload, kid: known.kid as string });
+      return traced(parent, async () => {
+        const parts = decodeOnce(token, opts.algorithms ?? HMAC_ONLY, set);
+        // What time alone refuses comes first, as for HS256 tokens; then the key and its signature.
+        refuseByTime(parts.claims, opts, deps.nowSeconds());
+        const { key } = verifyParts(parts, set);
+        refuseByIssuerAudience(parts.claims, opts);
+        const payload = Object.freeze(parts.claims as JWTPayload);
+        remember(token, { signer: key, kid: key.kid, alg: key.alg, opts, payload });
+        return { payload, kid: key.kid };
+      });
     },
   };
 
   async function verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload> {
     // The refusals claimsOf makes, for endpoint mode too, which looks its credential up by consumer.
-    decodeToken(token);
+    decode(token, opts);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, await keyOf(credential), {

@@ -21,6 +21,7 @@ test(
       'Throughput, issuer',
       'Throughput, gate',
       'Scenarios',
+      'Key set',
       'Fixed rate',
       'Status port',
       'Raw costs',

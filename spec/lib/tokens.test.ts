@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { createTokenService, type IssueOptions } from '../../lib/tokens/signer.js';
 import { verifyHs256 } from '../support/jwt-check.js';
 
-const credential = { consumerId: 'c', key: 'the-key', secret: 'sécret-ünïcode-0123' };
+const credential = { consumerId: 'c', key: 'the-key', secret: 'sécret-ünïcode-0123456789abcdef' };
 const tokens = createTokenService({ nowMs: () => 1_700_000_000_000 });
 
 describe('token service', () => {

@@ -352,3 +352,78 @@ consumers:
     jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
   - username: anonymous
 `;
+
+/** Every algorithm a validator may accept. */
+const EVERY_ALGORITHM = '[HS256, ES256, EdDSA, RS256]';
+
+/**
+ * Issuers of each algorithm of the key set (SIGNING_KEYS_DIR), an RFC 9068 one, and the validator's three
+ * modes accepting them; Kong's jwt plugin on /api finds its credential by the token's kid.
+ */
+export const KEY_SET_KONG_YML = `${tokenService('{ issuer: https://issuer.test, audience: [api-a] }')}
+      - name: es256-tokens
+        paths: [/es256/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { algorithm: ES256, issuer: https://issuer.test, audience: [api-a], scope_query_parameter: false }
+      - name: eddsa-tokens
+        paths: [/eddsa/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { algorithm: EdDSA, issuer: https://issuer.test, audience: [api-a] }
+      - name: rs256-tokens
+        paths: [/rs256/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { algorithm: RS256, issuer: https://issuer.test, audience: [api-a] }
+      - name: rfc9068-tokens
+        paths: [/rfc9068/tokens]
+        plugins:
+          - name: key-auth
+          - name: token-issuer
+            config: { algorithm: ES256, token_profile: rfc9068, issuer: https://issuer.test, audience: [api-a] }
+      - name: validate
+        paths: [/tokens/validate]
+        plugins:
+          - name: key-auth
+          - name: token-validator
+            config: { algorithms: ${EVERY_ALGORITHM}, issuer: https://issuer.test, audience: [api-a] }
+      - name: introspect
+        paths: [/tokens/introspect]
+        plugins:
+          - name: key-auth
+          - name: token-validator
+            config: { mode: introspection, algorithms: ${EVERY_ALGORITHM} }
+${ORDERS_SERVICE_BEHIND_BACKSTOP}
+      - name: orders
+        paths: [/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, algorithms: ${EVERY_ALGORITHM}, issuer: https://issuer.test, audience: [api-a] }
+      - name: orders-hs256-only
+        paths: [/hs256/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate }
+  - name: kong-jwt-protected
+    url: http://api-upstream:8080
+    routes:
+      - name: api
+        paths: [/api]
+        plugins:
+          - name: jwt
+            config: { key_claim_name: kid, claims_to_verify: [exp] }
+consumers:
+  - username: alice
+    keyauth_credentials: [{ key: alice-key }]
+    jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
+  - username: bob
+    keyauth_credentials: [{ key: bob-key }]
+  - username: weak
+    keyauth_credentials: [{ key: weak-key }]
+    jwt_secrets: [{ key: weak-jwt-key, secret: only-twenty-bytes-ok }]
+  - username: sidecar-tokens
+`;

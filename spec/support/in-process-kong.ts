@@ -30,15 +30,20 @@ export interface InProcessKong {
 
 /**
  * The stand-in Kong (router, bundled plugins, socket protocol, fake Admin API) in front of our plugins
- * served by this process, for the few tests that must replace a part of the process's context that no
- * setting reaches, such as a revocation store that fails. Everything else runs the real process (KongHarness).
+ * served by this process, for the few tests that must reach into the process's context, such as a
+ * revocation store that fails or a key directory read at once rather than at its next poll. Everything
+ * else runs the real process (KongHarness).
  */
-export async function startInProcessKong(kongYml: string, change: (ctx: Context) => void): Promise<InProcessKong> {
+export async function startInProcessKong(
+  kongYml: string,
+  change: (ctx: Context) => void,
+  env: Record<string, string> = {},
+): Promise<InProcessKong> {
   const yml = parseKongYml(kongYml);
   const store = createKongStore();
   seedFromKongYml(store, yml);
   const adminApi = await startFakeAdminApi({ store, adminToken: TEST_ADMIN_TOKEN, mode: 'API_GATEWAY' });
-  const config = loadConfig({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent' });
+  const config = loadConfig({ KONG_ADMIN_URL: adminApi.url, KONG_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', ...env });
   const log = createLogger({ level: 'silent', serviceVersion: VERSION });
   const ctx = await createContext(config, log);
   change(ctx);

@@ -98,6 +98,8 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
       mode: 'token',
       max_age_seconds: 300,
       scopes_supported: [],
+      algorithm: 'HS256',
+      token_profile: 'jwt',
     });
   });
 
@@ -111,5 +113,30 @@ describe("plugin info for Kong's query_cmd and the config schema", () => {
     assert.ok(errors({ key_claim_name: 'sub' }).key_claim_name);
     assert.deepEqual(errors({ ttl: 900 }), { ttl: 'unknown field' });
     assert.deepEqual(errors({ rate_limit_per_minute: -1 }), { rate_limit_per_minute: 'value should be between 0 and 1000000' });
+    assert.deepEqual(errors({ algorithm: 'none' }), { algorithm: 'expected one of: HS256, ES256, EdDSA, RS256' });
+    assert.deepEqual(errors({ algorithm: 'HS512' }), { algorithm: 'expected one of: HS256, ES256, EdDSA, RS256' });
+    assert.deepEqual(errors({ token_profile: 'oidc' }), { token_profile: 'expected one of: jwt, rfc9068' });
+  });
+
+  test('an RFC 9068 profile needs an issuer, an audience and an asymmetric algorithm', async () => {
+    const info = await queryPluginInfo('token-issuer');
+    const errors = (config: Record<string, unknown>) => configErrors(info, config);
+    const because = "failed conditional validation given value of field 'config.token_profile'";
+    const complete = { token_profile: 'rfc9068', algorithm: 'ES256', issuer: 'https://issuer.test', audience: ['api'] };
+    assert.ok(validatePluginConfig(info, complete).ok);
+    assert.deepEqual(errors({ ...complete, audience: [] }), { audience: 'length must be at least 1', '@entity': [because] });
+    assert.deepEqual(errors({ ...complete, issuer: undefined }), { issuer: 'required field missing', '@entity': [because] });
+    assert.deepEqual(errors({ ...complete, algorithm: 'HS256' }), {
+      algorithm: 'expected one of: ES256, EdDSA, RS256',
+      '@entity': [because],
+    });
+    assert.deepEqual(errors({ token_profile: 'rfc9068' }), {
+      issuer: 'required field missing',
+      audience: 'length must be at least 1',
+      algorithm: 'expected one of: ES256, EdDSA, RS256',
+      '@entity': [because, because, because],
+    });
+    // The jwt profile asks for none of them.
+    assert.ok(validatePluginConfig(info, { algorithm: 'EdDSA' }).ok);
   });
 });

@@ -76,23 +76,23 @@ describe('token-issuer and the Kong Admin API', () => {
     kong.store.addKeyAuthCredential(dave.id, { key: 'dave-key' });
     const rsa = '-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n-----END PUBLIC KEY-----';
     kong.store.addJwtCredential(dave.id, { key: 'dave-rs', algorithm: 'RS256', rsa_public_key: rsa, created_at: 1_000 });
-    kong.store.addJwtCredential(dave.id, { key: 'dave-new', secret: 'dave-newer-secret-0123456789', created_at: 3_000 });
+    kong.store.addJwtCredential(dave.id, { key: 'dave-new', secret: 'dave-newer-secret-0123456789abcdef', created_at: 3_000 });
     kong.store.addJwtCredential(dave.id, {
       key: 'dave-old-b',
-      secret: 'dave-older-secret-b-012345678',
+      secret: 'dave-older-secret-b-0123456789abcdef',
       created_at: 2_000,
       id: 'bbbbbbbb-0000-4000-8000-000000000000',
     });
     kong.store.addJwtCredential(dave.id, {
       key: 'dave-old-a',
-      secret: 'dave-older-secret-a-012345678',
+      secret: 'dave-older-secret-a-0123456789abcdef',
       created_at: 2_000,
       id: 'aaaaaaaa-0000-4000-8000-000000000000',
     });
     const before = kong.adminApi.requests.length;
     const res = await issue('dave-key');
     assert.equal(res.status, 200);
-    const { claims } = verifyHs256(res.json<{ access_token: string }>().access_token, 'dave-older-secret-a-012345678');
+    const { claims } = verifyHs256(res.json<{ access_token: string }>().access_token, 'dave-older-secret-a-0123456789abcdef');
     assert.equal(claims.key, 'dave-old-a');
     const pages = kong.adminApi.requests.slice(before).filter((r) => r.method === 'GET');
     assert.equal(pages.length, 4, 'one request per one-item page');

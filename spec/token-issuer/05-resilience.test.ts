@@ -133,19 +133,22 @@ describe('resilience against Kong Admin API failures', () => {
     // Listed by id, so the oldest credential comes on the second page.
     kong.store.addJwtCredential(erin.id, {
       key: 'erin-newer',
-      secret: 'erin-secret-newer-01234567',
+      secret: 'erin-secret-newer-0123456789abcdef',
       created_at: 200,
       id: 'aaaaaaaa-0000-4000-8000-000000000000',
     });
     kong.store.addJwtCredential(erin.id, {
       key: 'erin-older',
-      secret: 'erin-secret-older-01234567',
+      secret: 'erin-secret-older-0123456789abcdef',
       created_at: 100,
       id: 'bbbbbbbb-0000-4000-8000-000000000000',
     });
     const res = await issue(kong, 'erin-key');
     assert.equal(res.status, 200);
-    assert.equal(verifyHs256(res.json<{ access_token: string }>().access_token, 'erin-secret-older-01234567').claims.key, 'erin-older');
+    assert.equal(
+      verifyHs256(res.json<{ access_token: string }>().access_token, 'erin-secret-older-0123456789abcdef').claims.key,
+      'erin-older',
+    );
     assert.ok(kong.adminApi.requests.some((r) => /offset=/.test(r.path)));
   });
 });

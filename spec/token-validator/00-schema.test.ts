@@ -12,6 +12,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
       audience: [],
       key_claim_name: 'key',
       clock_skew_seconds: 0,
+      algorithms: ['HS256'],
       header_names: ['authorization'],
       uri_param_names: [],
       cookie_names: [],
@@ -32,6 +33,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
       key_claim_name: 'kid_key',
       clock_skew_seconds: 300,
       max_token_age_seconds: 604800,
+      algorithms: ['HS256', 'ES256', 'EdDSA', 'RS256'],
       header_names: ['x-token'],
       uri_param_names: ['jwt'],
       cookie_names: ['session_token'],
@@ -58,5 +60,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
     assert.deepEqual(errors({ header_names: 'authorization' }), { header_names: 'expected an array' });
     assert.deepEqual(errors({ audiences: ['api-a'] }), { audiences: 'unknown field' });
     assert.deepEqual(errors({ scopes_match: 'some' }), { scopes_match: 'expected one of: all, any' });
+    assert.deepEqual(errors({ algorithms: ['ES256', 'none'] }), { algorithms: [null, 'expected one of: HS256, ES256, EdDSA, RS256'] });
+    assert.deepEqual(errors({ algorithms: [] }), { algorithms: 'length must be at least 1' });
   });
 });

@@ -28,8 +28,15 @@ return {
           { revocation_endpoint = { type = "string", description = "`metadata` mode: the public URL of the token-revocation route (basic-auth in front of it), when there is one.", match_none = { { pattern = "[%s#]", err = "must not contain whitespace or a fragment (#)" } }, match_any = { patterns = { "^https://[%w][%w%.%-]*[:/]", "^https://[%w][%w%.%-]*$", "^http://localhost[:/]", "^http://localhost$", "^http://127%.0%.0%.1[:/]", "^http://127%.0%.0%.1$" }, err = "must be an absolute https URL (http only for localhost and 127.0.0.1)" } } },
           { introspection_endpoint = { type = "string", description = "`metadata` mode: the public URL of an introspection route (basic-auth in front of it), when there is one.", match_none = { { pattern = "[%s#]", err = "must not contain whitespace or a fragment (#)" } }, match_any = { patterns = { "^https://[%w][%w%.%-]*[:/]", "^https://[%w][%w%.%-]*$", "^http://localhost[:/]", "^http://localhost$", "^http://127%.0%.0%.1[:/]", "^http://127%.0%.0%.1$" }, err = "must be an absolute https URL (http only for localhost and 127.0.0.1)" } } },
           { scopes_supported = { type = "array", elements = { type = "string" }, default = {}, required = true, description = "`metadata` mode: the scopes clients may ask for, published as `scopes_supported`. Empty: left out." } },
+          { algorithm = { type = "string", default = "HS256", one_of = { "HS256", "ES256", "EdDSA", "RS256" }, required = true, description = "`HS256`: signed with the consumer's `jwt` credential secret, which only Kong can verify. `ES256`, `EdDSA`, `RS256`: signed with the current key of that algorithm in `SIGNING_KEYS_DIR` (header `kid`), verifiable by anyone from the published JWKS; the token carries the consumer's id in `client_id` instead of a credential key, and no credential is read or provisioned." } },
+          { token_profile = { type = "string", default = "jwt", one_of = { "jwt", "rfc9068" }, required = true, description = "`rfc9068`: RFC 9068 access tokens: header `typ: at+jwt`, with `iss`, `aud`, `sub`, `client_id`, `iat`, `exp`, `jti` (and `scope`). Needs `issuer`, a non-empty `audience` and an asymmetric `algorithm`." } },
         },
       },
     },
+  },
+  entity_checks = {
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.issuer", then_match = { required = true } } },
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.audience", then_match = { len_min = 1 } } },
+    { conditional = { if_field = "config.token_profile", if_match = { eq = "rfc9068" }, then_field = "config.algorithm", then_match = { one_of = { "ES256", "EdDSA", "RS256" } } } },
   },
 }
