@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 
 /** A provider's signing key: its kid, alg, private key (to sign test tokens) and public JWK (to publish). */
@@ -24,6 +24,17 @@ export async function providerKey(kid: string, alg: ProviderKey['alg']): Promise
 /** A token signed by `key` with jose (independent of the code under test), header {alg, kid, typ} plus `header`. */
 export function signWith(key: ProviderKey, claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT', ...header }).sign(key.privateKey);
+}
+
+/**
+ * An ES256 token with any header, signed with node:crypto: jose refuses to sign headers a verifier must
+ * refuse (a `crit` it does not know).
+ */
+export function signRaw(key: ProviderKey, header: Record<string, unknown>, claims: Record<string, unknown>): string {
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${segment({ alg: key.alg, kid: key.kid, ...header })}.${segment(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
 }
 
 /** What the server answers next: a JWKS of keys, a body as is, or a status. */
