@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PLUGINS := token-issuer token-validator token-revocation
 NODE := node
 
-.PHONY: all install build docs format test dev bench soak profile clean redis realkong shell-tools validate-config up down
+.PHONY: all install build docs format test dev bench soak profile clean redis realkong bench-tools shell-tools validate-config up down
 
 all: build
 
@@ -69,18 +69,26 @@ realkong:
 	  echo "installing nginx, ngx_lua and Lua modules for $(REALKONG_DIR) (Debian packages)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) $(REALKONG_DIR)/run.sh install >/dev/null; }
 
+# The end-to-end bench (bench/e2e.ts): wrk for the HTTP load, lua-luaossl for the in-process Lua gate's HMAC.
+bench-tools: realkong
+	@command -v wrk >/dev/null && test -f /usr/share/lua/5.1/openssl/hmac.lua || { \
+	  echo "installing wrk and lua-luaossl (Debian packages)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk lua-luaossl >/dev/null; }
+
 # One formatter over the code (prettier, .prettierrc.json); make test fails on a file it would change.
 FORMATTED := "{lib,plugins,spec,bench,kong}/**/*.{ts,cjs}"
 format: install
 	npx prettier --write --log-level warn $(FORMATTED)
 
-test: build redis realkong shell-tools
+test: build redis realkong bench-tools shell-tools
 	npx prettier --check --log-level warn $(FORMATTED)
 	$(NODE) --test --test-concurrency=2 $$(find dist/spec -name '*.test.js' | sort)
 
 # Kong-like load on one core against the bare kong-pdk plugins and the floor, interleaved in one run;
-# scenarios, fixed-rate latency, status port, memory after 1 M tokens; the targets + bench/results/<date>.json.
-bench: build redis
+# scenarios, fixed-rate latency, status port, memory after 1 M tokens; then HTTP load through Kong's own
+# plugin-server bridge (the end-to-end part); the targets + bench/results/<date>.json.
+bench: build redis bench-tools
 	$(NODE) dist/bench/run.js
 
 # RSS over 10 minutes at 2,000 tokens/s after 5 minutes of the same load (SOAK_SECONDS, SOAK_SETTLE_SECONDS); make bench prints the latest.

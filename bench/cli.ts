@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** The command line of `node dist/bench/run.js` (bench/README.md): which job, which sections and servers, and the sizes. */
-export const SECTIONS = ['micro', 'throughput', 'scenarios', 'key-set', 'fixed-rate', 'status', 'memory'] as const;
+export const SECTIONS = ['micro', 'throughput', 'scenarios', 'key-set', 'fixed-rate', 'status', 'memory', 'e2e'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const SERVER_KINDS = ['kong-pdk', 'floor', 'ours'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -53,6 +53,12 @@ export interface Settings {
   coldConsumers: number;
   /** Seconds of each window of the in-process feature costs (bench/feature-costs.ts), 4× the rounds of them. */
   featureCostWindowSeconds: number;
+  /**
+   * The end-to-end part (wrk through Kong's bridge): `rounds` interleaved rounds of `seconds` per route at
+   * `connections`, after `warmupSeconds` per route; then `countRequests` requests per route in the counting pass.
+   * wrk takes whole seconds. 9 routes × 3 rounds × 5 s: about 2.5 minutes.
+   */
+  e2e: { connections: number; seconds: number; warmupSeconds: number; rounds: number; countRequests: number };
 }
 
 export interface BenchArgs {
@@ -163,6 +169,9 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     soakSettleSeconds: environmentNumber(env, 'SOAK_SETTLE_SECONDS', 300),
     coldConsumers: smoke ? 2_000 : 60_000,
     featureCostWindowSeconds: smoke ? 0.1 : 0.5,
+    e2e: smoke
+      ? { connections: 8, seconds: 1, warmupSeconds: 0, rounds: 1, countRequests: 5 }
+      : { connections: 32, seconds: 5, warmupSeconds: 2, rounds: 3, countRequests: 50 },
   };
   return {
     job: values.profile ? 'profile' : variants ? 'variants' : values.soak ? 'soak' : 'bench',

@@ -112,7 +112,7 @@ const leanCodec: RpcCodec = {
   },
 };
 
-function bearer(): string {
+export function bearer(): string {
   const iat = Math.floor(Date.now() / 1000);
   const claims = {
     sub: BENCH_CONSUMER.username,
@@ -206,7 +206,7 @@ function sleepUntil(at: number): Promise<void> {
 }
 
 /** utime + stime of a process (all threads), in µs, and its RSS in MB. */
-function processStats(pid: number | undefined): { cpuUs: number; rssMb: number } {
+export function processStats(pid: number | undefined): { cpuUs: number; rssMb: number } {
   if (!pid) return { cpuUs: 0, rssMb: 0 };
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);

@@ -18,7 +18,7 @@ import { TOKEN_ALGORITHMS } from '../lib/tokens/signer.js';
  * the driver pinned to core 1, and one measurement of the two. With one CPU nothing is pinned.
  */
 export const DRIVER_BOUND = 0.9;
-const pin = (core: number) => (cpus().length > 1 ? ['taskset', '-c', String(core)] : []);
+export const pin = (core: number) => (cpus().length > 1 ? ['taskset', '-c', String(core)] : []);
 
 export interface ServerSpec {
   name: string;

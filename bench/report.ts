@@ -1,5 +1,7 @@
 import { cpus } from 'node:os';
 import { DRIVER_BOUND, type Row } from './harness.js';
+import type { E2eResult } from './e2e.js';
+import { e2eLines, showSpread } from './e2e-summary.js';
 import type { MemoryResult } from './memory.js';
 import type { MicroRow } from './micro.js';
 import type { ScrapeResult } from './scrape.js';
@@ -11,7 +13,53 @@ export interface BenchResults {
   rows: Row[];
   scrapes: ScrapeResult[];
   memory?: MemoryResult;
+  e2e?: E2eResult;
   bar: BarLine[];
+}
+
+/** The end-to-end tables: per route, medians over the rounds (min–max), and the counting pass. */
+function e2eReport(result: E2eResult): string[] {
+  const lines = e2eLines(result);
+  const counted = (n: number | undefined) => (n === undefined ? '–' : n.toLocaleString('en-US'));
+  return [
+    `### End to end through Kong's own plugin-server bridge (wrk, ${result.connections} connections, ${result.rounds} interleaved rounds of ${result.seconds} s; medians, min–max)`,
+    table(
+      [
+        'route',
+        'requests/s',
+        'added to a request',
+        'p50 ms',
+        'p99 ms',
+        'Kong CPU µs/req',
+        'server CPU µs/req',
+        'round trips/req',
+        'bytes/req Kong→server',
+        'bytes/req server→Kong',
+        'errors',
+      ],
+      lines.map((l) => [
+        l.route,
+        showSpread(l.requestsPerSecond),
+        Number.isNaN(l.addedUs.median) || l.route === 'no plugin' ? '–' : showSpread(l.addedUs, ' µs'),
+        l.p50Ms,
+        l.p99Ms,
+        showSpread(l.kongCpuUsPerRequest),
+        l.serverCpuUsPerRequest,
+        counted(l.count?.roundTripsPerRequest),
+        counted(l.count?.bytesInPerRequest),
+        counted(l.count?.bytesOutPerRequest),
+        l.errors,
+      ]),
+    ),
+    '### End to end: the calls of one request (counting pass)',
+    table(
+      ['route', "Kong's RPCs", 'PDK calls the server asked for'],
+      result.counts.filter((c) => c.rpcs.length).map((c) => [c.route, c.rpcs.join(' → '), c.pdkCalls.join(' → ')]),
+    ),
+    `RSS at the end: ${Object.entries(result.rssMb)
+      .map(([name, mb]) => `${name} ${mb} MB`)
+      .join(', ')}`,
+  ];
 }
 
 export function table(header: string[], body: Array<Array<string | number>>): string {
@@ -89,6 +137,7 @@ export function report(results: BenchResults, opts: { barLevel: number; smoke: b
       results.micro.map((m) => [m.operation, m.inFlight, m.opsPerSecond, m.cpuMicrosPerOp]),
     ),
   ];
+  if (results.e2e) out.push(...e2eReport(results.e2e));
   if (results.memory) {
     const m = results.memory;
     out.push(

@@ -9,6 +9,7 @@ import { OtlpReceiver } from '../spec/support/otlp-receiver.js';
 import { parseBenchArgs, USAGE, UsageError, type BenchArgs, type Section } from './cli.js';
 import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer } from './driver.js';
 import { Bench, runPinnedJson } from './harness.js';
+import { e2e } from './e2e.js';
 import { fixedRate } from './latency.js';
 import { memory } from './memory.js';
 import type { MicroRow } from './micro.js';
@@ -47,12 +48,14 @@ async function benchmark(bench: Bench, args: BenchArgs, date: string): Promise<v
   const scrapes = wanted('status') ? await statusPort(bench) : [];
   if (wanted('memory')) process.stderr.write(`memory: ${S.memoryTokens.toLocaleString('en-US')} tokens\n`);
   const mem = wanted('memory') ? await memory(bench, S.memoryTokens) : undefined;
+  const endToEnd = wanted('e2e') ? await e2e(bench, S.e2e) : undefined;
   const results = {
     micro,
     rows: bench.rows,
     scrapes,
     memory: mem,
-    bar: theBar(bench.rows, bench.featureCosts, mem, S.barLevel, RESULTS_DIR),
+    e2e: endToEnd,
+    bar: theBar(bench.rows, bench.featureCosts, mem, S.barLevel, RESULTS_DIR, endToEnd),
     featureCosts: bench.featureCosts,
   };
   process.stdout.write(report(results, { barLevel: S.barLevel, smoke: args.smoke }));

@@ -1,5 +1,7 @@
 import type { FeatureCost } from './feature-costs.js';
 import { DRIVER_BOUND, type Row } from './harness.js';
+import type { E2eResult } from './e2e.js';
+import { pairedE2e } from './e2e-summary.js';
 import type { MemoryResult } from './memory.js';
 import { FEATURE_PAIRS, KEY_SET_GATE } from './scenarios.js';
 import { latestSoak, soakSlopes } from './soak.js';
@@ -74,8 +76,46 @@ function keySetGateLine(rows: Row[], level: number): BarLine {
   };
 }
 
-/** The targets at `level`, from this run's rows and memory figure and the latest soak in `resultsDir`. */
-export function theBar(rows: Row[], costs: FeatureCost[], mem: MemoryResult | undefined, level: number, resultsDir: string): BarLine[] {
+/**
+ * End to end through Kong's bridge (issue 23's bar): ours against the floor making the same calls, in
+ * requests/s (≥ 0.95×) and in µs added to a request (gate ≤ 0.8×, issuer ≤ 0.9×: met only by changing the
+ * calls); bare kong-pdk, the in-process Lua gate and the HTTP token service beside them, with no target.
+ */
+function e2eBar(result: E2eResult): BarLine[] {
+  const lines: BarLine[] = [];
+  const line = (figure: string, ratio: { median: number; each: number[] }, bar: string, met: (r: number) => boolean | null) =>
+    lines.push({
+      figure: `${figure} (paired rounds ${ratio.each.join(', ')})`,
+      measured: `${ratio.median}×`,
+      bar,
+      met: ratio.each.length ? met(ratio.median) : null,
+    });
+  for (const [kind, ours, floor, kongPdk, anchor, addedBar] of [
+    ['issuer', 'ours token-issuer', 'floor issuer', 'kong-pdk bare issuer', 'HTTP token service', 0.9],
+    ['gate', 'ours token-validator gate', 'floor gate', 'kong-pdk bare gate', 'in-process Lua gate', 0.8],
+  ] as const) {
+    line(`e2e ${kind}: ours / floor, requests/s`, pairedE2e(result, ours, floor, 'rps'), '≥ 0.95×', (r) => r >= 0.95);
+    line(
+      `e2e ${kind}: µs added to a request, ours / floor`,
+      pairedE2e(result, ours, floor, 'added'),
+      `≤ ${addedBar}×`,
+      (r) => r <= addedBar,
+    );
+    line(`e2e ${kind}: ours / bare kong-pdk, requests/s`, pairedE2e(result, ours, kongPdk, 'rps'), '–', () => null);
+    line(`e2e ${kind}: µs added to a request, ours / ${anchor}`, pairedE2e(result, ours, anchor, 'added'), '–', () => null);
+  }
+  return lines;
+}
+
+/** The targets at `level`, from this run's rows and memory figure and the latest soak in `resultsDir`; with `e2e`, the end-to-end ones. */
+export function theBar(
+  rows: Row[],
+  costs: FeatureCost[],
+  mem: MemoryResult | undefined,
+  level: number,
+  resultsDir: string,
+  e2e?: E2eResult,
+): BarLine[] {
   const lines: BarLine[] = [];
   for (const [group, ours, kongPdk, floor] of [
     ['issuer', 'ours token-issuer', 'kong-pdk bare issuer', 'floor issuer'],
@@ -122,6 +162,7 @@ export function theBar(rows: Row[], costs: FeatureCost[], mem: MemoryResult | un
   }
   lines.push(...featureCostLines(rows, costs, level));
   lines.push(keySetGateLine(rows, level));
+  if (e2e) lines.push(...e2eBar(e2e));
   const soak = latestSoak(resultsDir);
   if (soak) {
     const slopes = soakSlopes(soak.result);

@@ -178,7 +178,7 @@ export const VARIABLES = {
     parser: socketMode,
     default: '0660',
     meaning:
-      "The plugin socket's mode, set as soon as it is bound. Kong's user connects through the group (see [deploying.md](deploying.md#who-may-connect-to-the-socket)).",
+      "The plugin socket's mode, which it has from the moment it appears at its path. Kong's user connects through the group (see [deploying.md](deploying.md#who-may-connect-to-the-socket)).",
   },
   SOCKET_GROUP: {
     parser: groupId,

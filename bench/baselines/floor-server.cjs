@@ -1,16 +1,19 @@
 'use strict';
 // The floor: the least a plugin server can do for an issued or checked token — a minimal, hand-written
 // server for Kong's protocol (MessagePack-RPC over the socket, StartInstance / HandleEvent / Step) with two
-// plugins: 'floor' does get_headers + get_consumer + a node:crypto HS256 token + exit; 'floor-gate' does
-// get_headers + a node:crypto HS256 check + set_header (exit 401 on a bad token). No bookkeeping beyond the
-// live events. A yardstick for bench/run.ts, not production code. Usage: node floor-server.cjs <socket>
+// plugins making the same Kong calls as ours: 'floor' does get_headers + get_consumer + get_credential + a
+// node:crypto HS256 token + exit; 'floor-gate' does get_headers + a node:crypto HS256 check + one set_headers
+// with ours' table + kong.client.authenticate with the backstop's mark (exit 401 on a bad token). No
+// bookkeeping beyond the live events. A yardstick for bench/run.ts, not production code.
+// Usage: node floor-server.cjs <socket>
 const net = require('node:net');
 const fs = require('node:fs');
 const { createHmac, randomUUID, timingSafeEqual } = require('node:crypto');
 const { Decoder, Encoder } = require('@msgpack/msgpack');
+const { SECRET, CONSUMER, CREDENTIAL, gateHeaders } = require('./bench-identity.cjs');
 
 const encoder = new Encoder();
-const secret = Buffer.from('bench-secret-0123456789abcdef0123456789');
+const secret = Buffer.from(SECRET);
 const header = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
 const events = new Map();
 let nextEvent = 1;
@@ -24,7 +27,7 @@ function token(name) {
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
-// The subject of a valid Bearer token (our fixed HS256 header, signature, exp), else undefined.
+// The claims of a valid Bearer token (our fixed HS256 header, signature, sub, exp), else undefined.
 function verified(authorization) {
   const match = /^Bearer (.+)$/i.exec(authorization ?? '');
   const parts = match ? match[1].split('.') : [];
@@ -34,29 +37,33 @@ function verified(authorization) {
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
   try {
     const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    return typeof claims.sub === 'string' && claims.exp > Date.now() / 1000 ? claims.sub : undefined;
+    return typeof claims.sub === 'string' && claims.exp > Date.now() / 1000 ? claims : undefined;
   } catch {
     return undefined;
   }
 }
 
-// The gate's event: headers → set_header → "ret", or headers → exit 401.
+// The gate's event: headers → set_headers → authenticate → "ret", or headers → exit 401.
 function gate(EventId, Data, event) {
-  if (event.step === 1) {
+  if (event.step === 2) {
     events.delete(EventId);
     return { EventId, Data: 'ret' };
   }
-  const sub = verified(Data.authorization?.[0]);
-  if (sub === undefined) {
+  if (event.step === 1) {
+    event.step = 2;
+    return { EventId, Data: { Method: 'kong.client.authenticate', Args: [CONSUMER, CREDENTIAL] } };
+  }
+  const claims = verified(Data.authorization?.[0]);
+  if (claims === undefined) {
     events.delete(EventId);
     const body = JSON.stringify({ message: 'Unauthorized' });
     return { EventId, Data: { Method: 'kong.response.exit', Args: [401, body, { 'Content-Type': 'application/json' }] } };
   }
   event.step = 1;
-  return { EventId, Data: { Method: 'kong.service.request.set_header', Args: ['X-Consumer-Username', sub] } };
+  return { EventId, Data: { Method: 'kong.service.request.set_headers', Args: [gateHeaders(Data, claims)] } };
 }
 
-// Each event is a small state machine; the issuer's: headers → consumer → exit. Instance 1 is 'floor',
+// Each event is a small state machine; the issuer's: headers → consumer → credential → exit. Instance 1 is 'floor',
 // instance 2 'floor-gate'.
 function handle(method, params) {
   switch (method) {
@@ -80,8 +87,13 @@ function handle(method, params) {
         event.step = 1;
         return { EventId, Data: { Method: 'kong.client.get_consumer', Args: [] } };
       }
+      if (event.step === 1) {
+        if (!Data || Data.id !== event.id) throw new Error('consumer mismatch');
+        event.step = 2;
+        return { EventId, Data: { Method: 'kong.client.get_credential', Args: [] } };
+      }
       events.delete(EventId);
-      if (!Data || Data.id !== event.id) throw new Error('consumer mismatch');
+      if (!Data) throw new Error('no credential: anonymous consumers are refused');
       const body = JSON.stringify({ access_token: token(event.name), token_type: 'Bearer', expires_in: 900 });
       return {
         EventId,

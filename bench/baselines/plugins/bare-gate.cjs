@@ -1,9 +1,10 @@
 'use strict';
-// The issue's "bare kong-pdk plugin that verifies with jose and sets one upstream header": one getHeaders,
-// jose jwtVerify HS256 with a raw key, setHeader X-Consumer-Username; 401 on any failure.
+// The bare kong-pdk gate, making the same Kong calls as ours: one getHeaders, jose jwtVerify HS256 with a raw
+// key, one setHeaders with ours' table, kong.client.authenticate with the backstop's mark; 401 on any failure.
 const { jwtVerify } = require('jose');
+const { SECRET, CONSUMER, CREDENTIAL, gateHeaders } = require('../bench-identity.cjs');
 
-const secret = new TextEncoder().encode('bench-secret-0123456789abcdef0123456789');
+const secret = new TextEncoder().encode(SECRET);
 
 class Plugin {
   async access(kong) {
@@ -17,7 +18,8 @@ class Plugin {
       await kong.response.exit(401, JSON.stringify({ message: 'Unauthorized' }), { 'Content-Type': 'application/json' });
       return;
     }
-    await kong.service.request.setHeader('X-Consumer-Username', payload.sub);
+    await kong.service.request.setHeaders(gateHeaders(headers, payload));
+    await kong.client.authenticate(CONSUMER, CREDENTIAL);
   }
 }
 
