@@ -98,6 +98,14 @@ export class Bench {
       gate: await validated('token-validator', { mode: 'gate' }),
       // Every algorithm allowed, so the HS256 and key set rows differ by their tokens alone.
       gateKeySet: await validated('token-validator', { mode: 'gate', algorithms: [...TOKEN_ALGORITHMS] }),
+      // The JWKS server's port is known once it listens: scenarios set jwks_uri to it (the same form).
+      gateRemote: await validated('token-validator', {
+        mode: 'gate',
+        jwks_uri: 'http://127.0.0.1:1/jwks.json',
+        issuer: 'https://issuer.bench',
+        audience: ['api'],
+        algorithms: ['ES256'],
+      }),
     };
     for (const alg of TOKEN_ALGORITHMS) this.configs[`issuer ${alg}`] = await validated('token-issuer', { ...issuer, algorithm: alg });
   }

@@ -1,6 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../spec/support/redis-server.js';
+import { JwksServer } from '../spec/support/jwks-server.js';
 import { runPinnedJson, type Bench, type ServerSpec } from './harness.js';
 import type { FeatureCost, FeatureCostOptions, FeaturePair, FeatureSide } from './feature-costs.js';
 import { KEY_ALGS, type KeyAlg } from '../lib/tokens/key-manifest.js';
@@ -214,4 +216,30 @@ export async function keySetCosts(bench: Bench): Promise<void> {
   const pair = [gateWith('HS256', KEY_SET_GATE.hs256), gateWith('ES256', KEY_SET_GATE.es256)];
   for (let round = 0; round < bench.settings.rounds; round++)
     for (const spec of round % 2 === 0 ? pair : [...pair].reverse()) await bench.measure('key-set', spec, level, round);
+  await remoteJwksGate(bench, join(keyDir, 'ES256.pem'));
+}
+
+/**
+ * The gate with `jwks_uri`: the same ES256 tokens (a new one per event), verified with the key a JWKS
+ * server on 127.0.0.1 publishes (fetched when the instance starts, then from memory), beside the ES256
+ * gate of the sidecar's own key set.
+ */
+async function remoteJwksGate(bench: Bench, keyFile: string): Promise<void> {
+  const jwks = await JwksServer.start();
+  try {
+    const jwk = createPublicKey(readFileSync(keyFile)).export({ format: 'jwk' });
+    jwks.answer = { kind: 'keys', keys: [{ ...jwk, kid: 'ES256', alg: 'ES256', use: 'sig' }], cacheControl: 'max-age=3600' };
+    const spec = ours('remote-JWKS gate ES256, a new token per event', 'token-validator', 'gate', {
+      ...bench.config('gateRemote'),
+      jwks_uri: jwks.url,
+    });
+    await bench.measure(
+      'key-set',
+      { ...spec, gateTokens: { alg: 'ES256', distinct: DISTINCT_TOKENS, keyFile, kid: 'ES256' } },
+      bench.settings.barLevel,
+      0,
+    );
+  } finally {
+    await jwks.down();
+  }
 }

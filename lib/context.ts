@@ -14,6 +14,7 @@ import { createTokenService, type TokenService } from './tokens/signer.js';
 import { createLocalRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
 import { createRedisRevocationStore, type RedisRevocationStore } from './credentials/redis-revocation-store.js';
 import { openKeyDirectory } from './tokens/key-directory.js';
+import { createRemoteJwksRegistry } from './credentials/remote-jwks.js';
 
 /** How often SIGNING_KEYS_DIR is read again, in ms. */
 const SIGNING_KEYS_POLL_MS = 5000;
@@ -78,6 +79,7 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
       : await openKeyDirectory({ log, nowMs: Date.now }, { dir: config.signingKeysDir, pollMs: SIGNING_KEYS_POLL_MS });
   // Without a key directory, issuing and verifying with the key set are refused (AUTH_003, AUTH_011).
   const keys = signingKeys && (() => signingKeys.keys()?.set);
+  const remoteJwks = createRemoteJwksRegistry({ log, nowMs: Date.now });
   return {
     config,
     log,
@@ -91,8 +93,10 @@ export async function createContext(config: Config, log: Logger): Promise<Contex
     revocations,
     redis,
     signingKeys,
+    remoteJwks,
     close: async () => {
       signingKeys?.close();
+      remoteJwks.close();
       await telemetry.flush();
       await revocations.close();
       await redis?.connection.close();

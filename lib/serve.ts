@@ -57,6 +57,7 @@ export async function serve(socketDir: string, socketName: string): Promise<void
     droppedLogLines: logOutput.dropped,
     signingKeys: () => ctx.signingKeys?.stats(),
     revocations: () => revocationStats(ctx),
+    remoteJwks: () => ctx.remoteJwks.stats(),
   });
 
   const stop = async (reason: string, exitCode: 0 | 1): Promise<void> => {

@@ -9,6 +9,7 @@ import {
   type ConditionalCheck,
   type PluginModule,
   type SchemaField,
+  urlField,
 } from '../lib/kong/plugin.js';
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
@@ -25,25 +26,6 @@ import { serveDocument, type PublicDocument } from '../lib/access/well-known.js'
 import { serverMetadata } from '../lib/access/server-metadata.js';
 
 const RESERVED_CLAIMS = ['sub', 'name', 'jti', 'iat', 'nbf', 'exp', 'iss', 'aud', 'unique_name'] as const;
-
-/** An optional absolute URL field: https, or http for a loopback host (development); no fragment. */
-const url = (description: string) =>
-  ({
-    type: 'string',
-    description,
-    match_none: [{ pattern: '[%s#]', err: 'must not contain whitespace or a fragment (#)' }],
-    match_any: {
-      patterns: [
-        '^https://[%w][%w%.%-]*[:/]',
-        '^https://[%w][%w%.%-]*$',
-        '^http://localhost[:/]',
-        '^http://localhost$',
-        '^http://127%.0%.0%.1[:/]',
-        '^http://127%.0%.0%.1$',
-      ],
-      err: 'must be an absolute https URL (http only for localhost and 127.0.0.1)',
-    },
-  }) as const;
 
 export const Schema = [
   {
@@ -173,15 +155,15 @@ export const Schema = [
         '`jwks` and `metadata` modes: `Cache-Control: public, max-age` of the answer, in seconds. `keys promote --publish-ahead` must be at least this plus the time a key directory change takes to reach every sidecar.',
     },
   },
-  { token_endpoint: url('`metadata` mode, required: the public URL of the client credentials route (basic-auth in front of it).') },
-  { jwks_uri: url('`metadata` mode, required: the public URL of the `jwks` route.') },
+  { token_endpoint: urlField('`metadata` mode, required: the public URL of the client credentials route (basic-auth in front of it).') },
+  { jwks_uri: urlField('`metadata` mode, required: the public URL of the `jwks` route.') },
   {
-    revocation_endpoint: url(
+    revocation_endpoint: urlField(
       '`metadata` mode: the public URL of the token-revocation route (basic-auth in front of it), when there is one.',
     ),
   },
   {
-    introspection_endpoint: url(
+    introspection_endpoint: urlField(
       '`metadata` mode: the public URL of an introspection route (basic-auth in front of it), when there is one.',
     ),
   },

@@ -3,9 +3,18 @@ import { findToken } from '../lib/access/bearer-token.js';
 import type { PluginContext } from '../lib/access/plugin-context.js';
 import { AuthError, type AuthCode } from '../lib/errors.js';
 import type { ValidationResult } from '../lib/ops/metrics.js';
-import { bearerChallenge, clearedIdentityHeaders, GATE_MARK, gateHeaders } from '../lib/access/gate.js';
 import {
+  bearerChallenge,
+  clearedIdentityHeaders,
+  GATE_MARK,
+  gateHeaders,
+  remoteGateHeaders,
+  unfitHeaderClaim,
+} from '../lib/access/gate.js';
+import {
+  urlField,
   withDefaults,
+  type ConditionalCheck,
   type Kong,
   type PluginConfig,
   type PluginDescription,
@@ -21,6 +30,11 @@ import { verifiedToken, verifiedTokenOf } from '../lib/access/token-credential.j
 import { hasScopes, scopesOf } from '../lib/tokens/scopes.js';
 import { VERSION } from '../lib/version.js';
 import { TOKEN_ALGORITHMS } from '../lib/tokens/signer.js';
+import { REMOTE_ALGORITHMS, type RemoteKeySource } from '../lib/tokens/remote-key-set.js';
+import { invalidToken } from '../lib/tokens/invalid-token.js';
+
+/** Our own tokens' algorithms, and PS256, which only a remote identity provider's key set has. */
+const ALGORITHMS = [...TOKEN_ALGORITHMS, 'PS256'] as const;
 
 const strings = <const D extends readonly string[]>(description: string, fallback: D) =>
   ({ type: 'array', elements: { type: 'string' }, default: fallback, required: true, description }) as const;
@@ -65,12 +79,12 @@ export const Schema = [
   {
     algorithms: {
       type: 'array',
-      elements: { type: 'string', one_of: TOKEN_ALGORITHMS },
+      elements: { type: 'string', one_of: ALGORITHMS },
       default: ['HS256'],
       len_min: 1,
       required: true,
       description:
-        "Algorithms a token may be signed with; any other (`none` included) is refused with `AUTH_011` `algorithm`. `HS256` tokens are checked with the consumer's `jwt` credential; `ES256`, `EdDSA` and `RS256` tokens with the key of `SIGNING_KEYS_DIR` their `kid` names, locally and with that key's algorithm, and are for the consumer their `client_id` names.",
+        "Algorithms a token may be signed with; any other (`none` included) is refused with `AUTH_011` `algorithm`. `HS256` tokens are checked with the consumer's `jwt` credential; `ES256`, `EdDSA` and `RS256` tokens with the key of `SIGNING_KEYS_DIR` their `kid` names, locally and with that key's algorithm, and are for the consumer their `client_id` names. With `jwks_uri`: `RS256`, `PS256`, `ES256` and `EdDSA` only, checked with the provider's keys.",
     },
   },
   { header_names: strings('Headers that carry `Bearer <token>`. The scheme is matched case-insensitively.', ['authorization']) },
@@ -131,14 +145,82 @@ export const Schema = [
         'While the revocation list is not known to be complete (Redis unreachable): `allow` admits tokens not known to be revoked (counted in `kong_auth_revocation_unchecked_total`), `deny` answers 503 `AUTH_018`.',
     },
   },
+  {
+    jwks_uri: urlField(
+      "Gate mode: the JWKS URL of an identity provider (Keycloak, Auth0, Entra ID…) whose tokens the route accepts, instead of the sidecar's own. Requires `issuer`, `audience`, and `algorithms` without `HS256`.",
+    ),
+  },
+  {
+    jwks_min_cache_seconds: {
+      type: 'integer',
+      default: 300,
+      between: [1, 86400],
+      required: true,
+      description:
+        'With `jwks_uri`: the shortest time a fetched key set is kept, whatever its `Cache-Control` says (and without `max-age`), in seconds.',
+    },
+  },
+  {
+    jwks_max_cache_seconds: {
+      type: 'integer',
+      default: 3600,
+      between: [1, 604800],
+      required: true,
+      description:
+        'With `jwks_uri`: the longest time a fetched key set is kept before it is fetched again, in seconds; not below `jwks_min_cache_seconds`.',
+    },
+  },
+  {
+    jwks_refetch_cooldown_seconds: {
+      type: 'integer',
+      default: 30,
+      between: [1, 3600],
+      required: true,
+      description:
+        'With `jwks_uri`: a token whose `kid` the set lacks (or whose signature fails under it) fetches the set again at most once in this many seconds.',
+    },
+  },
+  {
+    jwks_max_wait_ms: {
+      type: 'integer',
+      default: 500,
+      between: [0, 10000],
+      required: true,
+      description:
+        'With `jwks_uri`: the longest a request waits for a fetch of the key set (only when there is none yet, or for a refetch), in ms; then 503 `AUTH_004` without a set.',
+    },
+  },
 ] as const satisfies readonly SchemaField[];
+
+const REMOTE: ConditionalCheck['conditional']['if_match'] = { required: true };
+/** With `jwks_uri`: a gate, pinned to one issuer and audience, and no HS256 (a public key set has no shared secret). */
+const ENTITY_CHECKS: readonly ConditionalCheck[] = [
+  { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'mode', then_match: { one_of: ['gate'] } } },
+  { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'issuer', then_match: { required: true } } },
+  { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'audience', then_match: { len_min: 1 } } },
+  {
+    conditional: {
+      if_field: 'jwks_uri',
+      if_match: REMOTE,
+      then_field: 'algorithms',
+      then_match: { elements: { type: 'string', one_of: REMOTE_ALGORITHMS } },
+    },
+  },
+];
 
 /**
  * 1000: after every Kong authentication plugin (hmac-auth 1030 is the lowest), so endpoint and
  * introspection modes find the consumer Kong authenticated; before acl (950) and rate-limiting (910),
  * so they see the consumer the gate authenticated, as after Kong's jwt plugin.
  */
-export const description: PluginDescription = { Name: 'token-validator', Version: VERSION, Priority: 1000, Phases: ['access'], Schema };
+export const description: PluginDescription = {
+  Name: 'token-validator',
+  Version: VERSION,
+  Priority: 1000,
+  Phases: ['access'],
+  Schema,
+  EntityChecks: ENTITY_CHECKS,
+};
 
 type ValidatorConfig = PluginConfig<typeof Schema>;
 
@@ -284,6 +366,22 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     return consumer.id;
   }
 
+  /**
+   * Gate mode with `jwks_uri`: a token of a remote identity provider, verified with its key set. It names
+   * no Kong consumer, so Kong is told a credential only (`sub`) and the upstream gets it in
+   * X-Credential-Identifier; revocation is the provider's (the token-revocation routes revoke our tokens).
+   */
+  async function admitRemote(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string, keys: RemoteKeySource): Promise<string> {
+    const { payload: claims } = await ctx.verifier.verifyWithRemoteKeys(token, conf, keys, state.trace);
+    const unfit = unfitHeaderClaim(claims);
+    if (unfit !== undefined) throw invalidToken('malformed', `The token's "${unfit}" claim cannot be passed upstream`);
+    requireScopes(conf, claims);
+    const subject = claims.sub as string;
+    await kong.service.request.setHeaders(remoteGateHeaders(state.headers, claims, state.requestId));
+    await kong.client.authenticate(null, { id: subject, [GATE_MARK]: true });
+    return subject;
+  }
+
   /** A preflight let through unchecked (run_on_preflight off) still carries no client identity headers upstream. */
   async function passPreflight(kong: Kong, state: PhaseState): Promise<undefined> {
     await kong.service.request.setHeaders(clearedIdentityHeaders(state.headers));
@@ -291,13 +389,40 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     return undefined;
   }
 
+  /**
+   * The provider's key set for a route with `jwks_uri`, its first fetch started now (when Kong starts the
+   * instance), with the route's wait budget. A cache range Kong's schema cannot refuse (min above max)
+   * makes the instance refuse to start: one error line, and Kong answers the route's requests with 500.
+   */
+  function remoteKeys(conf: ValidatorConfig): RemoteKeySource | undefined {
+    if (conf.jwks_uri === undefined) return undefined;
+    if (conf.jwks_min_cache_seconds > conf.jwks_max_cache_seconds) {
+      const problem = `jwks_min_cache_seconds (${conf.jwks_min_cache_seconds}) is above jwks_max_cache_seconds (${conf.jwks_max_cache_seconds})`;
+      ctx.log.error(
+        { 'event.action': 'plugin-config-invalid', 'kong.plugin': 'token-validator' },
+        `token-validator not started: ${problem}`,
+      );
+      throw new Error(`token-validator config refused: ${problem}`);
+    }
+    const jwks = ctx.remoteJwks.forOptions({
+      uri: conf.jwks_uri,
+      minCacheSeconds: conf.jwks_min_cache_seconds,
+      maxCacheSeconds: conf.jwks_max_cache_seconds,
+      cooldownSeconds: conf.jwks_refetch_cooldown_seconds,
+    });
+    const waitMs = conf.jwks_max_wait_ms;
+    return { keys: () => jwks.keys(waitMs), refetch: () => jwks.refetch(waitMs) };
+  }
+
   class Plugin {
     private readonly conf: ValidatorConfig;
     private readonly phase: PhaseOptions;
+    private readonly remote: RemoteKeySource | undefined;
 
     constructor(config: Record<string, unknown>) {
       this.conf = withDefaults(Schema, config);
       this.phase = this.conf.mode === 'introspection' ? INTROSPECTION_PHASE : PHASE;
+      this.remote = this.conf.mode === 'gate' ? remoteKeys(this.conf) : undefined;
     }
 
     access(kong: Kong): Promise<void> {
@@ -309,7 +434,12 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
           return passPreflight(kong, state);
         const query = conf.uri_param_names.length > 0 ? ((await kong.request.getQuery()) as Record<string, string[]>) : {};
         const token = findToken(state.headers, query ?? {}, conf);
-        const consumerId = conf.mode === 'gate' ? await admit(kong, conf, state, token) : await answer(kong, conf, state, token);
+        const remote = this.remote;
+        const consumerId = remote
+          ? await admitRemote(kong, conf, state, token, remote)
+          : conf.mode === 'gate'
+            ? await admit(kong, conf, state, token)
+            : await answer(kong, conf, state, token);
         return { message: 'token valid', fields: { 'user.id': consumerId } };
       });
     }

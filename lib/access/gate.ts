@@ -48,6 +48,16 @@ export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
   return headers;
 }
 
+/** Every identity header cleared, then the token's id and scopes and the request id set. */
+function tokenHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
+  const headers = clearedIdentityHeaders(incoming);
+  if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
+  const scopes = scopesOf(claims);
+  if (scopes.length > 0) headers['x-token-scopes'] = scopes.join(' ');
+  if (incoming['x-request-id'] === undefined) headers['x-request-id'] = requestId;
+  return headers;
+}
+
 /** The one set_headers table of a gated request: ours set, every other identity header cleared. */
 export function gateHeaders(
   incoming: HeaderMap,
@@ -55,13 +65,40 @@ export function gateHeaders(
   claims: Record<string, unknown>,
   requestId: string,
 ): UpstreamHeaders {
-  const headers = clearedIdentityHeaders(incoming);
+  const headers = tokenHeaders(incoming, claims, requestId);
   headers['x-consumer-id'] = consumer.id;
   headers['x-consumer-username'] = consumerName(consumer);
-  if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
-  const scopes = scopesOf(claims);
-  if (scopes.length > 0) headers['x-token-scopes'] = scopes.join(' ');
-  if (incoming['x-request-id'] === undefined) headers['x-request-id'] = requestId;
+  return headers;
+}
+
+/**
+ * Controls and separators, which Kong's set_headers refuses by raising (a 500 for the request): a token
+ * from another identity provider whose header-bound claims carry one is refused instead.
+ */
+const NOT_A_HEADER_VALUE = /[\p{Cc}\p{Zl}\p{Zp}]/u;
+const MAX_HEADER_CLAIM_LENGTH = 1024;
+
+/**
+ * The claims of a remote identity provider's token that become upstream headers (`sub`, `jti`, the
+ * scopes), or the name of the first one that cannot: `sub` must be a non-empty string; each must be
+ * at most 1024 characters without controls or line separators.
+ */
+export function unfitHeaderClaim(claims: Record<string, unknown>): string | undefined {
+  if (typeof claims.sub !== 'string' || claims.sub === '') return 'sub';
+  const unfit = (value: string) => value.length > MAX_HEADER_CLAIM_LENGTH || NOT_A_HEADER_VALUE.test(value);
+  if (unfit(claims.sub)) return 'sub';
+  if (typeof claims.jti === 'string' && unfit(claims.jti)) return 'jti';
+  if (unfit(scopesOf(claims).join(' '))) return 'scope';
+  return undefined;
+}
+
+/**
+ * The set_headers table of a request a remote identity provider's token let through: no Kong consumer,
+ * so `X-Credential-Identifier` carries the token's `sub` (checked by unfitHeaderClaim first).
+ */
+export function remoteGateHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
+  const headers = tokenHeaders(incoming, claims, requestId);
+  headers['x-credential-identifier'] = claims.sub as string;
   return headers;
 }
 

@@ -6,6 +6,7 @@ import type { TokenService } from '../tokens/signer.js';
 import type { RevocationStore } from '../tokens/revocation-store.js';
 import type { TokenVerifier } from '../tokens/verifier.js';
 import type { KeyDirectory } from '../tokens/key-directory.js';
+import type { RemoteJwksRegistry } from '../credentials/remote-jwks.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** What the plugins and their shared request path are given by the process (lib/context.ts builds it). */
@@ -21,4 +22,6 @@ export interface PluginContext {
   revocations: RevocationStore;
   /** The sidecar's own signing keys, with SIGNING_KEYS_DIR. */
   signingKeys: KeyDirectory | undefined;
+  /** The identity providers' key sets gates verify with (token-validator `jwks_uri`). */
+  remoteJwks: RemoteJwksRegistry;
 }

@@ -23,6 +23,25 @@ export interface FieldDefinition {
   elements?: { type: 'string'; one_of?: readonly string[] };
 }
 
+/** An optional absolute URL field: https, or http for a loopback host (development); no fragment. */
+export const urlField = (description: string) =>
+  ({
+    type: 'string',
+    description,
+    match_none: [{ pattern: '[%s#]', err: 'must not contain whitespace or a fragment (#)' }],
+    match_any: {
+      patterns: [
+        '^https://[%w][%w%.%-]*[:/]',
+        '^https://[%w][%w%.%-]*$',
+        '^http://localhost[:/]',
+        '^http://localhost$',
+        '^http://127%.0%.0%.1[:/]',
+        '^http://127%.0%.0%.1$',
+      ],
+      err: 'must be an absolute https URL (http only for localhost and 127.0.0.1)',
+    },
+  }) as const;
+
 /** One entry of a Kong schema `fields` list: `{ field_name: definition }`. */
 export type SchemaField = Readonly<Record<string, FieldDefinition>>;
 
@@ -56,9 +75,16 @@ export type PluginConfig<S extends readonly SchemaField[]> = Readonly<
 export interface ConditionalCheck {
   conditional: {
     if_field: string;
-    if_match: { eq: string };
+    /** `eq`: the field has this value; `required`: the field is set (Kong's validator fails on null, so the check is skipped). */
+    if_match: { eq: string } | { required: true };
     then_field: string;
-    then_match: { required?: true; len_min?: number; one_of?: readonly string[] };
+    then_match: {
+      required?: true;
+      len_min?: number;
+      one_of?: readonly string[];
+      /** An array field's elements, checked with these rules instead of the field's own. */
+      elements?: { type: 'string'; one_of: readonly string[] };
+    };
   };
 }
 

@@ -33,6 +33,17 @@ export interface SigningKeyStats {
   reloads: { loaded: number; invalid: number };
 }
 
+/** One remote JWKS a gate verifies with: its URL (no query), the keys served, and its fetches by outcome. */
+export interface RemoteJwksStats {
+  jwks: string;
+  /** Usable keys in the served set; 0 while none was fetched. */
+  keys: number;
+  /** true while the served set is past its cache lifetime (fetches fail). */
+  stale: boolean;
+  /** `unavailable`: network, timeout, a status other than 200, the breaker open; `invalid`: not a usable key set. */
+  fetches: { success: number; unavailable: number; invalid: number };
+}
+
 /** What this process knows of revocations: the in-memory list's size, and whether it is known complete. */
 export interface RevocationStats {
   tokens: number;

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthCode } from '../errors.js';
-import type { BreakerState, CredentialStats, LayerCounts, RevocationStats, SigningKeyStats } from './metric-sources.js';
+import type { BreakerState, CredentialStats, LayerCounts, RemoteJwksStats, RevocationStats, SigningKeyStats } from './metric-sources.js';
 import { TallyHistogram, type HistogramSeries } from './tally-histogram.js';
 
 /** Live numbers other modules own, read at scrape time. */
@@ -14,6 +14,8 @@ export interface MetricSources {
   /** Absent without SIGNING_KEYS_DIR. */
   signingKeys(): SigningKeyStats | undefined;
   revocations(): RevocationStats;
+  /** The remote JWKS gates verify with (token-validator `jwks_uri`). */
+  remoteJwks(): RemoteJwksStats[];
 }
 
 export type ValidationResult = 'valid' | 'invalid' | 'expired' | 'revoked';
@@ -331,6 +333,37 @@ export function createMetrics(): Metrics {
         const keys = sources.signingKeys();
         this.reset();
         if (keys) for (const [result, n] of Object.entries(keys.reloads)) this.inc({ result }, n);
+      },
+    });
+    new Counter({
+      name: 'kong_auth_jwks_fetches_total',
+      help: 'Fetches of a remote JWKS (token-validator jwks_uri, named without its query), by result: success, unavailable (network, timeout, not 200, breaker open), invalid (not JSON, too large, no usable key).',
+      labelNames: ['jwks', 'result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { jwks, fetches } of sources.remoteJwks())
+          for (const [result, n] of Object.entries(fetches)) this.inc({ jwks, result }, n);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_jwks_keys',
+      help: 'Usable keys in the set served of a remote JWKS (0 while none was fetched).',
+      labelNames: ['jwks'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { jwks, keys } of sources.remoteJwks()) this.set({ jwks }, keys);
+      },
+    });
+    new Gauge({
+      name: 'kong_auth_jwks_stale',
+      help: '1 while the set served of a remote JWKS is past its cache lifetime because fetches fail.',
+      labelNames: ['jwks'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { jwks, stale } of sources.remoteJwks()) this.set({ jwks }, stale ? 1 : 0);
       },
     });
     new Gauge({

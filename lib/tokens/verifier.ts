@@ -9,6 +9,14 @@ import { inSpan } from '../ops/telemetry.js';
 import { invalidToken } from './invalid-token.js';
 import type { KeySet, SigningKey } from './key-set.js';
 import { refusedHeader, verifyParts } from './signing-keys.js';
+import {
+  REMOTE_ALGORITHMS,
+  verifiesWith,
+  type RemoteAlg,
+  type RemoteKey,
+  type RemoteKeySet,
+  type RemoteKeySource,
+} from './remote-key-set.js';
 
 /** What verifying reads of token-validator's config (its fields, named as in kong.yml). */
 export interface VerifyOptions {
@@ -27,6 +35,14 @@ const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
 const malformed = (detail = 'The token is not a well-formed JWT') => invalidToken('malformed', detail);
 
 const HMAC_ONLY: readonly string[] = ['HS256'];
+
+const isRemoteAlg = (alg: unknown): alg is RemoteAlg => (REMOTE_ALGORITHMS as readonly unknown[]).includes(alg);
+type InvalidRemote = 'key_mismatch' | 'algorithm' | 'signature';
+const REMOTE_REFUSALS: Record<InvalidRemote, string> = {
+  key_mismatch: "The token's kid names no key of the identity provider's set",
+  algorithm: 'The token algorithm is not one its key takes',
+  signature: 'The token signature does not verify',
+};
 
 /**
  * Header and claims read without verifying anything: only to refuse early and to find the key, never to
@@ -110,6 +126,14 @@ export interface TokenVerifier {
    */
   verifyWithKeySet(token: string, opts: VerifyOptions, traced?: TraceContext): Promise<KeySetToken>;
   /**
+   * Verifies a token of a remote identity provider with the key its exact kid names in the provider's set
+   * (`source`), under the header's alg only when it is one of `algorithms` and a key of its type takes it;
+   * its claims as verify checks them. A kid the set lacks, or a signature that fails under it, has the set
+   * fetched again (at most once per cooldown: the source's rule) and checked once more. 503 AUTH_004 while
+   * the source has no set; AUTH_011 key_mismatch (no kid, or not in the set), algorithm, signature.
+   */
+  verifyWithRemoteKeys(token: string, opts: VerifyOptions, source: RemoteKeySource, traced?: TraceContext): Promise<KeySetToken>;
+  /**
    * The claims of a token, decoded and NOT verified (to find its credential by the key claim): from the
    * tokens already verified when it is one, else decoded (decodeToken's refusals). With the plugin's
    * options, also what time alone refuses (AUTH_010, AUTH_011 not_yet_valid / too_old), as verify would.
@@ -119,7 +143,7 @@ export interface TokenVerifier {
 
 /** A token accepted for one credential or key object and one plugin config, until its time checks could fail. */
 interface VerifiedToken {
-  signer: SigningCredential | SigningKey;
+  signer: SigningCredential | SigningKey | RemoteKey;
   /** The key's kid, for a token of the key set. */
   kid: string | undefined;
   alg: string;
@@ -213,7 +237,41 @@ export function createTokenVerifier(deps: {
         return { payload, kid: key.kid };
       });
     },
+
+    async verifyWithRemoteKeys(token, opts, source, parent) {
+      const set = await source.keys();
+      if (!set) throw new AuthError('AUTH_004', "The identity provider's key set has not been fetched", { retryAfterSeconds: 5 });
+      const peeked = verified.peek(token);
+      const known = peeked?.kid === undefined ? undefined : recall(token, set.byKid.get(peeked.kid), opts);
+      if (known) return { payload: known.payload, kid: known.kid as string };
+      return traced(parent, async () => {
+        const parts = decodeOnce(token, opts.algorithms ?? HMAC_ONLY, undefined);
+        refuseByTime(parts.claims, opts, deps.nowSeconds());
+        const { kid, alg } = parts.header;
+        if (!isRemoteAlg(alg)) throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} has no key in a JWKS`);
+        if (typeof kid !== 'string') throw invalidToken('key_mismatch', 'The token has no "kid" naming a key of the identity provider');
+        let signer = remoteSigner(parts, kid, alg, set);
+        // The provider may have added the kid, or re-keyed under it, since the set was fetched.
+        if (signer === 'key_mismatch' || signer === 'signature') {
+          const again = await source.refetch();
+          if (again !== set) signer = remoteSigner(parts, kid, alg, again);
+        }
+        if (typeof signer === 'string') throw invalidToken(signer, REMOTE_REFUSALS[signer]);
+        refuseByIssuerAudience(parts.claims, opts);
+        const payload = Object.freeze(parts.claims as JWTPayload);
+        remember(token, { signer, kid, alg, opts, payload });
+        return { payload, kid };
+      });
+    },
   };
+
+  /** The key of `set` that signed the token under its kid and alg, or why none did. */
+  function remoteSigner(parts: CompactParts, kid: string, alg: RemoteAlg, set: RemoteKeySet | undefined): RemoteKey | InvalidRemote {
+    const key = set?.byKid.get(kid);
+    if (!key) return 'key_mismatch';
+    if (!key.algs.includes(alg)) return 'algorithm';
+    return verifiesWith(alg, key.publicKey, parts.signingInput, parts.signature) ? key : 'signature';
+  }
 
   async function verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload> {
     // The refusals claimsOf makes, for endpoint mode too, which looks its credential up by consumer.

@@ -42,6 +42,7 @@ async function metricsText(keys: KeyDirectory): Promise<string> {
     redisLayers: () => undefined,
     redisConnection: () => undefined,
     droppedLogLines: () => 0,
+    remoteJwks: () => [],
     breakerState: () => 'closed',
     pluginServer: () => ({ events: 0, instances: 0, connections: 0 }),
     signingKeys: () => keys.stats(),

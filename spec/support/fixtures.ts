@@ -81,7 +81,7 @@ export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
 const BACKSTOP = `local credential = kong.client.get_credential() if not (credential and credential.kong_auth_sidecar_gate or kong.ctx.shared.kong_auth_sidecar_gate) then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
 
 /** The orders service, its fail-closed backstop and the start of its routes list. */
-const ORDERS_SERVICE_BEHIND_BACKSTOP = `  - name: orders
+export const ORDERS_SERVICE_BEHIND_BACKSTOP = `  - name: orders
     url: http://orders-upstream:8080
     plugins:
       - name: post-function

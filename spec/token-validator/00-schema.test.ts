@@ -22,6 +22,10 @@ describe("token-validator's config schema, as Kong checks it", () => {
       scopes_match: 'all',
       check_revocation: true,
       revocation_unavailable: 'allow',
+      jwks_min_cache_seconds: 300,
+      jwks_max_cache_seconds: 3600,
+      jwks_refetch_cooldown_seconds: 30,
+      jwks_max_wait_ms: 500,
     });
   });
 
@@ -43,6 +47,10 @@ describe("token-validator's config schema, as Kong checks it", () => {
       scopes_match: 'any',
       check_revocation: false,
       revocation_unavailable: 'deny',
+      jwks_min_cache_seconds: 60,
+      jwks_max_cache_seconds: 86400,
+      jwks_refetch_cooldown_seconds: 10,
+      jwks_max_wait_ms: 2000,
     };
     const checked = validatePluginConfig(await queryPluginInfo('token-validator'), config);
     assert.ok(checked.ok, JSON.stringify(checked));
@@ -60,7 +68,49 @@ describe("token-validator's config schema, as Kong checks it", () => {
     assert.deepEqual(errors({ header_names: 'authorization' }), { header_names: 'expected an array' });
     assert.deepEqual(errors({ audiences: ['api-a'] }), { audiences: 'unknown field' });
     assert.deepEqual(errors({ scopes_match: 'some' }), { scopes_match: 'expected one of: all, any' });
-    assert.deepEqual(errors({ algorithms: ['ES256', 'none'] }), { algorithms: [null, 'expected one of: HS256, ES256, EdDSA, RS256'] });
+    assert.deepEqual(errors({ algorithms: ['ES256', 'none'] }), {
+      algorithms: [null, 'expected one of: HS256, ES256, EdDSA, RS256, PS256'],
+    });
     assert.deepEqual(errors({ algorithms: [] }), { algorithms: 'length must be at least 1' });
+  });
+
+  test('jwks_uri: https (http only for a loopback host), a gate with issuer, audience and asymmetric algorithms', async () => {
+    const info = await queryPluginInfo('token-validator');
+    const remote = {
+      mode: 'gate',
+      jwks_uri: 'https://idp.example.com/realms/a/protocol/openid-connect/certs',
+      issuer: 'https://idp.example.com/realms/a',
+      audience: ['orders-api'],
+      algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    };
+    const checked = validatePluginConfig(info, remote);
+    assert.ok(checked.ok, JSON.stringify(checked));
+    assert.ok(validatePluginConfig(info, { ...remote, jwks_uri: 'http://127.0.0.1:8080/jwks.json' }).ok);
+    const errors = (config: Record<string, unknown>) => configErrors(info, { ...remote, ...config });
+    const entity = ["failed conditional validation given value of field 'config.jwks_uri'"];
+    assert.deepEqual(errors({ jwks_uri: 'http://idp.example.com/jwks' }), {
+      jwks_uri: 'must be an absolute https URL (http only for localhost and 127.0.0.1)',
+    });
+    assert.deepEqual(errors({ issuer: undefined }), { issuer: 'required field missing', '@entity': entity });
+    assert.deepEqual(errors({ audience: [] }), {
+      audience: 'length must be at least 1',
+      '@entity': entity,
+    });
+    assert.deepEqual(errors({ mode: 'endpoint' }), {
+      mode: 'expected one of: gate',
+      '@entity': entity,
+    });
+    assert.deepEqual(errors({ algorithms: ['RS256', 'HS256'] }), {
+      algorithms: [null, 'expected one of: RS256, PS256, ES256, EdDSA'],
+      '@entity': entity,
+    });
+    assert.deepEqual(
+      errors({ algorithms: undefined }),
+      {
+        algorithms: [`expected one of: RS256, PS256, ES256, EdDSA`],
+        '@entity': entity,
+      },
+      'the default, HS256, is not for a remote JWKS',
+    );
   });
 });
