@@ -12,8 +12,15 @@ import { consumerName, type HeaderMap } from './request-headers.js';
  */
 export const GATE_MARK = 'kong_auth_sidecar_gate';
 
-/** Headers that tell the upstream who the caller is: only the gate may set them. */
-const IDENTITY_HEADERS = [
+/**
+ * upstream_headers: backstop — the credential field that carries the upstream headers instead of the
+ * mark above: the backstop (kong/backstop.lua) clears every identity header the client sent and sets
+ * these, in Kong's own Lua. A backstop that knows only the old mark finds none and answers 503.
+ */
+export const HEADERS_MARK = 'kong_auth_sidecar_headers';
+
+/** Headers that tell the upstream who the caller is: only the gate may set them (kong/backstop.lua lists them too). */
+export const IDENTITY_HEADERS = [
   'x-consumer-id',
   'x-consumer-username',
   'x-consumer-custom-id',
@@ -48,21 +55,24 @@ export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
   return headers;
 }
 
-/** The one set_headers table of a gated request: ours set, every other identity header cleared. */
-export function gateHeaders(
+/** The headers a gated request carries upstream: who the caller is, its token, and the request id when the client sent none. */
+export function identityHeaders(
   incoming: HeaderMap,
   consumer: KongConsumer,
   claims: Record<string, unknown>,
   requestId: string,
-): UpstreamHeaders {
-  const headers = clearedIdentityHeaders(incoming);
-  headers['x-consumer-id'] = consumer.id;
-  headers['x-consumer-username'] = consumerName(consumer);
+): Record<string, string> {
+  const headers: Record<string, string> = { 'x-consumer-id': consumer.id, 'x-consumer-username': consumerName(consumer) };
   if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
   const scopes = scopesOf(claims);
   if (scopes.length > 0) headers['x-token-scopes'] = scopes.join(' ');
   if (incoming['x-request-id'] === undefined) headers['x-request-id'] = requestId;
   return headers;
+}
+
+/** The one set_headers table of a gated request: ours set, every other identity header cleared. */
+export function gateHeaders(incoming: HeaderMap, ours: Record<string, string>): UpstreamHeaders {
+  return { ...clearedIdentityHeaders(incoming), ...ours };
 }
 
 /** A value inside an auth-param's quotes: no quote or backslash can end it early. */
