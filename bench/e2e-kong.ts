@@ -8,7 +8,6 @@ import { REALKONG_DIR } from '../spec/support/realkong.js';
 import { pin } from './harness.js';
 
 const run = promisify(execFile);
-const RUN_SH = join(REALKONG_DIR, 'run.sh');
 const BASELINES = join(PROJECT_ROOT, 'bench', 'baselines');
 
 /** A plugin route of Kong's bridge: the plugins it runs (paths under /gated also run kong.yml's backstop). */
@@ -24,6 +23,8 @@ export interface KongSetup {
   httpIssuer: { path: string; port: number };
   /** The upstream of every other proxied route, on 127.0.0.1 (instead of the kit's echo inside nginx's worker). */
   echoPort: number;
+  /** The realkong kit to run (a copy with kong/backstop.lua under BACKSTOP_PREFIX); the shared kit by default. */
+  kitDir?: string;
 }
 
 /** The parent pid of a process, from /proc/<pid>/stat. */
@@ -53,6 +54,7 @@ export class BenchKong {
     readonly port: number,
     readonly workerPid: number,
     private readonly dir: string,
+    private readonly runSh: string,
   ) {}
 
   static async start(setup: KongSetup): Promise<BenchKong> {
@@ -67,15 +69,16 @@ export class BenchKong {
       },
     };
     writeFileSync(join(dir, 'routes.json'), JSON.stringify(routes));
-    const [command, ...args] = [...pin(1), RUN_SH, 'start', join(dir, 'unused.sock'), join(dir, 'routes.json')];
+    const runSh = join(setup.kitDir ?? REALKONG_DIR, 'run.sh');
+    const [command, ...args] = [...pin(1), runSh, 'start', join(dir, 'unused.sock'), join(dir, 'routes.json')];
     const { stdout } = await run(command as string, args, { env: { ...process.env, REALKONG_PREFIX: prefix } });
     const port = Number(stdout.trim());
     const conf = join(prefix, 'nginx.conf');
     const master = Number(readFileSync(join(prefix, 'nginx.pid'), 'utf8'));
     const [oldWorker] = childrenOf(master);
     writeFileSync(conf, withAnchors(readFileSync(conf, 'utf8'), setup));
-    await run(RUN_SH, ['reload', prefix]);
-    const kong = new BenchKong(port, await newWorker(master, oldWorker), dir);
+    await run(runSh, ['reload', prefix]);
+    const kong = new BenchKong(port, await newWorker(master, oldWorker), dir, runSh);
     const ping = await fetch(`http://127.0.0.1:${port}/__realkong/ping`);
     if (!ping.ok) throw new Error(`Kong's bridge did not come back after its reload: ${await kong.log()}`);
     return kong;
@@ -90,7 +93,7 @@ export class BenchKong {
   }
 
   async stop(): Promise<void> {
-    await run(RUN_SH, ['stop', join(this.dir, 'nginx')]);
+    await run(this.runSh, ['stop', join(this.dir, 'nginx')]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../kong/stand-in/plugin-server-process.js';
+import { BACKSTOP_PREFIX, kitWithBackstop } from '../spec/support/realkong-backstop.js';
 import { freePort } from '../spec/support/redis-server.js';
 import { BENCH_CONSUMER, bearer, COMMON_HEADERS, processStats } from './driver.js';
 import { CountingSocket, type Crossings } from './e2e-count.js';
@@ -60,6 +61,9 @@ export interface E2eResult {
   rssMb: Record<string, number>;
 }
 
+export const OURS_BACKSTOP_GATE = 'ours gate (upstream_headers: backstop)';
+export const FLOOR_BACKSTOP_GATE = 'floor gate (upstream_headers: backstop calls)';
+
 export function e2eRoutes(bench: Bench): E2eRoute[] {
   const plugin = (name: string, config: Record<string, unknown> = {}) => ({ name, config });
   const routes: Array<[string, string, E2eRoute['kind'], ServerOf, E2eRoute['plugin']?]> = [
@@ -70,6 +74,9 @@ export function e2eRoutes(bench: Bench): E2eRoute[] {
     ['HTTP token service', '/http-issuer', 'issuer', 'http'],
     ['ours token-validator gate', '/gated/ours', 'gate', 'ours', plugin('token-validator', bench.config('gate'))],
     ['floor gate', '/gated/floor', 'gate', 'floor', plugin('floor-gate')],
+    // Under BACKSTOP_PREFIX: kong/backstop.lua after the plugin (the other /gated routes run the one-line backstop).
+    [OURS_BACKSTOP_GATE, `${BACKSTOP_PREFIX}/ours`, 'gate', 'ours', plugin('token-validator', bench.config('gateBackstop'))],
+    [FLOOR_BACKSTOP_GATE, `${BACKSTOP_PREFIX}/floor`, 'gate', 'floor', plugin('floor-gate-backstop')],
     ['kong-pdk bare gate', '/gated/kong-pdk', 'gate', 'kong-pdk', plugin('bare-gate')],
     ['in-process Lua gate', '/lua-gate', 'gate', 'lua'],
   ];
@@ -109,7 +116,13 @@ async function startHttp(script: string, port: number): Promise<ChildProcess> {
 const cpuUs = (pid: number | undefined) => (pid ? processStats(pid).cpuUs : 0);
 
 /** Kong's setup for these routes: each plugin on the socket of its server (`socketOf`). */
-function kongSetup(routes: E2eRoute[], socketOf: (server: ServerOf) => string, httpPort: number, echoPort: number): KongSetup {
+function kongSetup(
+  routes: E2eRoute[],
+  socketOf: (server: ServerOf) => string,
+  httpPort: number,
+  echoPort: number,
+  kitDir: string,
+): KongSetup {
   const pluginservers: KongSetup['pluginservers'] = {};
   for (const route of routes) {
     if (!route.plugin) continue;
@@ -127,6 +140,7 @@ function kongSetup(routes: E2eRoute[], socketOf: (server: ServerOf) => string, h
     luaGatePath: routes.find((r) => r.server === 'lua')?.path ?? '/lua-gate',
     httpIssuer: { path: routes.find((r) => r.server === 'http')?.path ?? '/http-issuer', port: httpPort },
     echoPort,
+    kitDir,
   };
 }
 
@@ -159,8 +173,9 @@ export async function e2e(bench: Bench, opts: E2eOptions): Promise<E2eResult> {
   const echo = await startHttp('echo-upstream.cjs', echoPort);
   const pidOf = (server: ServerOf) => (server === 'http' ? http.pid : servers.get(server)?.pid);
   const result: E2eResult = { connections: opts.connections, seconds: opts.seconds, rounds: opts.rounds, rows: [], counts: [], rssMb: {} };
+  const kit = kitWithBackstop();
   try {
-    const kong = await BenchKong.start(kongSetup(routes, (server) => servers.get(server)?.socket ?? '', httpPort, echoPort));
+    const kong = await BenchKong.start(kongSetup(routes, (server) => servers.get(server)?.socket ?? '', httpPort, echoPort, kit.dir));
     try {
       for (const route of routes) {
         await sequential(kong.url(route.path), requestHeaders(route.kind), 3); // starts the instance, fails fast on a broken route
@@ -194,8 +209,9 @@ export async function e2e(bench: Bench, opts: E2eOptions): Promise<E2eResult> {
     }
     for (const [name, pid] of [...[...servers].map(([kind, s]) => [kind, s.pid] as const), ['HTTP token service', http.pid] as const])
       result.rssMb[name] = processStats(pid).rssMb;
-    result.counts = await countingPass(routes, servers, { httpPort, echoPort }, opts.countRequests);
+    result.counts = await countingPass(routes, servers, { httpPort, echoPort, kitDir: kit.dir }, opts.countRequests);
   } finally {
+    kit.remove();
     http.kill('SIGKILL');
     echo.kill('SIGKILL');
     for (const server of servers.values()) await server.stop();
@@ -207,7 +223,7 @@ export async function e2e(bench: Bench, opts: E2eOptions): Promise<E2eResult> {
 async function countingPass(
   routes: E2eRoute[],
   servers: Map<ServerOf, Running>,
-  ports: { httpPort: number; echoPort: number },
+  ports: { httpPort: number; echoPort: number; kitDir: string },
   count: number,
 ): Promise<E2eCount[]> {
   const proxies = new Map<ServerOf, CountingSocket>();
@@ -215,7 +231,9 @@ async function countingPass(
   const countedPort = await freePort();
   proxies.set('http', new CountingSocket(countedPort, ports.httpPort, false));
   for (const proxy of proxies.values()) await proxy.start();
-  const kong = await BenchKong.start(kongSetup(routes, (server) => String(proxies.get(server)?.listen ?? ''), countedPort, ports.echoPort));
+  const kong = await BenchKong.start(
+    kongSetup(routes, (server) => String(proxies.get(server)?.listen ?? ''), countedPort, ports.echoPort, ports.kitDir),
+  );
   const counts: E2eCount[] = [];
   try {
     for (const route of routes) {

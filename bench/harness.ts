@@ -96,6 +96,7 @@ export class Bench {
       issuerRedis: await validated('token-issuer', { ...issuer, rate_limit_per_minute: 1_000_000 }),
       endpoint: await validated('token-validator', { mode: 'endpoint' }),
       gate: await validated('token-validator', { mode: 'gate' }),
+      gateBackstop: await validated('token-validator', { mode: 'gate', upstream_headers: 'backstop' }),
       // Every algorithm allowed, so the HS256 and key set rows differ by their tokens alone.
       gateKeySet: await validated('token-validator', { mode: 'gate', algorithms: [...TOKEN_ALGORITHMS] }),
       // The JWKS server's port is known once it listens: scenarios set jwks_uri to it (the same form).

@@ -1,7 +1,7 @@
 import type { FeatureCost } from './feature-costs.js';
 import { DRIVER_BOUND, type Row } from './harness.js';
-import type { E2eResult } from './e2e.js';
 import { pairedE2e } from './e2e-summary.js';
+import { FLOOR_BACKSTOP_GATE, OURS_BACKSTOP_GATE, type E2eResult } from './e2e.js';
 import type { MemoryResult } from './memory.js';
 import { FEATURE_PAIRS, KEY_SET_GATE } from './scenarios.js';
 import { latestSoak, soakSlopes } from './soak.js';
@@ -104,6 +104,25 @@ function e2eBar(result: E2eResult): BarLine[] {
     line(`e2e ${kind}: ours / bare kong-pdk, requests/s`, pairedE2e(result, ours, kongPdk, 'rps'), '–', () => null);
     line(`e2e ${kind}: µs added to a request, ours / ${anchor}`, pairedE2e(result, ours, anchor, 'added'), '–', () => null);
   }
+  // The calls changed: the backstop sets the upstream headers, against the floor gate making today's calls.
+  line(
+    `e2e gate: µs added to a request, ${OURS_BACKSTOP_GATE} / floor gate`,
+    pairedE2e(result, OURS_BACKSTOP_GATE, 'floor gate', 'added'),
+    '≤ 0.8×',
+    (r) => r <= 0.8,
+  );
+  line(
+    `e2e gate: µs added to a request, ${OURS_BACKSTOP_GATE} / ${FLOOR_BACKSTOP_GATE}`,
+    pairedE2e(result, OURS_BACKSTOP_GATE, FLOOR_BACKSTOP_GATE, 'added'),
+    '–',
+    () => null,
+  );
+  line(
+    `e2e gate: µs added to a request, ${OURS_BACKSTOP_GATE} / in-process Lua gate`,
+    pairedE2e(result, OURS_BACKSTOP_GATE, 'in-process Lua gate', 'added'),
+    '–',
+    () => null,
+  );
   return lines;
 }
 

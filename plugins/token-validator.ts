@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { findToken } from '../lib/access/bearer-token.js';
 import type { PluginContext } from '../lib/access/plugin-context.js';
+import type { KongConsumer } from '../lib/credentials/admin-client.js';
 import { AuthError, type AuthCode } from '../lib/errors.js';
 import type { ValidationResult } from '../lib/ops/metrics.js';
 import {
@@ -8,7 +9,9 @@ import {
   clearedIdentityHeaders,
   GATE_MARK,
   gateHeaders,
-  remoteGateHeaders,
+  HEADERS_MARK,
+  identityHeaders,
+  remoteIdentityHeaders,
   unfitHeaderClaim,
 } from '../lib/access/gate.js';
 import {
@@ -101,6 +104,16 @@ export const Schema = [
       default: true,
       required: true,
       description: "Gate mode: also check `OPTIONS` requests, as Kong's `jwt` plugin does.",
+    },
+  },
+  {
+    upstream_headers: {
+      type: 'string',
+      default: 'sidecar',
+      one_of: ['sidecar', 'backstop'],
+      required: true,
+      description:
+        "Gate mode: who clears the client's identity headers and sets ours. `sidecar`: the gate, with one more call to Kong. `backstop`: the route's backstop post-function, from the credential the gate hands Kong, one call fewer per request; it needs the backstop that knows this form (a route whose backstop does not answers 503).",
     },
   },
   {
@@ -346,24 +359,37 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
    * Gate mode: the consumer comes from the verified token, never from headers: an HS256 token's key claim
    * names its credential and so its consumer; a token of the key set names it by `client_id`, read through
    * the consumer cache (memory, Redis, the Admin API, stale copies), so a consumer Kong no longer knows is
-   * refused (401 AUTH_002). Kong learns it as with its jwt plugin. The upstream headers are cleared and set
-   * first and the backstop's mark comes last, so a gate that dies in between leaves an unmarked request
-   * (503), never client identity headers upstream.
+   * refused (401 AUTH_002). Kong learns it as with its jwt plugin. `sidecar`: the upstream headers are
+   * cleared and set first and the backstop's mark comes last, so a gate that dies in between leaves an
+   * unmarked request (503), never client identity headers upstream. `backstop`: the credential carries the
+   * headers instead of the mark, and the backstop clears and sets them in Kong, in the same phase.
    */
   async function admit(kong: Kong, conf: ValidatorConfig, state: PhaseState, token: string): Promise<string> {
     const { claims, consumerId, credential } = await verifiedToken(ctx, token, conf, state.trace);
     refuseRevoked(conf, claims, consumerId);
     requireScopes(conf, claims);
     const consumer = await ctx.credentials.consumer(consumerId, state.trace);
-    await kong.service.request.setHeaders(gateHeaders(state.headers, consumer, claims, state.requestId));
-    // The credential carries the backstop's mark: one round trip fewer than a kong.ctx.shared entry.
-    await kong.client.authenticate(consumer, {
-      id: credential.id,
-      key: credential.key,
-      consumer: { id: consumer.id },
-      [GATE_MARK]: true,
-    });
+    const ours = identityHeaders(state.headers, consumer, claims, state.requestId);
+    await handOver(kong, conf, state, ours, consumer, { id: credential.id, key: credential.key, consumer: { id: consumer.id } });
     return consumer.id;
+  }
+
+  /**
+   * The upstream headers and the backstop's mark, last. The credential carries the mark: one round trip
+   * fewer than a kong.ctx.shared entry. `sidecar`: the headers are set first; `backstop`: the mark is the
+   * headers, which the backstop clears and sets in Kong.
+   */
+  async function handOver(
+    kong: Kong,
+    conf: ValidatorConfig,
+    state: PhaseState,
+    ours: Record<string, string>,
+    consumer: KongConsumer | null,
+    credential: Record<string, unknown>,
+  ): Promise<void> {
+    if (conf.upstream_headers === 'sidecar') await kong.service.request.setHeaders(gateHeaders(state.headers, ours));
+    const mark = conf.upstream_headers === 'sidecar' ? { [GATE_MARK]: true } : { [HEADERS_MARK]: ours };
+    await kong.client.authenticate(consumer, { ...credential, ...mark });
   }
 
   /**
@@ -377,8 +403,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
     if (unfit !== undefined) throw invalidToken('malformed', `The token's "${unfit}" claim cannot be passed upstream`);
     requireScopes(conf, claims);
     const subject = claims.sub as string;
-    await kong.service.request.setHeaders(remoteGateHeaders(state.headers, claims, state.requestId));
-    await kong.client.authenticate(null, { id: subject, [GATE_MARK]: true });
+    await handOver(kong, conf, state, remoteIdentityHeaders(state.headers, claims, state.requestId), null, { id: subject });
     return subject;
   }
 

@@ -18,16 +18,26 @@ const IDENTITY_HEADERS = [
   'x-token-scopes',
 ];
 
-/** The upstream headers of a request the gate let through: cleared identity headers, then the consumer's and the token id. */
-function gateHeaders(incoming, claims) {
-  const headers = {};
-  for (const name of IDENTITY_HEADERS) headers[name] = [];
-  for (const name of IDENTITY_HEADERS) headers[name.replace(/-/g, '_')] = [];
-  headers['x-consumer-id'] = CONSUMER.id;
-  headers['x-consumer-username'] = CONSUMER.username;
+/** The headers a request the gate let through carries upstream: the consumer's, the token id, a request id. */
+function identityHeaders(incoming, claims) {
+  const headers = { 'x-consumer-id': CONSUMER.id, 'x-consumer-username': CONSUMER.username };
   if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
   if (incoming['x-request-id'] === undefined) headers['x-request-id'] = claims.jti;
   return headers;
 }
 
-module.exports = { SECRET, KEY, CONSUMER, CREDENTIAL, gateHeaders };
+/** The set_headers table of a gated request: cleared identity headers, then ours. */
+function gateHeaders(incoming, claims) {
+  const headers = {};
+  for (const name of IDENTITY_HEADERS) headers[name] = [];
+  for (const name of IDENTITY_HEADERS) headers[name.replace(/-/g, '_')] = [];
+  return Object.assign(headers, identityHeaders(incoming, claims));
+}
+
+/** upstream_headers: backstop — the credential carries ours for kong/backstop.lua instead of the mark. */
+function backstopCredential(incoming, claims) {
+  const { kong_auth_sidecar_gate: _, ...credential } = CREDENTIAL;
+  return { ...credential, kong_auth_sidecar_headers: identityHeaders(incoming, claims) };
+}
+
+module.exports = { SECRET, KEY, CONSUMER, CREDENTIAL, gateHeaders, backstopCredential };

@@ -3,14 +3,15 @@
 // server for Kong's protocol (MessagePack-RPC over the socket, StartInstance / HandleEvent / Step) with two
 // plugins making the same Kong calls as ours: 'floor' does get_headers + get_consumer + get_credential + a
 // node:crypto HS256 token + exit; 'floor-gate' does get_headers + a node:crypto HS256 check + one set_headers
-// with ours' table + kong.client.authenticate with the backstop's mark (exit 401 on a bad token). No
-// bookkeeping beyond the live events. A yardstick for bench/run.ts, not production code.
+// with ours' table + kong.client.authenticate with the backstop's mark (exit 401 on a bad token);
+// 'floor-gate-backstop' makes ours' calls with upstream_headers: backstop: get_headers + the check +
+// kong.client.authenticate with the headers for kong/backstop.lua. No bookkeeping beyond the live events. A yardstick for bench/run.ts, not production code.
 // Usage: node floor-server.cjs <socket>
 const net = require('node:net');
 const fs = require('node:fs');
 const { createHmac, randomUUID, timingSafeEqual } = require('node:crypto');
 const { Decoder, Encoder } = require('@msgpack/msgpack');
-const { SECRET, CONSUMER, CREDENTIAL, gateHeaders } = require('./bench-identity.cjs');
+const { SECRET, CONSUMER, CREDENTIAL, gateHeaders, backstopCredential } = require('./bench-identity.cjs');
 
 const encoder = new Encoder();
 const secret = Buffer.from(SECRET);
@@ -43,7 +44,7 @@ function verified(authorization) {
   }
 }
 
-// The gate's event: headers → set_headers → authenticate → "ret", or headers → exit 401.
+// The gate's event: headers → set_headers → authenticate → "ret" (backstop: headers → authenticate → "ret"), or headers → exit 401.
 function gate(EventId, Data, event) {
   if (event.step === 2) {
     events.delete(EventId);
@@ -59,21 +60,26 @@ function gate(EventId, Data, event) {
     const body = JSON.stringify({ message: 'Unauthorized' });
     return { EventId, Data: { Method: 'kong.response.exit', Args: [401, body, { 'Content-Type': 'application/json' }] } };
   }
+  if (event.backstop) {
+    event.step = 2;
+    return { EventId, Data: { Method: 'kong.client.authenticate', Args: [CONSUMER, backstopCredential(Data, claims)] } };
+  }
   event.step = 1;
   return { EventId, Data: { Method: 'kong.service.request.set_headers', Args: [gateHeaders(Data, claims)] } };
 }
 
 // Each event is a small state machine; the issuer's: headers → consumer → credential → exit. Instance 1 is 'floor',
-// instance 2 'floor-gate'.
+// instance 2 'floor-gate', instance 3 'floor-gate-backstop'.
 function handle(method, params) {
   switch (method) {
     case 'plugin.StartInstance': {
       const { Name } = params[0];
-      return { Name, Id: Name === 'floor-gate' ? 2 : 1, Config: {}, StartTime: Date.now() / 1000 };
+      const Id = { floor: 1, 'floor-gate': 2, 'floor-gate-backstop': 3 }[Name] ?? 1;
+      return { Name, Id, Config: {}, StartTime: Date.now() / 1000 };
     }
     case 'plugin.HandleEvent': {
       const id = nextEvent++;
-      events.set(id, { step: 0, gate: params[0].InstanceId === 2 });
+      events.set(id, { step: 0, gate: params[0].InstanceId !== 1, backstop: params[0].InstanceId === 3 });
       return { EventId: id, Data: { Method: 'kong.request.get_headers', Args: [] } };
     }
     default: {

@@ -1,5 +1,6 @@
 import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { error, exit } from './kong-pdk.js';
+import { BACKSTOP_IDENTITY_HEADERS, BACKSTOP_LUA } from './backstop-lua.js';
+import { error, exit, PDK_FUNCTIONS } from './kong-pdk.js';
 import type { KongConsumer, KongRequest } from './kong-request.js';
 import { basicAuthDigest, type KongStore, type StoredConsumer } from './kong-store.js';
 
@@ -290,22 +291,53 @@ function authenticatedGroups(req: KongRequest): string[] | undefined {
   return Array.isArray(groups) ? groups.map(String) : undefined;
 }
 
-// The one Lua form the harness runs: kong.yml's fail-closed backstop behind a gate. The mark is a field
-// of the credential the gate passed to kong.client.authenticate, or (preflight requests) a kong.ctx.shared key.
-const BACKSTOP =
+// The Lua forms the harness runs: kong.yml's fail-closed backstop behind a gate, the one-line form and
+// kong/backstop.lua. The one-line form's mark is a field of the credential the gate passed to
+// kong.client.authenticate, or (preflight requests) a kong.ctx.shared key.
+const ONE_LINE_BACKSTOP =
   /^\s*local credential = kong\.client\.get_credential\(\) if not \(credential and credential\.(\w+) or kong\.ctx\.shared\.(\w+)\) then return kong\.response\.exit\((\d{3}), \{ message = "([^"]*)" \}\) end\s*$/;
 
-/** post-function (priority -1000): only the backstop form above; any other Lua is refused rather than guessed at. */
+const IDENTITY = new Set(BACKSTOP_IDENTITY_HEADERS);
+/** Lua's truthiness: everything but nil and false. */
+const truthy = (value: unknown) => value !== undefined && value !== null && value !== false;
+
+/**
+ * kong/backstop.lua, line by line: a credential with the gate's headers gets every identity header the
+ * client sent cleared (any spelling: lower-cased, `_` read as `-`) and the gate's set; else the old mark
+ * (or the preflight's kong.ctx.shared one) lets the request pass; else 503.
+ */
+function backstop(req: KongRequest): void {
+  const credential = req.credential;
+  const ours = credential?.kong_auth_sidecar_headers;
+  if (truthy(ours)) {
+    let lines = 0;
+    for (const values of req.headers.values()) lines += values.length;
+    if (lines > 1000) return exit(req, [400, { message: 'too many request headers' }]);
+    for (const name of [...req.headers.keys()]) if (IDENTITY.has(name.toLowerCase().replace(/_/g, '-'))) req.clearHeader(name);
+    PDK_FUNCTIONS['kong.service.request.set_headers']!(req, [ours]);
+  } else if (!(truthy(credential?.kong_auth_sidecar_gate) || truthy(req.ctxShared.get('kong_auth_sidecar_gate')))) {
+    return exit(req, [503, { message: 'authentication gate unavailable' }]);
+  }
+}
+
+/** The one-line backstop: 503 (or the status it names) unless the credential or kong.ctx.shared has the mark. */
+function oneLineBackstop(req: KongRequest, code: string): void {
+  const oneLine = ONE_LINE_BACKSTOP.exec(code);
+  if (!oneLine) throw new Error(`the harness only emulates the backstop post-function, not: ${code}`);
+  const [, credentialFlag, sharedFlag, status, message] = oneLine;
+  const marked = Boolean(req.credential?.[credentialFlag as string]) || Boolean(req.ctxShared.get(sharedFlag as string));
+  if (!marked) exit(req, [Number(status), { message }]);
+}
+
+/** post-function (priority -1000): only the backstop forms above; any other Lua is refused rather than guessed at. */
 function postFunction(): BundledPlugin {
   return {
     priority: -1000,
     access(req, config) {
       for (const code of (config.access as string[] | undefined) ?? []) {
-        const backstop = BACKSTOP.exec(code);
-        if (!backstop) throw new Error(`the harness only emulates the backstop post-function, not: ${code}`);
-        const [, credentialFlag, sharedFlag, status, message] = backstop;
-        const marked = Boolean(req.credential?.[credentialFlag as string]) || Boolean(req.ctxShared.get(sharedFlag as string));
-        if (!marked) return exit(req, [Number(status), { message }]);
+        if (code === BACKSTOP_LUA) backstop(req);
+        else oneLineBackstop(req, code);
+        if (req.response) return;
       }
     },
   };

@@ -12,8 +12,15 @@ import { consumerName, type HeaderMap } from './request-headers.js';
  */
 export const GATE_MARK = 'kong_auth_sidecar_gate';
 
-/** Headers that tell the upstream who the caller is: only the gate may set them. */
-const IDENTITY_HEADERS = [
+/**
+ * upstream_headers: backstop — the credential field that carries the upstream headers instead of the
+ * mark above: the backstop (kong/backstop.lua) clears every identity header the client sent and sets
+ * these, in Kong's own Lua. A backstop that knows only the old mark finds none and answers 503.
+ */
+export const HEADERS_MARK = 'kong_auth_sidecar_headers';
+
+/** Headers that tell the upstream who the caller is: only the gate may set them (kong/backstop.lua lists them too). */
+export const IDENTITY_HEADERS = [
   'x-consumer-id',
   'x-consumer-username',
   'x-consumer-custom-id',
@@ -48,9 +55,9 @@ export function clearedIdentityHeaders(incoming: HeaderMap): UpstreamHeaders {
   return headers;
 }
 
-/** Every identity header cleared, then the token's id and scopes and the request id set. */
-function tokenHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
-  const headers = clearedIdentityHeaders(incoming);
+/** What every gated request carries upstream about its token: its id and scopes, and the request id when the client sent none. */
+function tokenHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): Record<string, string> {
+  const headers: Record<string, string> = {};
   if (typeof claims.jti === 'string') headers['x-token-id'] = claims.jti;
   const scopes = scopesOf(claims);
   if (scopes.length > 0) headers['x-token-scopes'] = scopes.join(' ');
@@ -58,17 +65,14 @@ function tokenHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requ
   return headers;
 }
 
-/** The one set_headers table of a gated request: ours set, every other identity header cleared. */
-export function gateHeaders(
+/** The headers a gated request carries upstream: who the caller is, its token, and the request id when the client sent none. */
+export function identityHeaders(
   incoming: HeaderMap,
   consumer: KongConsumer,
   claims: Record<string, unknown>,
   requestId: string,
-): UpstreamHeaders {
-  const headers = tokenHeaders(incoming, claims, requestId);
-  headers['x-consumer-id'] = consumer.id;
-  headers['x-consumer-username'] = consumerName(consumer);
-  return headers;
+): Record<string, string> {
+  return { 'x-consumer-id': consumer.id, 'x-consumer-username': consumerName(consumer), ...tokenHeaders(incoming, claims, requestId) };
 }
 
 /**
@@ -93,13 +97,16 @@ export function unfitHeaderClaim(claims: Record<string, unknown>): string | unde
 }
 
 /**
- * The set_headers table of a request a remote identity provider's token let through: no Kong consumer,
- * so `X-Credential-Identifier` carries the token's `sub` (checked by unfitHeaderClaim first).
+ * The headers of a request a remote identity provider's token let through: no Kong consumer, so
+ * `X-Credential-Identifier` carries the token's `sub` (checked by unfitHeaderClaim first).
  */
-export function remoteGateHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): UpstreamHeaders {
-  const headers = tokenHeaders(incoming, claims, requestId);
-  headers['x-credential-identifier'] = claims.sub as string;
-  return headers;
+export function remoteIdentityHeaders(incoming: HeaderMap, claims: Record<string, unknown>, requestId: string): Record<string, string> {
+  return { 'x-credential-identifier': claims.sub as string, ...tokenHeaders(incoming, claims, requestId) };
+}
+
+/** The one set_headers table of a gated request: ours set, every other identity header cleared. */
+export function gateHeaders(incoming: HeaderMap, ours: Record<string, string>): UpstreamHeaders {
+  return { ...clearedIdentityHeaders(incoming), ...ours };
 }
 
 /** A value inside an auth-param's quotes: no quote or backslash can end it early. */

@@ -4,7 +4,7 @@ import { startFakeAdminApi, type FakeAdminApi } from '../../kong/stand-in/fake-a
 import { createKongStore } from '../../kong/stand-in/kong-store.js';
 import { parseBenchArgs } from '../../bench/cli.js';
 import { BENCH_CONSUMER, BENCH_CREDENTIAL } from '../../bench/driver.js';
-import { e2e, type E2eResult } from '../../bench/e2e.js';
+import { e2e, FLOOR_BACKSTOP_GATE, OURS_BACKSTOP_GATE, type E2eResult } from '../../bench/e2e.js';
 import { Bench } from '../../bench/harness.js';
 import { report } from '../../bench/report.js';
 import { theBar } from '../../bench/targets.js';
@@ -46,6 +46,8 @@ test('every route of the end-to-end part is loaded through Kong and answers ever
       'HTTP token service',
       'ours token-validator gate',
       'floor gate',
+      OURS_BACKSTOP_GATE,
+      FLOOR_BACKSTOP_GATE,
       'kong-pdk bare gate',
       'in-process Lua gate',
     ],
@@ -75,6 +77,11 @@ test('the counting pass sees the same calls of Kong for ours and for the baselin
     assert.deepEqual(count(route).rpcs, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.Step', 'plugin.StepCredential'], route);
     assert.equal(count(route).roundTripsPerRequest, 4, route);
   }
+  for (const route of [OURS_BACKSTOP_GATE, FLOOR_BACKSTOP_GATE]) {
+    assert.deepEqual(count(route).pdkCalls, ['kong.request.get_headers', 'kong.client.authenticate', 'ret'], route);
+    assert.deepEqual(count(route).rpcs, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepCredential'], route);
+    assert.equal(count(route).roundTripsPerRequest, 3, route);
+  }
   for (const c of result.counts.filter((c) => c.roundTripsPerRequest > 0))
     assert.ok(c.bytesInPerRequest > 0 && c.bytesOutPerRequest > 0, `${c.route}: bytes counted both ways`);
   assert.equal(count('HTTP token service').roundTripsPerRequest, 1);
@@ -91,6 +98,11 @@ test('the report prints the end-to-end table, the calls and the end-to-end targe
     'issuer: ours / floor, requests/s',
     'gate: µs added to a request, ours / floor',
     'gate: µs added to a request, ours / in-process Lua gate',
+    `gate: µs added to a request, ${OURS_BACKSTOP_GATE} / floor gate`,
   ])
-    assert.match(out, new RegExp(`^\\| e2e ${figure} \\(paired rounds -?[\\d.]+\\) \\| -?[\\d.]+× \\|`, 'm'), figure);
+    assert.match(
+      out,
+      new RegExp(`^\\| e2e ${figure.replace(/[()]/g, '\\$&')} \\(paired rounds -?[\\d.]+\\) \\| -?[\\d.]+× \\|`, 'm'),
+      figure,
+    );
 });

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { gateHeaders } from '../../lib/access/gate.js';
+import { gateHeaders as gateHeadersOf, identityHeaders } from '../../lib/access/gate.js';
+import type { KongConsumer } from '../../lib/credentials/admin-client.js';
+
+const gateHeaders = (incoming: Record<string, string[]>, who: KongConsumer, claims: Record<string, unknown>, requestId: string) =>
+  gateHeadersOf(incoming, identityHeaders(incoming, who, claims, requestId));
 
 const IDENTITY = [
   'x-consumer-id',

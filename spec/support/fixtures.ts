@@ -1,5 +1,6 @@
 import type { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import type { GatewayResult } from '../../kong/stand-in/gateway.js';
+import { BACKSTOP_LUA } from '../../kong/stand-in/backstop-lua.js';
 
 /** Declarative configs the specs start Kong with; credentials are test values. */
 export const ALICE_SECRET = 'alice-test-secret-0123456789abcdef';
@@ -78,17 +79,24 @@ consumers:
 
 export const BOB_SECRET = 'bob-test-secret-0123456789abcdef01';
 
-const BACKSTOP = `local credential = kong.client.get_credential() if not (credential and credential.kong_auth_sidecar_gate or kong.ctx.shared.kong_auth_sidecar_gate) then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
+/** The one-line backstop earlier releases documented: it knows only the `kong_auth_sidecar_gate` mark. */
+export const ONE_LINE_BACKSTOP = `local credential = kong.client.get_credential() if not (credential and credential.kong_auth_sidecar_gate or kong.ctx.shared.kong_auth_sidecar_gate) then return kong.response.exit(503, { message = "authentication gate unavailable" }) end`;
 
-/** The orders service, its fail-closed backstop and the start of its routes list. */
-export const ORDERS_SERVICE_BEHIND_BACKSTOP = `  - name: orders
-    url: http://orders-upstream:8080
+/** kong/backstop.lua as a YAML literal block, an item of a post-function's `access` list indented by `indent`. */
+const backstopItem = (indent: string) => `${indent}- |\n${BACKSTOP_LUA.trimEnd().replace(/^/gm, `${indent}  `)}`;
+
+/** A service, its fail-closed backstop and the start of its routes list. */
+const serviceBehind = (name: string, access: string) => `  - name: ${name}
+    url: http://${name}-upstream:8080
     plugins:
       - name: post-function
         config:
           access:
-            - '${BACKSTOP}'
+${access}
     routes:`;
+
+/** The orders service, its fail-closed backstop (kong/backstop.lua) and the start of its routes list. */
+export const ORDERS_SERVICE_BEHIND_BACKSTOP = serviceBehind('orders', backstopItem('            '));
 
 export const VALIDATOR_KONG_YML = `${tokenService('{ ttl_seconds: 60, issuer: https://issuer.test, audience: [api-a] }')}
       - name: validate
@@ -139,6 +147,27 @@ ${ORDERS_SERVICE_BEHIND_BACKSTOP}
         plugins:
           - name: token-validator
             config: { mode: gate, required_scopes: [orders:read, orders:admin], scopes_match: any }
+      - name: orders-headers-by-backstop
+        paths: [/backstop/orders]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, upstream_headers: backstop, issuer: https://issuer.test, audience: [api-a] }
+      - name: orders-preflight-headers-by-backstop
+        paths: [/backstop/cors]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, upstream_headers: backstop, run_on_preflight: false }
+${serviceBehind('legacy', `            - '${ONE_LINE_BACKSTOP}'`)}
+      - name: legacy-sidecar
+        paths: [/legacy/sidecar]
+        plugins:
+          - name: token-validator
+            config: { mode: gate }
+      - name: legacy-headers-by-backstop
+        paths: [/legacy/backstop]
+        plugins:
+          - name: token-validator
+            config: { mode: gate, upstream_headers: backstop }
   - name: kong-jwt-protected
     url: http://api-upstream:8080
     routes:

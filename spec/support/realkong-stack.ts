@@ -23,6 +23,8 @@ export class RealKongStack {
     between?: (server: PluginServerProcess) => KillSwitchSocket,
     /** More of the plugin server's environment (SIGNING_KEYS_DIR…). */
     env: Record<string, string> = {},
+    /** The realkong kit to run (a copy with kong/backstop.lua: realkong-backstop.ts). */
+    kitDir?: string,
   ): Promise<RealKongStack> {
     const store = createKongStore();
     seedFromKongYml(store, consumers);
@@ -31,7 +33,7 @@ export class RealKongStack {
     await server.start();
     const socket = between?.(server);
     await socket?.listen();
-    return new RealKongStack(store, adminApi, server, await RealKong.start(socket?.path ?? server.socketPath, routes), socket);
+    return new RealKongStack(store, adminApi, server, await RealKong.start(socket?.path ?? server.socketPath, routes, kitDir), socket);
   }
 
   consumer(name: string) {

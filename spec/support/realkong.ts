@@ -15,7 +15,6 @@ const run = promisify(execFile);
  * `make test` installs its Debian packages (`make realkong`).
  */
 export const REALKONG_DIR = process.env.REALKONG_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'realkong');
-const RUN_SH = join(REALKONG_DIR, 'run.sh');
 
 export interface RealKongPlugin {
   name: string;
@@ -40,11 +39,13 @@ export class RealKong {
   private constructor(
     readonly port: number,
     private readonly workDir: string,
+    private readonly runSh: string,
   ) {}
 
-  /** Starts nginx with our plugins' info files (dist/plugin-info) on `socketPath`. */
-  static async start(socketPath: string, routes: RealKongRoutes): Promise<RealKong> {
-    if (!existsSync(RUN_SH)) throw new Error(`Kong's bridge kit is not at ${REALKONG_DIR} (set REALKONG_DIR)`);
+  /** Starts nginx with our plugins' info files (dist/plugin-info) on `socketPath`, from the kit at `kitDir`. */
+  static async start(socketPath: string, routes: RealKongRoutes, kitDir = REALKONG_DIR): Promise<RealKong> {
+    const runSh = join(kitDir, 'run.sh');
+    if (!existsSync(runSh)) throw new Error(`Kong's bridge kit is not at ${kitDir} (set REALKONG_DIR)`);
     const workDir = mkdtempSync(join(tmpdir(), 'kas-realkong-'));
     const pluginservers = Object.fromEntries(
       OUR_PLUGINS.map((name) => [
@@ -57,10 +58,10 @@ export class RealKong {
       routesFile,
       JSON.stringify({ pluginservers, routes: Object.fromEntries(Object.entries(routes).map(([path, plugins]) => [path, { plugins }])) }),
     );
-    const { stdout } = await run(RUN_SH, ['start', socketPath, routesFile], {
+    const { stdout } = await run(runSh, ['start', socketPath, routesFile], {
       env: { ...process.env, REALKONG_PREFIX: join(workDir, 'nginx') },
     });
-    return new RealKong(Number(stdout.trim()), workDir);
+    return new RealKong(Number(stdout.trim()), workDir, runSh);
   }
 
   /** One HTTP request; headers go out in the order given (after Host, and Content-Length for a body), repeated names included. */
@@ -95,11 +96,11 @@ export class RealKong {
 
   /** nginx's error log: Kong's bridge logs each failed call there. */
   async log(): Promise<string> {
-    return (await run(RUN_SH, ['log', join(this.workDir, 'nginx')])).stdout;
+    return (await run(this.runSh, ['log', join(this.workDir, 'nginx')])).stdout;
   }
 
   async stop(): Promise<void> {
-    await run(RUN_SH, ['stop', join(this.workDir, 'nginx')]);
+    await run(this.runSh, ['stop', join(this.workDir, 'nginx')]);
     rmSync(this.workDir, { recursive: true, force: true });
   }
 }

@@ -17,6 +17,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
       uri_param_names: [],
       cookie_names: [],
       run_on_preflight: true,
+      upstream_headers: 'sidecar',
       verify_consumer: true,
       required_scopes: [],
       scopes_match: 'all',
@@ -42,6 +43,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
       uri_param_names: ['jwt'],
       cookie_names: ['session_token'],
       run_on_preflight: false,
+      upstream_headers: 'backstop',
       verify_consumer: false,
       required_scopes: ['orders:read'],
       scopes_match: 'any',
@@ -67,6 +69,7 @@ describe("token-validator's config schema, as Kong checks it", () => {
     assert.deepEqual(errors({ run_on_preflight: 'no' }), { run_on_preflight: 'expected a boolean' });
     assert.deepEqual(errors({ header_names: 'authorization' }), { header_names: 'expected an array' });
     assert.deepEqual(errors({ audiences: ['api-a'] }), { audiences: 'unknown field' });
+    assert.deepEqual(errors({ upstream_headers: 'kong' }), { upstream_headers: 'expected one of: sidecar, backstop' });
     assert.deepEqual(errors({ scopes_match: 'some' }), { scopes_match: 'expected one of: all, any' });
     assert.deepEqual(errors({ algorithms: ['ES256', 'none'] }), {
       algorithms: [null, 'expected one of: HS256, ES256, EdDSA, RS256, PS256'],
