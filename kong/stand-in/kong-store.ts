@@ -110,6 +110,8 @@ export interface KongStore {
   rotateJwtSecret(credentialId: string, newSecret: string): StoredJwtCredential;
   /** True when a credential was removed. */
   removeJwtCredential(credentialId: string): boolean;
+  /** Deletes the consumer with its credentials and acl groups, as Kong's cascade does; true when one was removed. */
+  removeConsumer(idOrUsername: string): boolean;
 
   /** Kong's rule: a UUID-shaped value is looked up as an id only, anything else as a username. */
   consumerByIdOrUsername(idOrUsername: string): StoredConsumer | undefined;
@@ -277,6 +279,16 @@ export function createKongStore(): KongStore {
 
     removeJwtCredential(credentialId) {
       return jwtCredentials.delete(credentialId.toLowerCase());
+    },
+
+    removeConsumer(idOrUsername) {
+      const consumer = findConsumer(idOrUsername);
+      if (consumer === undefined) return false;
+      for (const table of [keyAuthCredentials, jwtCredentials, basicAuthCredentials]) {
+        for (const [id, credential] of table) if (credential.consumerId === consumer.id) table.delete(id);
+      }
+      aclGroups.delete(consumer.id);
+      return consumers.delete(consumer.id);
     },
 
     consumerByIdOrUsername(idOrUsername) {

@@ -61,6 +61,13 @@ export interface CredentialStoreOptions {
 type Cached = SigningCredential | KongConsumer;
 /** Where in Redis one lookup's entity is shared. */
 type RedisLayer<T> = { copies: SealedCopies<T>; id: string };
+/** One lookup: its memory key, its Admin API read, its Redis layer, and its answer once Kong said the entity is gone. */
+interface Lookup<T> {
+  cacheKey: string;
+  fetch: () => Promise<T>;
+  redisLayer?: RedisLayer<T> | undefined;
+  gone: () => AuthError;
+}
 
 const PROVISION_ATTEMPTS = 3;
 /** AUTH_004 happens before the breaker opens: the outage may be brief. */
@@ -86,10 +93,21 @@ export function createCredentialStore(
   const lastRefresh = new LRUCache<string, number>({ max: opts.maxEntries, ttl: (opts.refreshIntervalSeconds ?? 10) * 1000 });
   // Kong's "no such key" (`k:<key>`) and "no such consumer" (`u:<id>`), apart from `fresh`, so a flood of
   // made-up keys or tokens of a deleted consumer pushes out only other misses, never a credential.
+  const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
+  const redis = deps.redis;
+  const inRedis = <T>(operation: string, fn: () => Promise<T>) =>
+    inSpan(tracer, `redis ${operation}`, SpanKind.CLIENT, (span) => {
+      span.setAttribute('db.system.name', 'redis');
+      return fn();
+    });
   const missing = new LRUCache<string, true>({
     max: opts.maxEntries,
     ttl: Math.min(opts.missingKeySeconds ?? MISSING_KEY_SECONDS, opts.ttlSeconds) * 1000,
   });
+  // Kong's "not found" for an entity we held a copy of (same keys as `fresh`), kept as long as a stale copy
+  // could live: while one stands, an outage answers with the not-found refusal and no copy is served.
+  // A flood of unknown keys can push one out, but its copies were dropped with it, so none is served anyway.
+  const tombstones = new LRUCache<string, true>({ max: opts.maxEntries, ttl: Math.max(opts.staleSeconds, 1) * 1000 });
   const stats = {
     memory: { hits: 0, misses: 0 },
     memoryStale: { hits: 0, misses: 0 },
@@ -125,17 +143,40 @@ export function createCredentialStore(
   }
 
   function remember(cacheKey: string, value: Cached): void {
+    tombstones.delete(cacheKey);
     fresh.set(cacheKey, value);
     if (opts.staleSeconds > 0) stale.set(cacheKey, value);
   }
 
+  /**
+   * Kong said the entity does not exist (deleted, or never there): its copies go, here and in Redis, and a
+   * tombstone stays, so an outage refuses it instead of serving a copy made before it was deleted.
+   */
+  async function bury<T>(cacheKey: string, redisLayer: RedisLayer<T> | undefined): Promise<void> {
+    fresh.delete(cacheKey);
+    stale.delete(cacheKey);
+    tombstones.set(cacheKey, true);
+    if (redisLayer) await inRedis('DEL', () => redisLayer.copies.bury(redisLayer.id));
+  }
+
+  /** A tombstone here, or one another sidecar left in Redis. */
+  async function isBuried<T>(cacheKey: string, redisLayer: RedisLayer<T> | undefined): Promise<boolean> {
+    return tombstones.has(cacheKey) || ((await redisLayer?.copies.isBuried(redisLayer.id)) ?? false);
+  }
+
   /** The Admin API failed: a stale copy stands in, briefly remembered so every request does not wait on the outage again. */
   async function staleOrOutage<T extends Cached>(
-    cacheKey: string,
-    redisLayer: RedisLayer<T> | undefined,
+    { cacheKey, redisLayer, gone }: Lookup<T>,
     err: AdminApiUnavailableError | AdminApiCircuitOpenError,
   ): Promise<T> {
     stats.admin.outages++;
+    if (opts.staleSeconds > 0 && (await isBuried(cacheKey, redisLayer))) {
+      deps.log.info(
+        { 'event.action': 'deleted-entity-refused', 'kong.cache_key': cacheKey.slice(0, 2), error: err },
+        'Admin API unavailable; Kong said this entity does not exist, so no stale copy stands in',
+      );
+      throw gone();
+    }
     const shared = await redisLayer?.copies.getStale(redisLayer.id);
     const copy = opts.staleSeconds > 0 ? (shared ?? (stale.get(cacheKey) as T | undefined)) : undefined;
     if (!shared) stats.memoryStale[copy ? 'hits' : 'misses']++;
@@ -161,16 +202,9 @@ export function createCredentialStore(
     });
   }
 
-  const tracer = deps.tracer ?? trace.getTracer('kong-auth-sidecar');
-  const redis = deps.redis;
-  const inRedis = <T>(operation: string, fn: () => Promise<T>) =>
-    inSpan(tracer, `redis ${operation}`, SpanKind.CLIENT, (span) => {
-      span.setAttribute('db.system.name', 'redis');
-      return fn();
-    });
-
   /** memory → Redis (consumer-keyed credentials, consumers) → Admin API → stale copies → AUTH_004/AUTH_005. */
-  function load<T extends Cached>(cacheKey: string, fetch: () => Promise<T>, redisLayer: RedisLayer<T> | undefined): Promise<T> {
+  function load<T extends Cached>(lookup: Lookup<T>): Promise<T> {
+    const { cacheKey, fetch, redisLayer } = lookup;
     return inSpan(
       tracer,
       'credential lookup',
@@ -189,9 +223,12 @@ export function createCredentialStore(
         } catch (err) {
           if (err instanceof AdminApiUnavailableError || err instanceof AdminApiCircuitOpenError) {
             source('stale');
-            return staleOrOutage(cacheKey, redisLayer, err);
+            return staleOrOutage(lookup, err);
           }
-          if (err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011')) stats.admin.notFound++;
+          if (isNotFound(err)) {
+            stats.admin.notFound++;
+            await bury(cacheKey, redisLayer);
+          }
           throw err;
         }
         source('admin_api');
@@ -204,12 +241,8 @@ export function createCredentialStore(
   }
 
   /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
-  function cached<T extends Cached>(
-    cacheKey: string,
-    fetch: () => Promise<T>,
-    traced: TraceContext | undefined,
-    redisLayer?: RedisLayer<T>,
-  ): Promise<T> {
+  function cached<T extends Cached>(lookup: Lookup<T>, traced: TraceContext | undefined): Promise<T> {
+    const { cacheKey } = lookup;
     const hit = fresh.get(cacheKey) as T | undefined;
     if (hit) {
       stats.memory.hits++;
@@ -218,7 +251,7 @@ export function createCredentialStore(
     stats.memory.misses++;
     let pending = inFlight.get(cacheKey) as Promise<T> | undefined;
     if (!pending) {
-      pending = inTraceContext(traced, () => load(cacheKey, fetch, redisLayer)).finally(() => inFlight.delete(cacheKey));
+      pending = inTraceContext(traced, () => load(lookup)).finally(() => inFlight.delete(cacheKey));
       inFlight.set(cacheKey, pending);
     }
     return pending;
@@ -226,8 +259,8 @@ export function createCredentialStore(
 
   /** Re-reads a credential after a signature failure; the new one when its secret changed. Never throws. */
   async function reread(seen: SigningCredential, foundBy: 'consumer' | 'key'): Promise<SigningCredential | undefined> {
+    const byKey = foundBy === 'key';
     try {
-      const byKey = foundBy === 'key';
       const current = byKey ? await fromAdminApiByKey(seen.key) : await fromAdminApi(seen.consumerId, false);
       if (current.secret === seen.secret && current.key === seen.key) return undefined;
       remember(byKey ? `k:${seen.key}` : `c:${seen.consumerId}`, current);
@@ -235,6 +268,8 @@ export function createCredentialStore(
       deps.log.info({ 'event.action': 'credential-rotated', 'user.id': seen.consumerId }, 'picked up a rotated jwt credential');
       return current;
     } catch (err) {
+      if (isNotFound(err))
+        await bury(byKey ? `k:${seen.key}` : `c:${seen.consumerId}`, byKey ? undefined : credentialLayer(seen.consumerId));
       deps.log.warn(
         { 'event.action': 'credential-refresh-failed', 'user.id': seen.consumerId, error: err },
         'could not re-read a credential after a signature failure',
@@ -259,16 +294,29 @@ export function createCredentialStore(
     const found = await deps.admin.consumerById(consumerId);
     if (!found || found.id !== consumerId) {
       missing.set(`u:${consumerId}`, true);
+      // Kong deletes a consumer's credentials with it.
+      await bury(`c:${consumerId}`, credentialLayer(consumerId));
       throw notFound(consumerId, 'unknown consumer');
     }
     const tags = Array.isArray(found.tags) ? found.tags.filter((tag): tag is string => typeof tag === 'string') : null;
     return { id: found.id, username: found.username ?? null, custom_id: found.custom_id ?? null, tags };
   }
 
+  function credentialLayer(consumerId: string): RedisLayer<SigningCredential> | undefined {
+    return redis && { copies: redis, id: consumerId };
+  }
+
   return {
     forConsumer(consumerId, { provision, traced }) {
-      const redisLayer = redis && { copies: redis, id: consumerId };
-      return cached(`c:${consumerId}`, () => fromAdminApi(consumerId, provision), traced, redisLayer);
+      return cached(
+        {
+          cacheKey: `c:${consumerId}`,
+          fetch: () => fromAdminApi(consumerId, provision),
+          redisLayer: credentialLayer(consumerId),
+          gone: () => notFound(consumerId, 'no HS256 credential (or no consumer) in Kong'),
+        },
+        traced,
+      );
     },
 
     forKey(key, traced) {
@@ -276,16 +324,17 @@ export function createCredentialStore(
         stats.memory.hits++;
         return Promise.reject(unknownKey());
       }
-      return cached(`k:${key}`, () => fromAdminApiByKey(key), traced);
+      return cached({ cacheKey: `k:${key}`, fetch: () => fromAdminApiByKey(key), gone: unknownKey }, traced);
     },
 
     consumer(consumerId, traced) {
+      const gone = () => notFound(consumerId, 'unknown consumer');
       if (missing.get(`u:${consumerId}`)) {
         stats.memory.hits++;
-        return Promise.reject(notFound(consumerId, 'unknown consumer'));
+        return Promise.reject(gone());
       }
       const redisLayer = redis && { copies: redis.consumers, id: consumerId };
-      return cached(`u:${consumerId}`, () => consumerFromAdminApi(consumerId), traced, redisLayer);
+      return cached({ cacheKey: `u:${consumerId}`, fetch: () => consumerFromAdminApi(consumerId), redisLayer, gone }, traced);
     },
 
     refreshAfterSignatureFailure(seen, foundBy, traced) {
@@ -301,6 +350,11 @@ export function createCredentialStore(
       entries: { memory: fresh.size, memoryStale: stale.size },
     }),
   };
+}
+
+/** Kong's own answer that the consumer or credential does not exist (as opposed to a failure to answer). */
+function isNotFound(err: unknown): boolean {
+  return err instanceof AuthError && (err.code === 'AUTH_002' || err.code === 'AUTH_011');
 }
 
 function unknownKey(): AuthError {

@@ -13,18 +13,23 @@ export interface SealedCopies<T> {
   getFresh(id: string): Promise<T | undefined>;
   /** Stale copy (TTL = staleSeconds, written alongside the fresh one); undefined on miss/error. Never throws. */
   getStale(id: string): Promise<T | undefined>;
-  /** Writes both copies (one MULTI). Never throws; errors are counted. */
+  /** Writes both copies and lifts a tombstone (one MULTI). Never throws; errors are counted. */
   put(value: T): Promise<void>;
-  /** Removes both copies. Never throws. */
-  evict(id: string): Promise<void>;
+  /**
+   * Kong answered that the entity does not exist: removes both copies and leaves a tombstone for the stale
+   * copy's lifetime (one MULTI), so no sidecar on this Redis serves a copy of it. Never throws.
+   */
+  bury(id: string): Promise<void>;
+  /** True while the entity's tombstone stands; false on miss, on error, or when Redis is not ready. Never throws. */
+  isBuried(id: string): Promise<boolean>;
 }
 
 /** What the sealing code needs to know of one kind of entity. */
 export interface CopyKind<T> {
   /**
    * The key group: the copies of one entity are `<prefix>{<group>:<id>}` (fresh) and
-   * `<prefix>{<group>:<id>}:stale`. The braces are a Redis Cluster hash tag: both copies of one entity
-   * live in one slot, so the MULTI that writes them and the DEL that removes them work on a cluster.
+   * `<prefix>{<group>:<id>}:stale`, its tombstone `<prefix>{<group>:<id>}:gone`. The braces are a Redis
+   * Cluster hash tag: all three live in one slot, so the MULTIs that write and remove them work on a cluster.
    */
   group: string;
   /** What the entity is called in a refusal's reason: `not a <noun>`. */
@@ -35,6 +40,7 @@ export interface CopyKind<T> {
 }
 
 export type Layer = 'fresh' | 'stale';
+type KeyKind = Layer | 'gone';
 
 /** What every kind kept on one Redis shares: the connection, the cipher, the counts per layer, the log. */
 export interface SealedCopiesDeps {
@@ -65,13 +71,28 @@ interface Binding {
 
 type Decoded<T> = { value: T } | { problem: string };
 
+/** The sealed content of a tombstone, next to its binding. */
+const TOMBSTONE = { gone: true } as const;
+const parseTombstone = (value: unknown): true | undefined => ((value as { gone?: unknown }).gone === true ? true : undefined);
+
 export function createSealedCopies<T>(deps: SealedCopiesDeps, opts: SealedCopiesOptions, kind: CopyKind<T>): SealedCopies<T> {
   const { connection, cipher, log, counts, reportedProblems } = deps;
   const keepsStale = opts.staleSeconds > 0;
   const layersWritten: Layer[] = keepsStale ? ['fresh', 'stale'] : ['fresh'];
   const lifetimeMs: Record<Layer, number> = { fresh: toMs(opts.ttlSeconds), stale: toMs(opts.staleSeconds) };
 
-  const keyOf = (layer: Layer, id: string) => `${opts.keyPrefix}{${kind.group}:${id}}${layer === 'stale' ? ':stale' : ''}`;
+  const keyOf = (which: KeyKind, id: string) => `${opts.keyPrefix}{${kind.group}:${id}}${which === 'fresh' ? '' : `:${which}`}`;
+  const sealedFor = (redisKey: string, value: object, lifetime: number) =>
+    cipher.seal(JSON.stringify({ ...value, redisKey, expiresAtMs: Date.now() + lifetime } satisfies Binding));
+
+  /** Runs one MULTI; a command's error or an aborted transaction throws. */
+  async function transact(build: (transaction: ReturnType<RedisConnection['client']['multi']>) => void): Promise<void> {
+    const transaction = connection.client.multi();
+    build(transaction);
+    const results = await transaction.exec();
+    const commandError = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
+    if (commandError) throw commandError;
+  }
 
   function failed(layers: Layer[], action: string, id: string, err: unknown): void {
     for (const layer of layers) counts[layer].errors++;
@@ -79,7 +100,7 @@ export function createSealedCopies<T>(deps: SealedCopiesDeps, opts: SealedCopies
     log.debug({ 'event.action': action, 'user.id': id, 'redis.key_group': kind.group, error: err }, 'Redis cache call failed');
   }
 
-  function decode(sealed: string, redisKey: string): Decoded<T> {
+  function decode<V>(sealed: string, redisKey: string, parse: (value: unknown) => V | undefined, noun: string): Decoded<V> {
     let json: string;
     try {
       json = cipher.open(sealed);
@@ -93,8 +114,8 @@ export function createSealedCopies<T>(deps: SealedCopiesDeps, opts: SealedCopies
       // The parser's message may quote the value; it never reaches a log.
       return { problem: 'not JSON' };
     }
-    const value = kind.parse(parsed);
-    if (value === undefined) return { problem: `not a ${kind.noun}` };
+    const value = typeof parsed === 'object' && parsed !== null ? parse(parsed) : undefined;
+    if (value === undefined) return { problem: `not a ${noun}` };
     if (!isBound(parsed)) return { problem: 'no Redis key and end sealed with it (written by an earlier version)' };
     // The key names the entity and the layer: a copy moved to another entity, or from the stale key
     // (a longer end) to the fresh one, is refused.
@@ -140,7 +161,7 @@ export function createSealedCopies<T>(deps: SealedCopiesDeps, opts: SealedCopies
       counts[layer].misses++;
       return undefined;
     }
-    const decoded = decode(sealed, redisKey);
+    const decoded = decode(sealed, redisKey, kind.parse, kind.noun);
     if ('problem' in decoded) {
       reportUnreadable(layer, id, decoded.problem);
       return undefined;
@@ -167,31 +188,49 @@ export function createSealedCopies<T>(deps: SealedCopiesDeps, opts: SealedCopies
         return;
       }
       try {
-        const transaction = connection.client.multi();
-        const writtenAtMs = Date.now();
-        for (const layer of layersWritten) {
-          const redisKey = keyOf(layer, id);
-          const binding: Binding = { redisKey, expiresAtMs: writtenAtMs + lifetimeMs[layer] };
-          transaction.set(redisKey, cipher.seal(JSON.stringify({ ...value, ...binding })), 'PX', lifetimeMs[layer]);
-        }
-        const results = await transaction.exec();
-        const commandError = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
-        if (commandError) throw commandError;
+        await transact((transaction) => {
+          for (const layer of layersWritten) {
+            const redisKey = keyOf(layer, id);
+            transaction.set(redisKey, sealedFor(redisKey, value as object, lifetimeMs[layer]), 'PX', lifetimeMs[layer]);
+          }
+          // Kong knows the entity again (a credential key re-created): its tombstone is lifted.
+          transaction.del(keyOf('gone', id));
+        });
       } catch (err) {
         failed(layersWritten, 'redis-credential-write-failed', id, err);
       }
     },
 
-    async evict(id) {
+    async bury(id) {
       if (!connection.isReady()) {
         failed(['fresh', 'stale'], 'redis-credential-evict-failed', id, new Error('Redis is not connected'));
         return;
       }
       try {
-        await connection.client.del(keyOf('fresh', id), keyOf('stale', id));
+        await transact((transaction) => {
+          transaction.del(keyOf('fresh', id), keyOf('stale', id));
+          if (!keepsStale) return;
+          const redisKey = keyOf('gone', id);
+          transaction.set(redisKey, sealedFor(redisKey, TOMBSTONE, lifetimeMs.stale), 'PX', lifetimeMs.stale);
+        });
       } catch (err) {
         failed(['fresh', 'stale'], 'redis-credential-evict-failed', id, err);
       }
+    },
+
+    async isBuried(id) {
+      if (!keepsStale || !connection.isReady()) return false;
+      const redisKey = keyOf('gone', id);
+      try {
+        const sealed = await connection.client.get(redisKey);
+        if (sealed === null) return false;
+        const decoded = decode(sealed, redisKey, parseTombstone, 'tombstone');
+        if ('value' in decoded) return true;
+        reportUnreadable('stale', id, decoded.problem);
+      } catch (err) {
+        failed(['stale'], 'redis-credential-read-failed', id, err);
+      }
+      return false;
     },
   };
 }

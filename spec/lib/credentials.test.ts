@@ -233,33 +233,45 @@ describe('credential store: keys Kong does not have', () => {
 });
 
 /** Redis's layers as maps, fresh and stale apart, so this file tests the store's use of them alone. */
-function mapCopies<T>(idOf: (value: T) => string): SealedCopies<T> & { fresh: Map<string, T>; stale: Map<string, T> } {
+function mapCopies<T>(idOf: (value: T) => string): SealedCopies<T> & { fresh: Map<string, T>; stale: Map<string, T>; buried: Set<string> } {
   const fresh = new Map<string, T>();
   const stale = new Map<string, T>();
+  const buried = new Set<string>();
   return {
     fresh,
     stale,
+    buried,
     getFresh: async (id) => fresh.get(id),
     getStale: async (id) => stale.get(id),
     async put(value) {
       fresh.set(idOf(value), value);
       stale.set(idOf(value), value);
+      buried.delete(idOf(value));
     },
-    async evict(id) {
+    async bury(id) {
       fresh.delete(id);
       stale.delete(id);
+      buried.add(id);
     },
+    isBuried: async (id) => buried.has(id),
   };
 }
 
 function mapRedis() {
   const consumers = mapCopies<KongConsumer>((consumer) => consumer.id);
+  const credentials = mapCopies<SigningCredential>((cred) => cred.consumerId);
   const redis: RedisCredentialCache = {
-    ...mapCopies<SigningCredential>((cred) => cred.consumerId),
+    ...credentials,
     consumers,
     stats: () => ({ fresh: { hits: 0, misses: 0, errors: 0 }, stale: { hits: 0, misses: 0, errors: 0 } }),
   };
-  return { redis, consumers };
+  /** The fresh copies' end, here and in the maps standing in for Redis (which keep no TTL). */
+  const expireFresh = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    consumers.fresh.clear();
+    credentials.fresh.clear();
+  };
+  return { redis, consumers, credentials, expireFresh };
 }
 
 describe('credential store: consumers through the Redis layers', () => {
@@ -302,5 +314,91 @@ describe('credential store: consumers through the Redis layers', () => {
     assert.deepEqual(await credentials.consumer(ID), DANA);
     assert.deepEqual(fake.asked, [ID]);
     await rejectsWith(credentials.consumer('22222222-2222-4222-8222-222222222222'), 'AUTH_004');
+  });
+});
+
+describe('credential store: what Kong deleted is never served from a copy', () => {
+  const DANA: KongConsumer = { id: ID, username: 'dana', custom_id: null, tags: null };
+  const CRED = credential({ key: 'k-dana' });
+  const OTHER = '22222222-2222-4222-8222-222222222222';
+  type State = 'exists' | 'deleted' | 'down' | 'breaker';
+
+  /** An Admin API whose entities are there, deleted (404 / an empty list), or that cannot answer. */
+  function switchableAdmin() {
+    let state: State = 'exists';
+    const failIfDown = () => {
+      if (state === 'down') throw new AdminApiUnavailableError('connect ECONNREFUSED');
+      if (state === 'breaker') throw new AdminApiCircuitOpenError(5);
+    };
+    const admin: CredentialSource = {
+      async consumerById() {
+        failIfDown();
+        return state === 'exists' ? DANA : undefined;
+      },
+      async listJwtCredentials() {
+        failIfDown();
+        return state === 'exists' ? [CRED] : [];
+      },
+      async jwtCredentialByKey(key) {
+        failIfDown();
+        return state === 'exists' && key === CRED.key ? CRED : undefined;
+      },
+      createJwtCredential: async () => undefined,
+    };
+    return { admin, set: (next: State) => (state = next) };
+  }
+
+  // Fresh copies and Kong's "not found" last 50 ms here, so each step below reaches the Admin API again.
+  const opts = { ttlSeconds: 0.05, staleSeconds: 1800, maxEntries: 10 };
+  const lookups = [
+    { what: 'a consumer', code: 'AUTH_002', read: (s: ReturnType<typeof createCredentialStore>) => s.consumer(ID) },
+    { what: 'a credential by key', code: 'AUTH_011', read: (s: ReturnType<typeof createCredentialStore>) => s.forKey(CRED.key) },
+    {
+      what: "a consumer's credential",
+      code: 'AUTH_002',
+      read: (s: ReturnType<typeof createCredentialStore>) => s.forConsumer(ID, { provision: false }),
+    },
+  ];
+
+  for (const { what, code, read } of lookups) {
+    test(`${what}: deleted, seen as not found, then an outage or an open breaker: refused with ${code}, never the stale copy; found again: served`, async () => {
+      const { redis, expireFresh } = mapRedis();
+      const kong = switchableAdmin();
+      const credentials = createCredentialStore({ admin: kong.admin, redis, log }, opts);
+      await read(credentials);
+      await expireFresh();
+      kong.set('deleted');
+      await rejectsWith(read(credentials), code);
+      await expireFresh();
+      kong.set('down');
+      await rejectsWith(read(credentials), code);
+      kong.set('breaker');
+      await rejectsWith(read(credentials), code);
+      kong.set('exists');
+      await read(credentials);
+      await expireFresh();
+      kong.set('down');
+      await read(credentials); // the tombstone is lifted: a stale copy stands in again
+    });
+  }
+
+  test('a consumer Kong deleted: its Redis copies and its credential go, and a second sidecar holding a stale copy refuses it during an outage', async () => {
+    const { redis, consumers, credentials, expireFresh } = mapRedis();
+    const kong = switchableAdmin();
+    const first = createCredentialStore({ admin: kong.admin, redis, log }, opts);
+    const second = createCredentialStore({ admin: kong.admin, redis, log }, opts);
+    await first.consumer(ID);
+    await first.forConsumer(ID, { provision: false });
+    await second.consumer(ID); // from Redis: the second sidecar holds its own copies in memory
+    await expireFresh();
+    kong.set('deleted');
+    await rejectsWith(first.consumer(ID), 'AUTH_002');
+    assert.equal(consumers.fresh.has(ID) || consumers.stale.has(ID), false, 'no copy of the consumer left in Redis');
+    assert.equal(credentials.fresh.has(ID) || credentials.stale.has(ID), false, 'nor of its credential');
+    assert.deepEqual([...consumers.buried, ...credentials.buried], [ID, ID], 'tombstones for both in Redis');
+    kong.set('down');
+    await rejectsWith(first.forConsumer(ID, { provision: false }), 'AUTH_002');
+    await rejectsWith(second.consumer(ID), 'AUTH_002');
+    await rejectsWith(second.consumer(OTHER), 'AUTH_004');
   });
 });

@@ -67,7 +67,13 @@ function cacheOn(
 
 /** Every call of the interface, as a request path would make them while Redis is unavailable. */
 async function everyCall(cache: RedisCredentialCache): Promise<unknown[]> {
-  return Promise.all([cache.getFresh(ALICE.consumerId), cache.getStale(ALICE.consumerId), cache.put(BOB), cache.evict(BOB.consumerId)]);
+  return Promise.all([
+    cache.getFresh(ALICE.consumerId),
+    cache.getStale(ALICE.consumerId),
+    cache.put(BOB),
+    cache.bury(BOB.consumerId),
+    cache.isBuried(BOB.consumerId),
+  ]);
 }
 
 /** A real logger at debug level whose lines stay in memory. */
@@ -170,15 +176,25 @@ describe('Redis credential cache', () => {
     assert.deepEqual(await first.getFresh(ALICE.consumerId), ALICE);
   });
 
-  test('evict removes both copies of one consumer only', async (t) => {
+  test('bury removes both copies of one consumer only and leaves a sealed tombstone, which a later put lifts', async (t) => {
     const redis = await redisFor(t);
-    const cache = cacheOn(await readyConnection(t, redis.url));
+    const cache = cacheOn(await readyConnection(t, redis.url), { encryptionKey: randomBytes(32) });
     await cache.put(ALICE);
     await cache.put(BOB);
-    await cache.evict(ALICE.consumerId);
+    await cache.bury(ALICE.consumerId);
     assert.equal(await cache.getFresh(ALICE.consumerId), undefined);
     assert.equal(await cache.getStale(ALICE.consumerId), undefined);
-    assert.deepEqual((await redis.keys('*')).sort(), [`test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`]);
+    assert.equal(await cache.isBuried(ALICE.consumerId), true);
+    assert.equal(await cache.isBuried(BOB.consumerId), false);
+    const gone = `test:{cred:${ALICE.consumerId}}:gone`;
+    assert.deepEqual((await redis.keys('*')).sort(), [gone, `test:{cred:${BOB.consumerId}}`, `test:{cred:${BOB.consumerId}}:stale`].sort());
+    assert.ok(Number(await redis.command('PTTL', gone)) > 1_000_000, 'kept as long as a stale copy (30 min)');
+    // Moved to another entity's key, the sealed tombstone buries nothing.
+    await redis.command('SET', `test:{cred:${BOB.consumerId}}:gone`, (await redis.get(gone)) ?? '');
+    assert.equal(await cache.isBuried(BOB.consumerId), false);
+    await cache.put(ALICE); // Kong knows it again
+    assert.equal(await cache.isBuried(ALICE.consumerId), false);
+    assert.deepEqual(await cache.getStale(ALICE.consumerId), ALICE);
   });
 });
 
@@ -195,7 +211,7 @@ describe('sealed copies are bound to their Redis key and their end', () => {
     const staleKey = `test:{cred:${ALICE.consumerId}}:stale`;
     await cache.put(ALICE);
     const [fresh, stale] = [(await redis.get(freshKey)) ?? '', (await redis.get(staleKey)) ?? ''];
-    await cache.evict(ALICE.consumerId); // the credential was deleted in Kong
+    await cache.bury(ALICE.consumerId); // the credential was deleted in Kong
     await redis.command('SET', freshKey, fresh, 'PX', 3000);
     await redis.command('SET', staleKey, stale, 'PX', 3000);
     assert.deepEqual(await cache.getFresh(ALICE.consumerId), ALICE, 'within its lifetime a copy is a copy');
@@ -326,9 +342,10 @@ describe('consumer copies, sealed like the credential', () => {
       cache.consumers.getFresh(DANA.id),
       cache.consumers.getStale(DANA.id),
       cache.consumers.put(DANA),
-      cache.consumers.evict(DANA.id),
+      cache.consumers.bury(DANA.id),
+      cache.consumers.isBuried(DANA.id),
     ];
-    assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined, undefined, false]);
     assert.deepEqual(cache.stats(), { fresh: { hits: 0, misses: 1, errors: 3 }, stale: { hits: 0, misses: 1, errors: 3 } });
   });
 });
@@ -351,10 +368,10 @@ describe('Redis outages', () => {
 
     await redis.kill();
     // The first calls race the socket's close: they are in flight when the connection drops.
-    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false]);
     await eventually(() => !connection.isReady(), 'the connection notices');
     for (let i = 0; i < 5; i++) {
-      assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+      assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false]);
       await sleep(50);
     }
     const { fresh, stale } = cache.stats();
@@ -376,9 +393,9 @@ describe('Redis outages', () => {
     const connection = connectionFor(t, redisConfig({ url: redis.url }));
     const cache = cacheOn(connection);
     assert.equal(connection.isReady(), false);
-    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false]);
     await sleep(300); // a few failed connection attempts
-    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false]);
     assert.ok(connection.stats().errors > 0);
 
     await redis.restart();
@@ -401,7 +418,7 @@ describe('Redis outages', () => {
     // The socket stays open, so only the silence tells: the connection is dropped and calls stop waiting.
     await cache.put(BOB);
     await eventually(() => !connection.isReady(), 'the silent connection is dropped');
-    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false]);
 
     redis.resume();
     await eventually(() => connection.isReady(), 'the connection comes back');
@@ -472,7 +489,7 @@ describe('Redis Sentinel', () => {
     await eventually(async () => (await set.replica.keys('*')).includes(`test:{cred:${ALICE.consumerId}}`), 'replicated');
 
     await set.master.kill();
-    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined], 'calls return during the failover');
+    assert.deepEqual(await everyCall(cache), [undefined, undefined, undefined, undefined, false], 'calls return during the failover');
     await set.waitForFailover(20_000);
     await eventually(async () => {
       await cache.put(BOB);
