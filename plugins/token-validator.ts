@@ -159,6 +159,12 @@ export const Schema = [
     },
   },
   {
+    token_types: strings(
+      "When not empty, the token header's `typ` must be one of these (case-insensitive, with or without `application/`, e.g. `at+jwt` for RFC 9068 access tokens); any other, or none, is refused with `AUTH_011` `token_type`. Empty: any `typ`.",
+      [],
+    ),
+  },
+  {
     jwks_uri: urlField(
       "Gate mode: the JWKS URL of an identity provider (Keycloak, Auth0, Entra ID…) whose tokens the route accepts, instead of the sidecar's own. Requires `issuer`, `audience`, and `algorithms` without `HS256`.",
     ),
@@ -180,7 +186,17 @@ export const Schema = [
       between: [1, 604800],
       required: true,
       description:
-        'With `jwks_uri`: the longest time a fetched key set is kept before it is fetched again, in seconds; not below `jwks_min_cache_seconds`.',
+        'With `jwks_uri`: the longest cache lifetime a fetched key set gets, whatever its `Cache-Control` says, in seconds; not below `jwks_min_cache_seconds`. The set is fetched again in the background at 3/4 of its lifetime; while those fetches fail it stays in use for up to `jwks_max_stale_seconds` more.',
+    },
+  },
+  {
+    jwks_max_stale_seconds: {
+      type: 'integer',
+      default: 3600,
+      between: [0, 604800],
+      required: true,
+      description:
+        'With `jwks_uri`: while the provider cannot be fetched (down, an error status, not a JWKS), how long past its cache lifetime the last good key set is still used, in seconds; then the route answers 503 `AUTH_004` until a fetch succeeds. A JWKS the provider does publish replaces the set at once, even when it has no usable key.',
     },
   },
   {
@@ -434,6 +450,7 @@ export function tokenValidator(ctx: PluginContext): PluginModule {
       minCacheSeconds: conf.jwks_min_cache_seconds,
       maxCacheSeconds: conf.jwks_max_cache_seconds,
       cooldownSeconds: conf.jwks_refetch_cooldown_seconds,
+      maxStaleSeconds: conf.jwks_max_stale_seconds,
     });
     const waitMs = conf.jwks_max_wait_ms;
     return { keys: () => jwks.keys(waitMs), refetch: () => jwks.refetch(waitMs) };

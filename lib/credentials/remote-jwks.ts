@@ -15,7 +15,7 @@ import {
 import type { Logger } from '../ops/logger.js';
 import { errorMessage } from '../ops/error-message.js';
 import type { RemoteJwksStats } from '../ops/metric-sources.js';
-import { parseRemoteJwks, RemoteJwksError, type RemoteKeySet } from '../tokens/remote-key-set.js';
+import { describeSkipped, parseRemoteJwks, RemoteJwksError, type RemoteKeySet } from '../tokens/remote-key-set.js';
 
 /** A JWKS is a few KB (one with certificate chains, tens of KB): a larger answer is refused unread. */
 export const MAX_JWKS_BYTES = 256 * 1024;
@@ -36,6 +36,8 @@ export interface RemoteJwksOptions {
   maxCacheSeconds: number;
   /** The least time between two fetches for a kid the set lacks, and the breaker's half-open delay, in seconds. */
   cooldownSeconds: number;
+  /** How long past its cache lifetime the last good set is still used while fetches fail, in seconds. */
+  maxStaleSeconds: number;
 }
 
 /** The provider could not answer (network, timeout, a status other than 200, an open breaker). */
@@ -50,7 +52,8 @@ export interface RemoteJwks {
   /**
    * The key set to verify with. Never waits when there is one, except on a set past its cache lifetime
    * that no fetch has failed to renew (a route idle for long): then up to `waitMs` for its fetch. Without
-   * a set, up to `waitMs` for a fetch in flight. Undefined while no set was ever fetched.
+   * a set, up to `waitMs` for a fetch in flight. Undefined while no set was ever fetched, and once the
+   * last good set is more than `maxStaleSeconds` past its cache lifetime (fetches kept failing).
    */
   keys(waitMs: number): Promise<RemoteKeySet | undefined>;
   /**
@@ -115,14 +118,17 @@ export function jwksLabel(uri: string): string {
 /**
  * One remote JWKS, fetched through cockatiel (retry once, a breaker, a timeout per attempt), cached for
  * the answer's max-age within [minCacheSeconds, maxCacheSeconds], fetched again at 3/4 of that lifetime
- * in the background; one fetch at a time, whoever asks. A failed fetch, and an answer that is not a
- * usable key set (not JSON, too large, no usable key), keep the last good set; fetches are then retried
- * in the background, 1 s after the first failure and doubling up to the cooldown.
+ * in the background; one fetch at a time, whoever asks. A well-formed JWKS replaces the set even with no
+ * usable key in it: that is how a provider withdraws a key. A failed fetch, and an answer that is not a
+ * JWKS (not JSON, too large, no "keys" array), keep the last good set for at most maxStaleSeconds past
+ * its lifetime; fetches are retried in the background, 1 s after the first failure and doubling up to
+ * the cooldown.
  */
 export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions): RemoteJwks {
   const { log, nowMs } = deps;
   const label = jwksLabel(opts.uri);
   const cooldownMs = opts.cooldownSeconds * 1000;
+  const maxStaleMs = opts.maxStaleSeconds * 1000;
   const isUnavailable = (err: unknown) => err instanceof JwksUnavailableError || err instanceof TaskCancelledError;
   const policy: IPolicy = wrap(
     retry(handleWhen(isUnavailable), { maxAttempts: 1, backoff: new ConstantBackoff(250) }),
@@ -137,11 +143,21 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
   let inFlight: Promise<void> | undefined;
   let failures = 0;
   let lastFailure: string | undefined;
+  /** Whether the line saying the last good set is too old to use was written for this outage. */
+  let staleRefusalLogged = false;
   let lastRefetchAtMs = Number.NEGATIVE_INFINITY;
   let lastUsedMs = nowMs();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  const fetches = { success: 0, unavailable: 0, invalid: 0 };
+  const fetches = { success: 0, no_usable_key: 0, unavailable: 0, invalid: 0 };
+  /** The set while it may be used: within its lifetime, or past it by at most maxStaleSeconds. */
+  const usable = () => (set !== undefined && nowMs() < expiresAtMs + maxStaleMs ? set : undefined);
+  const servedWhileFailing = () =>
+    !set
+      ? 'no key set yet'
+      : usable()
+        ? `the last good set stays in use for at most ${opts.maxStaleSeconds} s past its cache lifetime`
+        : 'the last good set is too old to use';
 
   const schedule = (delayMs: number) => {
     clearTimeout(timer);
@@ -184,14 +200,21 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
       set = next;
       setHash = hash;
       expiresAtMs = nowMs() + cacheSeconds * 1000;
-      fetches.success++;
-      if (changed || failures > 0)
+      fetches[next.byKid.size > 0 ? 'success' : 'no_usable_key']++;
+      const leftOut = next.skipped ? `, ${next.skipped} left out (${describeSkipped(next)})` : '';
+      if ((changed || failures > 0) && next.byKid.size === 0)
+        log.warn(
+          { 'event.action': 'jwks-no-usable-key', 'url.original': label },
+          `JWKS from ${label} has no usable signature key${leftOut}: its tokens are refused until it publishes one, cached ${cacheSeconds} s`,
+        );
+      else if (changed || failures > 0)
         log.info(
           { 'event.action': 'jwks-loaded', 'url.original': label, 'jwks.kids': [...next.byKid.keys()] },
-          `JWKS loaded from ${label}: ${next.byKid.size} keys${next.skipped ? `, ${next.skipped} left out` : ''}, cached ${cacheSeconds} s`,
+          `JWKS loaded from ${label}: ${next.byKid.size} keys${leftOut}, cached ${cacheSeconds} s`,
         );
       failures = 0;
       lastFailure = undefined;
+      staleRefusalLogged = false;
       schedule(Math.max(1000, cacheSeconds * 1000 * REFRESH_AT));
     } catch (err) {
       const invalid = err instanceof RemoteJwksError;
@@ -207,8 +230,15 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
       if (reason !== lastFailure)
         log.warn(
           { 'event.action': 'jwks-fetch-failed', 'url.original': label, 'error.message': reason },
-          `JWKS from ${label} not loaded, ${set ? 'the last good set stays in use' : 'no key set yet'}: ${reason}`,
+          `JWKS from ${label} not loaded, ${servedWhileFailing()}: ${reason}`,
         );
+      if (set && !usable() && !staleRefusalLogged) {
+        staleRefusalLogged = true;
+        log.error(
+          { 'event.action': 'jwks-stale-refused', 'url.original': label },
+          `JWKS from ${label} not renewed for ${opts.maxStaleSeconds} s past its cache lifetime: its tokens are refused with 503 until a fetch succeeds`,
+        );
+      }
       lastFailure = reason;
       schedule(Math.min(cooldownMs, 1000 * 2 ** (failures - 1)));
     }
@@ -235,12 +265,12 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
   return {
     async keys(waitMs) {
       markUsed();
-      if (set && (nowMs() < expiresAtMs || failures > 0)) return set;
+      if (set && (nowMs() < expiresAtMs || failures > 0)) return usable();
       // No set, or a set past its lifetime that nothing tried to renew: the fetch in flight, or a new one
       // when the set is due; without a set, failed fetches are retried on their own schedule, not per request.
       if (set && !inFlight) void fetchNow();
       await awaitFetch(waitMs);
-      return set;
+      return usable();
     },
 
     async refetch(waitMs) {
@@ -250,12 +280,12 @@ export function createRemoteJwks(deps: RemoteJwksDeps, opts: RemoteJwksOptions):
         void fetchNow();
       }
       await awaitFetch(waitMs);
-      return set;
+      return usable();
     },
 
     stats: () => ({
       jwks: label,
-      keys: set?.byKid.size ?? 0,
+      keys: usable()?.byKid.size ?? 0,
       stale: set !== undefined && nowMs() >= expiresAtMs,
       fetches: { ...fetches },
     }),
@@ -276,7 +306,7 @@ export function createRemoteJwksRegistry(deps: RemoteJwksDeps): RemoteJwksRegist
   const all = new Map<string, RemoteJwks>();
   return {
     forOptions(opts) {
-      const id = JSON.stringify([opts.uri, opts.minCacheSeconds, opts.maxCacheSeconds, opts.cooldownSeconds]);
+      const id = JSON.stringify([opts.uri, opts.minCacheSeconds, opts.maxCacheSeconds, opts.cooldownSeconds, opts.maxStaleSeconds]);
       let jwks = all.get(id);
       if (!jwks) all.set(id, (jwks = createRemoteJwks(deps, opts)));
       return jwks;

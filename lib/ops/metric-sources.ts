@@ -36,12 +36,15 @@ export interface SigningKeyStats {
 /** One remote JWKS a gate verifies with: its URL (no query), the keys served, and its fetches by outcome. */
 export interface RemoteJwksStats {
   jwks: string;
-  /** Usable keys in the served set; 0 while none was fetched. */
+  /** Usable keys in the served set; 0 while none was fetched, and while the last good set is too old to use. */
   keys: number;
-  /** true while the served set is past its cache lifetime (fetches fail). */
+  /** true while the last good set is past its cache lifetime (fetches fail). */
   stale: boolean;
-  /** `unavailable`: network, timeout, a status other than 200, the breaker open; `invalid`: not a usable key set. */
-  fetches: { success: number; unavailable: number; invalid: number };
+  /**
+   * `no_usable_key`: a JWKS without a key we verify (it replaced the set); `unavailable`: network, timeout,
+   * a status other than 200, the breaker open; `invalid`: not a JWKS (not JSON, too large, no "keys" array).
+   */
+  fetches: { success: number; no_usable_key: number; unavailable: number; invalid: number };
 }
 
 /** What this process knows of revocations: the in-memory list's size, and whether it is known complete. */

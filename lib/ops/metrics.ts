@@ -337,7 +337,7 @@ export function createMetrics(): Metrics {
     });
     new Counter({
       name: 'kong_auth_jwks_fetches_total',
-      help: 'Fetches of a remote JWKS (token-validator jwks_uri, named without its query), by result: success, unavailable (network, timeout, not 200, breaker open), invalid (not JSON, too large, no usable key).',
+      help: 'Fetches of a remote JWKS (token-validator jwks_uri, named without its query), by result: success, no_usable_key (a JWKS without a key we verify: it replaced the set), unavailable (network, timeout, not 200, breaker open), invalid (not JSON, too large, not a JWKS).',
       labelNames: ['jwks', 'result'],
       registers: [registry],
       collect() {
@@ -358,7 +358,7 @@ export function createMetrics(): Metrics {
     });
     new Gauge({
       name: 'kong_auth_jwks_stale',
-      help: '1 while the set served of a remote JWKS is past its cache lifetime because fetches fail.',
+      help: '1 while the last good set of a remote JWKS is past its cache lifetime because fetches fail (served for at most jwks_max_stale_seconds more).',
       labelNames: ['jwks'],
       registers: [registry],
       collect() {

@@ -26,6 +26,24 @@ export interface RemoteKeySet {
   readonly byKid: ReadonlyMap<string, RemoteKey>;
   /** Keys of the document left out (no kid, not for signatures, a type or size we do not verify, a private member…). */
   readonly skipped: number;
+  /** Why they were left out: how many for each reason, in the order first met. */
+  readonly skippedWhy: ReadonlyMap<SkipReason, number>;
+}
+
+/** Why a JWKS entry is not a usable key; a log line names these, never the entry. */
+export type SkipReason =
+  | 'not an object'
+  | 'no kid'
+  | 'not for signatures'
+  | 'a private or symmetric key'
+  | 'a key type, curve or alg we do not verify'
+  | 'not a valid public key'
+  | 'RSA below 2048 bits'
+  | 'a kid seen before';
+
+/** "2 a key type, curve or alg we do not verify, 1 no kid": how many keys a set left out, and why. */
+export function describeSkipped(set: RemoteKeySet): string {
+  return [...set.skippedWhy].map(([why, n]) => `${n} ${why}`).join(', ');
 }
 
 /** Why a document is not a usable key set; the message says what is wrong, never what is in it. */
@@ -52,19 +70,19 @@ export interface RemoteKeySource {
   refetch(): Promise<RemoteKeySet | undefined>;
 }
 
-/** The usable key of one JWKS entry, or undefined when it is to be left out. */
-async function remoteKeyOf(entry: unknown, previous: RemoteKeySet | undefined): Promise<RemoteKey | undefined> {
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+/** The usable key of one JWKS entry, or why it is to be left out. */
+async function remoteKeyOf(entry: unknown, previous: RemoteKeySet | undefined): Promise<RemoteKey | SkipReason> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'not an object';
   const jwk = entry as Record<string, unknown>;
-  if (typeof jwk.kid !== 'string' || jwk.kid === '' || jwk.kid.length > 256) return undefined;
-  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
-  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) return undefined;
-  if (PRIVATE_MEMBERS.some((member) => member in jwk)) return undefined;
+  if (typeof jwk.kid !== 'string' || jwk.kid === '' || jwk.kid.length > 256) return 'no kid';
+  if (jwk.use !== undefined && jwk.use !== 'sig') return 'not for signatures';
+  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) return 'not for signatures';
+  if (PRIVATE_MEMBERS.some((member) => member in jwk)) return 'a private or symmetric key';
   const byType = algsOfType(jwk);
   // A JWK that names its alg is for that alg alone (RFC 8725 §3.1: never what the token's header says).
   const algs = jwk.alg === undefined ? byType : isOneOf(byType, jwk.alg) ? [jwk.alg] : [];
   const [first] = algs;
-  if (first === undefined) return undefined;
+  if (first === undefined) return 'a key type, curve or alg we do not verify';
   const { kty, crv, n, e, x, y } = jwk;
   const published = JSON.stringify([kty, crv, n, e, x, y, jwk.alg]);
   const known = previous?.byKid.get(jwk.kid);
@@ -72,13 +90,13 @@ async function remoteKeyOf(entry: unknown, previous: RemoteKeySet | undefined): 
   let publicKey: KeyObject;
   try {
     const imported = await importJWK({ kty, crv, n, e, x, y } as JWK, first);
-    if (imported instanceof Uint8Array) return undefined;
+    if (imported instanceof Uint8Array) return 'not a valid public key';
     publicKey = KeyObject.from(imported);
   } catch {
-    return undefined;
+    return 'not a valid public key';
   }
-  if (publicKey.type !== 'public') return undefined;
-  if (jwk.kty === 'RSA' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return undefined;
+  if (publicKey.type !== 'public') return 'not a valid public key';
+  if (jwk.kty === 'RSA' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return 'RSA below 2048 bits';
   return { kid: jwk.kid, algs, publicKey, published };
 }
 
@@ -86,7 +104,8 @@ async function remoteKeyOf(entry: unknown, previous: RemoteKeySet | undefined): 
  * The usable keys of a JWKS document (RFC 7517 §5): signature keys with a `kid`, RSA of 2048 bits or
  * more, EC P-256 or Ed25519, public members only. Other entries are left out and counted; a kid seen
  * twice keeps its first key. A key `previous` holds under the same kid with the same members is kept as
- * that object, unparsed. RemoteJwksError when the text is not a JWKS or has no usable key.
+ * that object, unparsed. A JWKS without a usable key is an empty set: the provider's word that no key
+ * of it is to be trusted. RemoteJwksError when the text is not a JWKS (or lists more than MAX_REMOTE_KEYS).
  */
 export async function parseRemoteJwks(text: string, previous?: RemoteKeySet): Promise<RemoteKeySet> {
   let document: unknown;
@@ -100,14 +119,19 @@ export async function parseRemoteJwks(text: string, previous?: RemoteKeySet): Pr
     throw new RemoteJwksError('the answer is not a JWKS (an object with a "keys" array)');
   if (keys.length > MAX_REMOTE_KEYS) throw new RemoteJwksError(`the JWKS has ${keys.length} keys, more than ${MAX_REMOTE_KEYS}`);
   const byKid = new Map<string, RemoteKey>();
+  const skippedWhy = new Map<SkipReason, number>();
   let skipped = 0;
   for (const entry of keys) {
     const key = await remoteKeyOf(entry, previous);
-    if (!key || byKid.has(key.kid)) skipped++;
-    else byKid.set(key.kid, key);
+    if (typeof key !== 'string' && !byKid.has(key.kid)) {
+      byKid.set(key.kid, key);
+      continue;
+    }
+    const why = typeof key === 'string' ? key : 'a kid seen before';
+    skipped++;
+    skippedWhy.set(why, (skippedWhy.get(why) ?? 0) + 1);
   }
-  if (byKid.size === 0) throw new RemoteJwksError(`the JWKS has no usable signature key (${skipped} left out)`);
-  return { byKid, skipped };
+  return { byKid, skipped, skippedWhy };
 }
 
 /** node:crypto's verify input for each algorithm: the digest (none for EdDSA), RSA-PSS's padding, ES256's r‖s form. */

@@ -27,6 +27,8 @@ export interface VerifyOptions {
   readonly max_token_age_seconds?: number | undefined;
   /** The algorithms a token may be signed with (token-validator's `algorithms`); HS256 alone when absent. */
   readonly algorithms?: readonly string[];
+  /** The header `typ` values a token may have (token-validator's `token_types`); any when absent or empty. */
+  readonly token_types?: readonly string[];
 }
 
 /** 9999-12-31T23:59:59Z: the last second an ISO 8601 date (and the endpoint's answer) can show in four digits. */
@@ -73,6 +75,27 @@ function decodeToken(token: string, algorithms: readonly string[], keys: KeySet 
       throw malformed(`The token claim "${claim}" is not a date between 1970 and 9999`);
   }
   return parts;
+}
+
+/** A media type as RFC 7515 §4.1.9 compares it: case-insensitively, `application/` optional. */
+const mediaType = (typ: string) => typ.toLowerCase().replace(/^application\//, '');
+
+/** AUTH_011 token_type unless the header's `typ` is one of `token_types` (RFC 8725 §3.11: explicit typing). */
+function refuseByType(header: Record<string, unknown>, opts: VerifyOptions): void {
+  const types = opts.token_types;
+  if (types === undefined || types.length === 0) return;
+  const typ = header.typ;
+  if (typeof typ === 'string' && types.some((type) => mediaType(type) === mediaType(typ))) return;
+  throw invalidToken('token_type', `The token type is not accepted; accepted: ${types.join(', ')}`);
+}
+
+/** Claims only an OpenID Connect ID token has (OIDC Core §2, §3.1.3.6): never an access token for an API. */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash'] as const;
+
+/** AUTH_011 token_type for an identity provider's ID token presented as an access token. */
+function refuseIdToken(claims: JWTPayload): void {
+  const marker = ID_TOKEN_CLAIMS.find((claim) => claims[claim] !== undefined);
+  if (marker !== undefined) throw invalidToken('token_type', `The token is an ID token (it has "${marker}"), not an access token`);
 }
 
 function expired(exp: unknown, cause?: unknown): AuthError {
@@ -228,6 +251,7 @@ export function createTokenVerifier(deps: {
       if (known) return Promise.resolve({ payload: known.payload, kid: known.kid as string });
       return traced(parent, async () => {
         const parts = decodeOnce(token, opts.algorithms ?? HMAC_ONLY, set);
+        refuseByType(parts.header, opts);
         // What time alone refuses comes first, as for HS256 tokens; then the key and its signature.
         refuseByTime(parts.claims, opts, deps.nowSeconds());
         const { key } = verifyParts(parts, set);
@@ -246,6 +270,8 @@ export function createTokenVerifier(deps: {
       if (known) return { payload: known.payload, kid: known.kid as string };
       return traced(parent, async () => {
         const parts = decodeOnce(token, opts.algorithms ?? HMAC_ONLY, undefined);
+        refuseByType(parts.header, opts);
+        refuseIdToken(parts.claims);
         refuseByTime(parts.claims, opts, deps.nowSeconds());
         const { kid, alg } = parts.header;
         if (!isRemoteAlg(alg)) throw invalidToken('algorithm', `The token algorithm ${JSON.stringify(alg)} has no key in a JWKS`);
@@ -275,7 +301,7 @@ export function createTokenVerifier(deps: {
 
   async function verify(token: string, credential: SigningCredential, opts: VerifyOptions): Promise<JWTPayload> {
     // The refusals claimsOf makes, for endpoint mode too, which looks its credential up by consumer.
-    decode(token, opts);
+    refuseByType(decode(token, opts).header, opts);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, await keyOf(credential), {

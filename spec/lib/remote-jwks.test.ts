@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK } from 'jose';
 import { cacheSecondsOf, createRemoteJwks, MAX_JWKS_BYTES, type RemoteJwksOptions } from '../../lib/credentials/remote-jwks.js';
-import { parseRemoteJwks, RemoteJwksError, verifiesWith } from '../../lib/tokens/remote-key-set.js';
+import { describeSkipped, parseRemoteJwks, RemoteJwksError, verifiesWith } from '../../lib/tokens/remote-key-set.js';
 import { splitCompact } from '../../lib/tokens/compact-jws.js';
 import { JwksServer, providerKey, signWith, type ProviderKey } from '../support/jwks-server.js';
 import { capturedLogger, PRIVATE_MEMBERS } from '../support/signing-keys.js';
@@ -45,6 +45,15 @@ describe('remote key set: parsing a JWKS', () => {
       ],
     );
     assert.equal(set.skipped, 9);
+    assert.deepEqual(Object.fromEntries(set.skippedWhy), {
+      'no kid': 1,
+      'not for signatures': 1,
+      'a private or symmetric key': 2,
+      'RSA below 2048 bits': 1,
+      'a key type, curve or alg we do not verify': 2,
+      'a kid seen before': 1,
+      'not an object': 1,
+    });
     for (const key of set.byKid.values()) assert.equal(key.publicKey.type, 'public');
   });
 
@@ -59,13 +68,24 @@ describe('remote key set: parsing a JWKS', () => {
     assert.notEqual(after.byKid.get('a'), first.byKid.get('a'));
   });
 
-  test('refuses what is not a usable key set, naming the problem and nothing of its content', async () => {
+  test('a JWKS without a usable key is an empty set, its entries counted by why they were left out', async () => {
+    const p384 = await publicJwk(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, { kid: 'es384', alg: 'ES384' });
+    const rs512 = await publicJwk(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey, { kid: 'rs512', alg: 'RS512' });
+    const empty = await parseRemoteJwks('{"keys": []}');
+    assert.deepEqual([empty.byKid.size, empty.skipped, empty.skippedWhy.size], [0, 0, 0]);
+    const unusable = await parseRemoteJwks(
+      JSON.stringify({ keys: [p384, rs512, { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ', kid: 'a' }] }),
+    );
+    assert.equal(unusable.byKid.size, 0);
+    assert.equal(describeSkipped(unusable), '2 a key type, curve or alg we do not verify, 1 a private or symmetric key');
+  });
+
+  test('refuses what is not a JWKS, naming the problem and nothing of its content', async () => {
     const cases: Array<[string, RegExp]> = [
       ['<html>sign in</html>', /not JSON/],
       ['[]', /not a JWKS/],
       ['{"keys": {}}', /not a JWKS/],
-      ['{"keys": []}', /no usable signature key/],
-      ['{"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ", "kid": "a"}]}', /no usable signature key \(1 left out\)/],
+      ['{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"}', /not a JWKS/],
       [JSON.stringify({ keys: Array.from({ length: 101 }, () => ({})) }), /101 keys, more than 100/],
     ];
     for (const [text, message] of cases) {
@@ -110,10 +130,12 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
   let k2: ProviderKey;
   const logged = capturedLogger();
   const opened: Array<{ close(): void }> = [];
-  const open = (over: Partial<RemoteJwksOptions> = {}) => {
+  /** Added to the clock the JWKS reads: what moves a set past its cache lifetime without waiting for it. */
+  let clockShiftMs = 0;
+  const open = (over: Partial<RemoteJwksOptions> = {}, log = logged) => {
     const jwks = createRemoteJwks(
-      { log: logged.log, nowMs: Date.now },
-      { uri: server.url, minCacheSeconds: 300, maxCacheSeconds: 3600, cooldownSeconds: 30, ...over },
+      { log: log.log, nowMs: () => Date.now() + clockShiftMs },
+      { uri: server.url, minCacheSeconds: 300, maxCacheSeconds: 3600, cooldownSeconds: 30, maxStaleSeconds: 3600, ...over },
     );
     opened.push(jwks);
     return jwks;
@@ -144,7 +166,12 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
     const sets = await Promise.all(waiting);
     assert.equal(server.fetches - before, 1, 'one fetch for 40 callers');
     assert.ok(sets.every((set) => set?.byKid.has('k1')));
-    assert.deepEqual(jwks.stats(), { jwks: server.url, keys: 1, stale: false, fetches: { success: 1, unavailable: 0, invalid: 0 } });
+    assert.deepEqual(jwks.stats(), {
+      jwks: server.url,
+      keys: 1,
+      stale: false,
+      fetches: { success: 1, no_usable_key: 0, unavailable: 0, invalid: 0 },
+    });
   });
 
   test('refreshes in the background before the lifetime ends, within the configured bounds, and picks up a rotation', async () => {
@@ -160,7 +187,7 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
     assert.equal(jwks.stats().stale, false);
   });
 
-  test('keeps the last good set when the answer is garbage, too large, has no usable key, or the server is down', async () => {
+  test('keeps the last good set when the answer is garbage, too large, not a JWKS, an error status, or the server is down', async () => {
     server.serveKeys([k1]);
     const jwks = open({ cooldownSeconds: 1 });
     const good = await jwks.keys(60_000);
@@ -169,11 +196,11 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
       ['not JSON', () => void (server.answer = { kind: 'body', body: '<html>login</html>', contentType: 'text/html' }), 'invalid'],
       ['too large', () => void (server.answer = { kind: 'body', body: Buffer.alloc(MAX_JWKS_BYTES + 1, 0x20) }), 'invalid'],
       [
-        'no usable key',
-        () =>
-          void (server.answer = { kind: 'body', body: JSON.stringify({ keys: [{ kty: 'oct', k: 'bm90LWEtcHVibGljLWtleQ', kid: 'x' }] }) }),
+        'a JWK, not a set',
+        () => void (server.answer = { kind: 'body', body: JSON.stringify({ kty: 'oct', k: 'bm90LWEtcHVibGljLWtleQ' }) }),
         'invalid',
       ],
+      ['a 404', () => void (server.answer = { kind: 'body', body: '{"keys":[]}', status: 404 }), 'unavailable'],
       ['a 500', () => void (server.answer = { kind: 'body', body: 'oops', status: 500 }), 'unavailable'],
       ['the server down', () => server.down(), 'unavailable'],
     ];
@@ -189,7 +216,11 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
     assert.ok(!logged.text().includes('bm90LWEtcHVibGljLWtleQ'), 'no key material logged');
     for (const member of PRIVATE_MEMBERS) assert.ok(!JSON.stringify(jwks.stats()).includes(`"${member}"`));
     const warnings = logged.lines().filter((line) => line['event.action'] === 'jwks-fetch-failed');
-    assert.ok(warnings.some((line) => String(line.message).includes('the last good set stays in use: the answer is not JSON')));
+    assert.ok(
+      warnings.some((line) =>
+        String(line.message).includes('the last good set stays in use for at most 3600 s past its cache lifetime: the answer is not JSON'),
+      ),
+    );
   });
 
   test('a kid the set lacks fetches again at most once per cooldown, however many tokens name one', async () => {
@@ -212,12 +243,81 @@ describe('remote JWKS: fetching through a real HTTP server', () => {
     await dead.down();
     const jwks = createRemoteJwks(
       { log: logged.log, nowMs: Date.now },
-      { uri: dead.url, minCacheSeconds: 300, maxCacheSeconds: 3600, cooldownSeconds: 3600 },
+      { uri: dead.url, minCacheSeconds: 300, maxCacheSeconds: 3600, cooldownSeconds: 3600, maxStaleSeconds: 3600 },
     );
     opened.push(jwks);
     await eventually(() => jwks.stats().fetches.unavailable >= 1, 'the first fetch failed');
     const counted = jwks.stats().fetches.unavailable;
     for (let i = 0; i < 20; i++) assert.equal(await jwks.keys(60_000), undefined);
     assert.ok(jwks.stats().fetches.unavailable <= counted + 1, 'callers do not fetch; the retry schedule does');
+  });
+
+  test('a JWKS without a usable key replaces the set at once (a withdrawn key), with one warning naming what was left out', async () => {
+    server.serveKeys([k1, k2]);
+    // Its own log: the sets opened by the tests before fetch from the same server.
+    const own = capturedLogger();
+    const jwks = open({ cooldownSeconds: 1 }, own);
+    assert.deepEqual([...(await jwks.keys(60_000))!.byKid.keys()], ['k1', 'k2']);
+    const p384 = await publicJwk(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, { kid: 'k1', alg: 'ES384' });
+    const withdrawals: Array<[string, unknown[], string]> = [
+      ['an empty set', [], 'has no usable signature key:'],
+      [
+        'only keys we skip',
+        [p384, { kty: 'oct', k: 'bm90LWEtcHVibGljLWtleQ', kid: 'k2' }],
+        'has no usable signature key, 2 left out (1 a key type, curve or alg we do not verify, 1 a private or symmetric key):',
+      ],
+    ];
+    for (const [what, keys, message] of withdrawals) {
+      server.answer = { kind: 'body', body: JSON.stringify({ keys }) };
+      const counted = jwks.stats().fetches.no_usable_key;
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // past the refetch cooldown
+      const set = await jwks.refetch(60_000);
+      assert.equal(set?.byKid.size, 0, `${what}: no key is trusted any more`);
+      assert.equal((await jwks.keys(0))?.byKid.size, 0, `${what}: the empty set is what keys() serves`);
+      assert.deepEqual([jwks.stats().keys, jwks.stats().stale], [0, false]);
+      assert.equal(jwks.stats().fetches.no_usable_key, counted + 1, `${what}: counted as no_usable_key`);
+      const warnings = own
+        .lines()
+        .filter((line) => line['event.action'] === 'jwks-no-usable-key' && String(line.message).includes(message));
+      assert.equal(warnings.length, 1, `${what}: one warning line`);
+    }
+    assert.ok(!own.text().includes('bm90LWEtcHVibGljLWtleQ') && !own.text().includes(String(p384.x)), 'no key material logged');
+    // The provider publishes a key again: it is used from the next fetch on.
+    server.serveKeys([k2]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual([...(await jwks.refetch(60_000))!.byKid.keys()], ['k2']);
+  });
+
+  test('the last good set is used at most maxStaleSeconds past its cache lifetime while fetches fail, then none until a fetch succeeds', async () => {
+    server.serveKeys([k1], 'max-age=300');
+    clockShiftMs = 0;
+    const jwks = open({ minCacheSeconds: 300, maxCacheSeconds: 300, maxStaleSeconds: 60, cooldownSeconds: 1 });
+    const good = await jwks.keys(60_000);
+    assert.ok(good?.byKid.has('k1'));
+    await server.down();
+    try {
+      // Past the cache lifetime, within the stale bound: the fetch it starts fails, the last good set stays.
+      clockShiftMs = 330_000;
+      assert.equal(await jwks.keys(60_000), good);
+      assert.ok(jwks.stats().fetches.unavailable >= 1);
+      assert.deepEqual([jwks.stats().keys, jwks.stats().stale], [1, true]);
+      // Past lifetime + maxStaleSeconds: no set, fail closed, and the background retries go on.
+      clockShiftMs = 361_000;
+      assert.equal(await jwks.keys(60_000), undefined);
+      assert.equal(await jwks.refetch(60_000), undefined);
+      assert.deepEqual([jwks.stats().keys, jwks.stats().stale], [0, true]);
+      const retried = jwks.stats().fetches.unavailable;
+      await eventually(() => jwks.stats().fetches.unavailable > retried, 'the background retries go on');
+      await eventually(
+        () => logged.lines().some((line) => line['event.action'] === 'jwks-stale-refused' && line['url.original'] === server.url),
+        'one error line says the set is too old to use',
+      );
+    } finally {
+      await server.up();
+    }
+    server.serveKeys([k1, k2]);
+    await eventually(async () => (await jwks.keys(0))?.byKid.has('k2') === true, 'a set again once a fetch succeeds');
+    assert.deepEqual([jwks.stats().keys, jwks.stats().stale], [2, false]);
+    clockShiftMs = 0;
   });
 });

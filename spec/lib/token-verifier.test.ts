@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { createSecretKey } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { createLogger } from '../../lib/ops/logger.js';
+import { openKeyDirectory } from '../../lib/tokens/key-directory.js';
+import { signJwt } from '../../lib/tokens/signing-keys.js';
 import type { SigningCredential } from '../../lib/tokens/signing-credential.js';
 import { AuthError } from '../../lib/errors.js';
 import { keyClaim } from '../../lib/credentials/entity-name.js';
 import { createTokenVerifier, type VerifyOptions } from '../../lib/tokens/verifier.js';
 import { signHs256 } from '../../lib/tokens/signer.js';
-import { nonCanonicalSpellings } from '../support/jwt-check.js';
+import { forgeJwt, nonCanonicalSpellings } from '../support/jwt-check.js';
+import { keyPair, privatePem, tempKeyDir, writeKeys } from '../support/signing-keys.js';
 
 const T0 = 1_800_000_000;
 const credential = (secret: string): SigningCredential => ({ consumerId: 'c-1', key: 'k-1', secret });
@@ -205,5 +209,41 @@ describe('keyClaim: the credential key a token names', () => {
       assert.throws(() => keyClaim({ key }, 'key'), mismatch, JSON.stringify(key));
     }
     for (const key of ['alice-jwt-key', 'a.b', '...', 'Zoë key', 'k'.repeat(256)]) assert.equal(keyClaim({ key }, 'key'), key);
+  });
+});
+
+describe('token_types: the header typ every verified token must have, when the config names any', () => {
+  const typed = options({ token_types: ['at+jwt'] });
+
+  test('HS256: at+jwt in any case, with or without application/, is accepted; JWT, another type or none is AUTH_011 token_type', async () => {
+    const verifier = createTokenVerifier({ nowSeconds: () => T0 });
+    const cred = credential('secret-one-0123456789abcdef');
+    const claims = { sub: 'alice', key: cred.key, iat: T0, exp: T0 + 60, aud: 'api' };
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt', 'Application/At+Jwt'])
+      assert.equal((await verifier.verify(forgeJwt({ alg: 'HS256', typ }, claims, cred.secret), cred, typed)).sub, 'alice', typ);
+    for (const typ of ['JWT', 'application/jwt', 'at+jwt; charset=utf-8', 7, undefined])
+      assert.equal(
+        await refusal(verifier.verify(forgeJwt({ alg: 'HS256', typ }, claims, cred.secret), cred, typed)),
+        'AUTH_011 token_type',
+        String(typ),
+      );
+    assert.equal((await verifier.verify(tokenFor(cred, {}), cred, options({ token_types: [] }))).sub, 'alice', 'empty: any typ');
+    assert.equal((await verifier.verify(tokenFor(cred, {}), cred, options({ token_types: ['JWT'] }))).sub, 'alice', 'JWT, as configured');
+  });
+
+  test("a token of the sidecar's key set: its typ is checked too", async (t) => {
+    const dir = tempKeyDir(t);
+    writeKeys(dir, [{ file: 'es.pem', kid: 'es-1', alg: 'ES256', state: 'current', content: privatePem(keyPair('ES256').privateKey) }]);
+    const directory = await openKeyDirectory(
+      { log: createLogger({ level: 'silent', serviceVersion: 'test' }), nowMs: Date.now },
+      { dir, pollMs: 60_000 },
+    );
+    t.after(() => directory.close());
+    const verifier = createTokenVerifier({ nowSeconds: () => T0, keys: () => directory.keys()?.set });
+    const key = directory.keys()!.set.byKid.get('es-1')!;
+    const claims = { sub: 'alice', client_id: 'c-1', iat: T0, exp: T0 + 60, aud: 'api' };
+    const opts = { ...typed, algorithms: ['ES256'] };
+    assert.equal((await verifier.verifyWithKeySet(signJwt(claims, key, 'at+jwt'), opts)).kid, 'es-1');
+    assert.equal(await refusal(verifier.verifyWithKeySet(signJwt(claims, key, 'JWT'), opts)), 'AUTH_011 token_type');
   });
 });

@@ -23,8 +23,10 @@ describe("token-validator's config schema, as Kong checks it", () => {
       scopes_match: 'all',
       check_revocation: true,
       revocation_unavailable: 'allow',
+      token_types: [],
       jwks_min_cache_seconds: 300,
       jwks_max_cache_seconds: 3600,
+      jwks_max_stale_seconds: 3600,
       jwks_refetch_cooldown_seconds: 30,
       jwks_max_wait_ms: 500,
     });
@@ -49,8 +51,10 @@ describe("token-validator's config schema, as Kong checks it", () => {
       scopes_match: 'any',
       check_revocation: false,
       revocation_unavailable: 'deny',
+      token_types: ['at+jwt', 'application/at+jwt'],
       jwks_min_cache_seconds: 60,
       jwks_max_cache_seconds: 86400,
+      jwks_max_stale_seconds: 0,
       jwks_refetch_cooldown_seconds: 10,
       jwks_max_wait_ms: 2000,
     };
@@ -75,6 +79,11 @@ describe("token-validator's config schema, as Kong checks it", () => {
       algorithms: [null, 'expected one of: HS256, ES256, EdDSA, RS256, PS256'],
     });
     assert.deepEqual(errors({ algorithms: [] }), { algorithms: 'length must be at least 1' });
+    assert.deepEqual(errors({ token_types: 'at+jwt' }), { token_types: 'expected an array' });
+    assert.deepEqual(errors({ token_types: ['at+jwt', 9068] }), { token_types: [null, 'expected a string'] });
+    assert.deepEqual(errors({ jwks_max_stale_seconds: -1 }), { jwks_max_stale_seconds: 'value should be between 0 and 604800' });
+    assert.deepEqual(errors({ jwks_max_stale_seconds: 604801 }), { jwks_max_stale_seconds: 'value should be between 0 and 604800' });
+    assert.deepEqual(errors({ jwks_max_stale_seconds: 1.5 }), { jwks_max_stale_seconds: 'expected an integer' });
   });
 
   test('jwks_uri: https (http only for a loopback host), a gate with issuer, audience and asymmetric algorithms', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { KongHarness } from '../../kong/stand-in/kong-harness.js';
 import type { GatewayResult } from '../../kong/stand-in/gateway.js';
@@ -8,6 +8,7 @@ import { JwksServer, providerKey, signRaw, signWith, type ProviderKey } from '..
 import { eventually, sleep } from '../support/eventually.js';
 import { metricValue, scrape } from '../support/prometheus.js';
 import { forgeJwt } from '../support/jwt-check.js';
+import { exportJWK } from 'jose';
 
 const ISSUER = 'https://idp.test/realms/orders';
 const AUDIENCE = 'orders-api';
@@ -35,7 +36,7 @@ const body = (res: GatewayResult) => JSON.parse(res.body) as { code?: string; ex
 
 describe('token-validator gate with a remote JWKS (an identity provider on 127.0.0.1)', () => {
   let kong: KongHarness;
-  const servers: Record<'main' | 'rotating' | 'flaky' | 'slow' | 'counted' | 'dead', JwksServer> = {} as never;
+  const servers: Record<'main' | 'rotating' | 'flaky' | 'slow' | 'counted' | 'dead' | 'withdrawing' | 'stale', JwksServer> = {} as never;
   let es: ProviderKey;
   let rs: ProviderKey;
   let ps: ProviderKey;
@@ -51,18 +52,21 @@ describe('token-validator gate with a remote JWKS (an identity provider on 127.0
       providerKey('ps-1', 'PS256'),
       providerKey('ed-1', 'EdDSA'),
     ]);
-    for (const name of ['main', 'rotating', 'flaky', 'slow', 'counted', 'dead'] as const) servers[name] = await JwksServer.start();
+    for (const name of ['main', 'rotating', 'flaky', 'slow', 'counted', 'dead', 'withdrawing', 'stale'] as const)
+      servers[name] = await JwksServer.start();
     servers.main.serveKeys([es, rs, ps, ed], 'public, max-age=600');
     servers.rotating.serveKeys([es]);
     servers.flaky.serveKeys([es]);
     servers.slow.serveKeys([es]);
     servers.counted.serveKeys([es]);
+    servers.withdrawing.serveKeys([es]);
+    servers.stale.serveKeys([es]);
     await servers.dead.down();
     kong = await KongHarness.start({
       kongYml: `_format_version: "3.0"
 services:
 ${ORDERS_SERVICE_BEHIND_BACKSTOP}
-${remoteRoute('idp', servers.main.url)}${remoteRoute('rotating', servers.rotating.url, ', jwks_min_cache_seconds: 1, jwks_max_cache_seconds: 1')}${remoteRoute('flaky', servers.flaky.url, ', jwks_refetch_cooldown_seconds: 1')}${remoteRoute('slow', servers.slow.url, ', jwks_max_wait_ms: 50')}${remoteRoute('counted', servers.counted.url, ', jwks_refetch_cooldown_seconds: 3600, jwks_max_wait_ms: 10000')}${remoteRoute('dead', servers.dead.url)}${remoteRoute('misconfigured', servers.dead.url, ', jwks_min_cache_seconds: 600, jwks_max_cache_seconds: 60')}
+${remoteRoute('idp', servers.main.url)}${remoteRoute('rotating', servers.rotating.url, ', jwks_min_cache_seconds: 1, jwks_max_cache_seconds: 1')}${remoteRoute('flaky', servers.flaky.url, ', jwks_refetch_cooldown_seconds: 1')}${remoteRoute('slow', servers.slow.url, ', jwks_max_wait_ms: 50')}${remoteRoute('counted', servers.counted.url, ', jwks_refetch_cooldown_seconds: 3600, jwks_max_wait_ms: 10000')}${remoteRoute('dead', servers.dead.url)}${remoteRoute('withdrawing', servers.withdrawing.url, ', jwks_min_cache_seconds: 1, jwks_max_cache_seconds: 1')}${remoteRoute('stale', servers.stale.url, ', jwks_min_cache_seconds: 1, jwks_max_cache_seconds: 1, jwks_max_stale_seconds: 1, jwks_refetch_cooldown_seconds: 1')}${remoteRoute('typed', servers.main.url, ', token_types: [at+jwt]')}${remoteRoute('misconfigured', servers.dead.url, ', jwks_min_cache_seconds: 600, jwks_max_cache_seconds: 60')}
 consumers: []
 `,
     });
@@ -110,6 +114,9 @@ consumers: []
       // The public key as an HMAC secret (alg confusion).
       ['HS256', forgeJwt({ alg: 'HS256', kid: 'rs-1' }, claims(), JSON.stringify(rs.jwk)), 400, 'AUTH_011', 'algorithm'],
       ['signature', (await signWith(es, claims())).replace(/.{4}$/, 'AAAA'), 400, 'AUTH_011', 'signature'],
+      // OpenID Connect ID tokens of the same issuer and audience are not access tokens.
+      ['nonce', signWith(es, claims({ nonce: 'n-0S6_WzA2Mj' })), 400, 'AUTH_011', 'token_type'],
+      ['at_hash', signWith(es, claims({ at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' })), 400, 'AUTH_011', 'token_type'],
     ];
     for (const [what, token, status, code, reason] of cases) {
       const res = await call('idp', await token);
@@ -140,7 +147,7 @@ consumers: []
     assert.equal((await call('rotating', newToken)).status, 200);
   });
 
-  test('a provider that goes down, serves garbage, too much, no usable key, then re-keys under the same kid', async () => {
+  test('a provider that goes down, serves garbage, too much, an error status, then re-keys under the same kid', async () => {
     const server = servers.flaky;
     const token = await signWith(es, claims());
     assert.equal((await call('flaky', token)).status, 200);
@@ -155,10 +162,7 @@ consumers: []
         },
       ],
       ['oversized', () => void (server.answer = { kind: 'body', body: `{"keys":[${' '.repeat(300 * 1024)}]}` })],
-      [
-        'no usable key',
-        () => void (server.answer = { kind: 'body', body: '{"keys":[{"kty":"oct","kid":"es-1","k":"c2VjcmV0LW9mLXRoZS1wcm92aWRlcg"}]}' }),
-      ],
+      ['an error status', () => void (server.answer = { kind: 'body', body: '{"keys":[]}', status: 404 })],
     ];
     for (const [what, fail] of failures) {
       await fail();
@@ -180,12 +184,91 @@ consumers: []
     assert.equal(body(old).extensions?.reason, 'signature', 'a token of the replaced key fails its signature');
     const metrics = await scrape(await kong.server.statusUrl());
     const jwks = server.url;
-    assert.ok(metricValue(metrics, 'kong_auth_jwks_fetches_total', { jwks, result: 'unavailable' }) >= 1);
-    assert.ok(metricValue(metrics, 'kong_auth_jwks_fetches_total', { jwks, result: 'invalid' }) >= 3);
+    assert.ok(metricValue(metrics, 'kong_auth_jwks_fetches_total', { jwks, result: 'unavailable' }) >= 2);
+    assert.ok(metricValue(metrics, 'kong_auth_jwks_fetches_total', { jwks, result: 'invalid' }) >= 2);
     assert.equal(metricValue(metrics, 'kong_auth_jwks_keys', { jwks }), 1);
     const text = await (await fetch(`${await kong.server.statusUrl()}/metrics`, { headers: { accept: 'text/plain' } })).text();
-    assert.ok(!text.includes('c2VjcmV0LW9mLXRoZS1wcm92aWRlcg') && !text.includes(String(rekeyed.jwk.x)), 'no key material in the metrics');
-    assert.ok(!kong.server.capturedOutput.includes('c2VjcmV0LW9mLXRoZS1wcm92aWRlcg'), 'nor in the log');
+    assert.ok(!text.includes(String(rekeyed.jwk.x)), 'no key material in the metrics');
+  });
+
+  test('a provider that withdraws its key by publishing no usable key: the key’s tokens are refused from that fetch on', async () => {
+    const server = servers.withdrawing;
+    const token = await signWith(es, claims());
+    assert.equal((await call('withdrawing', token)).status, 200);
+    // What is left is of types the gate does not verify (ES384, RS512, a symmetric key): a set with no usable key.
+    const [es384, rs512] = await Promise.all([
+      exportJWK(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey),
+      exportJWK(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey),
+    ]);
+    server.answer = {
+      kind: 'keys',
+      keys: [
+        { ...es384, kid: 'es-1', alg: 'ES384' },
+        { ...rs512, kid: 'rs-512', alg: 'RS512' },
+        { kty: 'oct', kid: 'hs', k: 'c2VjcmV0LW9mLXRoZS1wcm92aWRlcg' },
+      ],
+      cacheControl: 'max-age=1',
+    };
+    const fetched = server.fetches;
+    // The first fetch after the change has been read once the one after it has started (one fetch at a time).
+    await eventually(() => server.fetches >= fetched + 2, 'the background refresh fetched the withdrawal');
+    const res = await call('withdrawing', token);
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.source, 'exit');
+    assert.deepEqual([body(res).code, body(res).extensions?.reason], ['AUTH_011', 'key_mismatch']);
+    const warning = kong.server.capturedOutput
+      .split('\n')
+      .find((line) => line.includes('"jwks-no-usable-key"') && line.includes(server.url));
+    assert.match(
+      warning ?? '',
+      /has no usable signature key, 3 left out \(2 a key type, curve or alg we do not verify, 1 a private or symmetric key\)/,
+    );
+    for (const material of [String(es384.x), String(rs512.n), 'c2VjcmV0LW9mLXRoZS1wcm92aWRlcg'])
+      assert.ok(!kong.server.capturedOutput.includes(material), 'no key material in the log');
+    const metrics = await scrape(await kong.server.statusUrl());
+    assert.ok(metricValue(metrics, 'kong_auth_jwks_fetches_total', { jwks: server.url, result: 'no_usable_key' }) >= 1);
+    assert.equal(metricValue(metrics, 'kong_auth_jwks_keys', { jwks: server.url }), 0);
+    const text = await (await fetch(`${await kong.server.statusUrl()}/metrics`, { headers: { accept: 'text/plain' } })).text();
+    assert.ok(!text.includes('c2VjcmV0LW9mLXRoZS1wcm92aWRlcg'), 'nor in the metrics');
+    // The same withdrawal as an empty set, after the key came back.
+    server.serveKeys([es], 'max-age=1');
+    await eventually(async () => (await call('withdrawing', token)).status === 200, 'the key is trusted again once published');
+    server.answer = { kind: 'keys', keys: [], cacheControl: 'max-age=1' };
+    const again = server.fetches;
+    await eventually(() => server.fetches >= again + 2, 'the background refresh fetched the empty set');
+    assert.equal(body(await call('withdrawing', token)).extensions?.reason, 'key_mismatch');
+  });
+
+  test('a provider down longer than jwks_max_stale_seconds past the cache lifetime: 503 AUTH_004 (fail closed), admitted again once it is back', async () => {
+    const server = servers.stale;
+    const token = await signWith(es, claims());
+    assert.equal((await call('stale', token)).status, 200);
+    await server.down();
+    let res: GatewayResult | undefined;
+    await eventually(async () => (res = await call('stale', token)).status === 503, 'the stale set is no longer used');
+    assert.equal(res!.source, 'exit');
+    assert.equal(body(res!).code, 'AUTH_004');
+    assert.ok(res!.headers['retry-after'], 'Retry-After');
+    const refusedLine = () =>
+      kong.server.capturedOutput.split('\n').some((line) => line.includes('"jwks-stale-refused"') && line.includes(server.url));
+    // Written by the first background retry that fails past the bound.
+    await eventually(refusedLine, 'an error line says the set is too old to use');
+    await server.up();
+    // The background retries go on without requests; once one succeeds the gate admits again.
+    await eventually(async () => (await call('stale', token)).status === 200, 'admitted once the provider is back');
+  });
+
+  test('token_types: the header typ must be one of them, case-insensitively and with or without application/', async () => {
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt']) {
+      const res = await call('typed', await signWith(es, claims(), { typ }));
+      assert.equal(res.status, 200, `${typ}: ${res.body}`);
+    }
+    for (const typ of ['JWT', 'application/jwt', 'id_token+jwt', undefined]) {
+      const res = await call('typed', await signWith(es, claims(), { typ }));
+      assert.equal(res.status, 400, `${String(typ)}: ${res.body}`);
+      assert.deepEqual([body(res).code, body(res).extensions?.reason], ['AUTH_011', 'token_type'], String(typ));
+    }
+    assert.equal((await call('idp', await signWith(es, claims(), { typ: 'JWT' }))).status, 200, 'without token_types: any typ');
   });
 
   test('a provider slower than the wait budget: 503 AUTH_004 while its answer is held, never the upstream; admitted once it answers', async () => {
