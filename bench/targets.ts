@@ -51,9 +51,13 @@ function featureCostLines(rows: Row[], costs: FeatureCost[], level: number): Bar
       : 'not measured';
     return {
       figure: `${pair.feature}: server CPU per event, "${pair.with}" − "${pair.without}", ${inProcess}; through the socket at c=${level}: ${socket.median} µs (${socket.each.join(', ')})`,
-      measured: `${measured} µs`,
-      bar: pair.bar === undefined ? 'reported' : `≤ ${pair.bar} µs`,
-      met: pair.bar === undefined || !cost ? null : measured <= pair.bar && cost.failedEvents === 0,
+      measured: `${measured} µs; socket ${socket.median} µs`,
+      bar: pair.bar === undefined ? 'reported' : `≤ ${pair.bar} µs, both`,
+      // Met when both measurements are within the target: the in-process one and, once measured, the socket's.
+      met:
+        pair.bar === undefined || !cost
+          ? null
+          : measured <= pair.bar && cost.failedEvents === 0 && (socket.each.length === 0 || socket.median <= pair.bar),
     };
   });
 }
