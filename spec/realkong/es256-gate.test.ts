@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { verify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
 import { RealKongStack } from '../support/realkong-stack.js';
 import { RealKong } from '../support/realkong.js';
-import { keyPair, privatePem, writeKeys } from '../support/signing-keys.js';
+import { keyPair, privatePem } from '../support/signing-keys.js';
 
 const CONSUMERS = parseKongYml(`_format_version: "3.0"
 consumers:
@@ -17,27 +14,20 @@ consumers:
 describe("Kong's own bridge (realkong): an ES256 token of the key set, issued and then admitted by the gate", () => {
   let stack: RealKongStack;
   let kong: RealKong;
-  let dir: string;
   const { privateKey, publicKey } = keyPair('ES256');
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realkong-es256-'));
-    writeKeys(dir, [{ file: 'ec.pem', alg: 'ES256', state: 'current', kid: 'ec-1', content: privatePem(privateKey) }]);
-    stack = await RealKongStack.start(
+    stack = await RealKongStack.startWithKeys(
       CONSUMERS,
       {
         '/tokens': [{ name: 'token-issuer', config: { issuer: 'https://issuer.test', algorithm: 'ES256' } }],
         '/gated': [{ name: 'token-validator', config: { mode: 'gate', issuer: 'https://issuer.test', algorithms: ['ES256'] } }],
       },
-      undefined,
-      { SIGNING_KEYS_DIR: dir },
+      [{ file: 'ec.pem', alg: 'ES256', state: 'current', kid: 'ec-1', content: privatePem(privateKey) }],
     );
     kong = stack.kong;
   });
-  after(async () => {
-    await stack?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stack?.stop());
 
   test('the token is signed by the current key (kid, JOSE-form signature); the gate verifies it by kid, authenticates its consumer and passes ours upstream', async () => {
     const alice = stack.consumer('alice');

@@ -1,36 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseKongYml } from '../../kong/stand-in/kong-yml.js';
 import { RealKongStack } from '../support/realkong-stack.js';
 import { RealKong } from '../support/realkong.js';
-import { keyPair, privatePem, PRIVATE_MEMBERS, writeKeys } from '../support/signing-keys.js';
+import { keyPair, privatePem, PRIVATE_MEMBERS } from '../support/signing-keys.js';
 
 describe("Kong's own bridge (realkong): the JWKS route", () => {
   let stack: RealKongStack;
   let kong: RealKong;
-  let dir: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realkong-jwks-'));
-    writeKeys(dir, [
-      { file: 'ec.pem', alg: 'ES256', state: 'current', kid: 'ec-1', content: privatePem(keyPair('ES256').privateKey) },
-      { file: 'rs.pem', alg: 'RS256', state: 'next', kid: 'rs-1', content: privatePem(keyPair('RS256').privateKey) },
-    ]);
-    stack = await RealKongStack.start(
+    stack = await RealKongStack.startWithKeys(
       parseKongYml('_format_version: "3.0"\n'),
       { '/.well-known/jwks.json': [{ name: 'token-issuer', config: { mode: 'jwks' } }] },
-      undefined,
-      { SIGNING_KEYS_DIR: dir },
+      [
+        { file: 'ec.pem', alg: 'ES256', state: 'current', kid: 'ec-1', content: privatePem(keyPair('ES256').privateKey) },
+        { file: 'rs.pem', alg: 'RS256', state: 'next', kid: 'rs-1', content: privatePem(keyPair('RS256').privateKey) },
+      ],
     );
     kong = stack.kong;
   });
-  after(async () => {
-    await stack?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stack?.stop());
 
   test('GET: the public set as application/jwk-set+json with Cache-Control and ETag; If-None-Match: 304 without a body; HEAD: no body', async () => {
     await kong.request('/.well-known/jwks.json'); // starts the instance
