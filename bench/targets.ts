@@ -156,16 +156,19 @@ export function theBar(
     lines.push({
       figure: `${group}: ours / floor, c=${level} (${vsFloor.each.join(', ')})${floorDriverBound ? ' — floor driver-bound: its figure is a lower bound' : ''}`,
       measured: `${vsFloor.median}×`,
-      bar: '≥ 0.75×',
-      met: vsFloor.median >= 0.75,
+      bar: '≥ 0.8×',
+      met: vsFloor.median >= 0.8,
     });
-    const fixed = rows.find((r) => r.group === 'fixed-rate' && r.server === ours);
-    if (fixed)
+    // A fixed-rate p99 in ms differs threefold between machines: the target is a ratio to the baselines' in the same run.
+    const [fixed, fixedFloor, fixedKongPdk] = [ours, floor, kongPdk].map((server) =>
+      rows.find((r) => r.group === 'fixed-rate' && r.server === server),
+    );
+    if (fixed && fixedFloor && fixedKongPdk)
       lines.push({
-        figure: `${group}: p99 at a fixed 1,000 events/s`,
-        measured: `${fixed.p99Ms} ms`,
-        bar: '≤ 1.5 ms',
-        met: fixed.p99Ms <= 1.5,
+        figure: `${group}: p99 at a fixed 1,000 events/s: ours ${fixed.p99Ms} ms, floor ${fixedFloor.p99Ms} ms, bare kong-pdk ${fixedKongPdk.p99Ms} ms`,
+        measured: `${round2(fixed.p99Ms / fixedFloor.p99Ms)}× the floor's, ${round2(fixed.p99Ms / fixedKongPdk.p99Ms)}× kong-pdk's`,
+        bar: "≤ 1× the floor's, ≤ 0.5× kong-pdk's",
+        met: fixed.p99Ms <= fixedFloor.p99Ms && fixed.p99Ms <= 0.5 * fixedKongPdk.p99Ms,
       });
   }
   if (mem) {
