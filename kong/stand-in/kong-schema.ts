@@ -1047,8 +1047,8 @@ function asNilable(entry: FieldEntry): FieldEntry {
 /**
  * The record a field definition is validated against. elements/keys/values/fields are walked
  * by checkFieldDefinition itself (to report problems with readable paths), so here they only
- * need to exist; like in Kong they are added after the nilable pass. entity_checks and
- * shorthand_fields are accepted as Kong does, but not inspected in depth by this harness.
+ * need to exist; like in Kong they are added after the nilable pass. entity_checks are walked by
+ * checkEntityChecks; shorthand_fields are accepted as Kong does, but not inspected in depth by this harness.
  */
 const FIELD_DEFINITION_SCHEMA: FieldDef = {
   type: 'record',
@@ -1062,6 +1062,77 @@ const FIELD_DEFINITION_SCHEMA: FieldDef = {
     { shorthand_fields: { type: 'array', elements: { type: 'any' }, nilable: true } },
   ],
 };
+
+// metaschema.lua conditional_validators: what an entity check's if_match / then_match / else_match may hold.
+// Their elements/keys/values are walked by checkMatchSubfields.
+const CONDITIONAL_VALIDATORS: FieldDef = {
+  type: 'record',
+  fields: [
+    { required: { type: 'boolean' } },
+    { elements: { type: 'any' } },
+    { keys: { type: 'any' } },
+    { values: { type: 'any' } },
+    ...VALIDATOR_ATTRIBUTES.map(asNilable),
+  ],
+};
+
+const STRING_LIST: FieldDef = { type: 'array', elements: { type: 'string' } };
+
+// metaschema.lua entity_checkers: one entry of entity_checks, a record of the checkers' arguments.
+const ENTITY_CHECK_SCHEMA: FieldDef = {
+  type: 'record',
+  fields: [
+    { at_least_one_of: STRING_LIST },
+    {
+      conditional_at_least_one_of: {
+        type: 'record',
+        fields: [
+          { if_field: { type: 'string' } },
+          { if_match: CONDITIONAL_VALIDATORS },
+          { then_at_least_one_of: STRING_LIST },
+          { then_err: { type: 'string' } },
+          { else_match: CONDITIONAL_VALIDATORS },
+          { else_then_at_least_one_of: STRING_LIST },
+          { else_then_err: { type: 'string' } },
+        ],
+      },
+    },
+    { only_one_of: STRING_LIST },
+    { distinct: STRING_LIST },
+    {
+      conditional: {
+        type: 'record',
+        fields: [
+          { if_field: { type: 'string' } },
+          { if_match: CONDITIONAL_VALIDATORS },
+          { then_field: { type: 'string' } },
+          { then_match: CONDITIONAL_VALIDATORS },
+          { then_err: { type: 'string' } },
+        ],
+      },
+    },
+    {
+      custom_entity_check: {
+        type: 'record',
+        fields: [
+          { field_sources: STRING_LIST },
+          { fn: { type: 'function' } },
+          { run_with_missing_fields: { type: 'boolean' } },
+          { run_with_invalid_fields: { type: 'boolean' } },
+        ],
+      },
+    },
+    { mutually_required: STRING_LIST },
+    { mutually_exclusive: STRING_LIST },
+    { mutually_exclusive_sets: { type: 'record', fields: [{ set1: STRING_LIST }, { set2: STRING_LIST }] } },
+  ],
+};
+
+// The metaschema's own entity check on each entry, `only_one_of = keys(Schema.entity_checkers)`. Kong lists
+// the checkers in Lua's pairs() order, which differs between runs; here they are in init.lua's order.
+const ONE_CHECKER_PER_ENTRY = `exactly one of these fields must be non-empty: ${recordFields(ENTITY_CHECK_SCHEMA)
+  .map(([name]) => `'${name}'`)
+  .join(', ')}`;
 
 // metaschema.lua MetaSubSchema: the top-level table a plugin's schema must be.
 const PLUGIN_SCHEMA_SCHEMA: FieldDef = {
@@ -1188,6 +1259,7 @@ function checkPhases(phases: unknown): string[] {
 function checkPluginSchema(pluginName: unknown, schema: unknown): string[] {
   if (!isPlainObject(schema)) return [`Schema: ${MSG.RECORD}`];
   const problems = flattenErrors(validateRecord(PLUGIN_SCHEMA_SCHEMA, schema), 'Schema');
+  problems.push(...checkEntityChecks('Schema.entity_checks', schema['entity_checks']));
   if (typeof schema['name'] === 'string' && typeof pluginName === 'string' && schema['name'] !== pluginName) {
     // Kong does not compare them, but Schema.new caches schemas by name: a plugin schema named
     // like a core entity ("routes", ...) would replace that entity's schema.
@@ -1239,9 +1311,57 @@ function checkFieldEntries(listPath: string, parentPath: string, fields: unknown
 
 /** One field definition: its attributes (validated like Kong's metaschema does), then check_field. */
 function checkFieldDefinition(path: string, def: Record<string, unknown>, siblings: Array<Record<string, unknown>>): string[] {
+  return [...checkFieldAttributes(path, def), ...checkFieldStructure(path, def, siblings)];
+}
+
+function checkFieldAttributes(path: string, def: Record<string, unknown>): string[] {
   const processed = processAutoFields(FIELD_DEFINITION_SCHEMA, def, 'insert');
-  const attributeProblems = flattenErrors(validateRecord(FIELD_DEFINITION_SCHEMA, processed), path);
-  return [...attributeProblems, ...checkFieldStructure(path, def, siblings)];
+  return [
+    ...flattenErrors(validateRecord(FIELD_DEFINITION_SCHEMA, processed), path),
+    ...checkEntityChecks(`${path}.entity_checks`, def['entity_checks']),
+  ];
+}
+
+/**
+ * A schema's (or record field's) entity_checks, as the metaschema validates them: each entry a record
+ * naming exactly one checker, its argument of that checker's shape. Kong does not check that the
+ * field names a check refers to exist.
+ */
+function checkEntityChecks(path: string, checks: unknown): string[] {
+  if (!Array.isArray(checks)) return []; // absent, or reported as not an array by the record's own validation
+  return checks.flatMap((check: unknown, index) => {
+    const checkPath = `${path}[${index}]`;
+    if (!isPlainObject(check)) return [`${checkPath}: ${MSG.RECORD}`];
+    const processed = processAutoFields(ENTITY_CHECK_SCHEMA, check, 'insert');
+    const problems = flattenErrors(validateRecord(ENTITY_CHECK_SCHEMA, processed), checkPath);
+    const named = recordFields(ENTITY_CHECK_SCHEMA).filter(([name]) => isNonEmpty(processed[name]));
+    if (named.length !== 1) problems.push(`${checkPath}: ${ONE_CHECKER_PER_ENTRY}`);
+    for (const [name] of named) {
+      const argument = processed[name];
+      if (!isPlainObject(argument)) continue;
+      for (const match of ['if_match', 'then_match', 'else_match']) {
+        const rules = argument[match];
+        if (isPlainObject(rules)) problems.push(...checkMatchSubfields(`${checkPath}.${name}.${match}`, rules));
+      }
+    }
+    return problems;
+  });
+}
+
+/** init.lua is_nonempty. */
+function isNonEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false;
+  return !(isLuaTable(value) && luaPairs(value).length === 0);
+}
+
+/** A match's elements/keys/values: records of the field attributes (conditional_validators), all the way down. */
+function checkMatchSubfields(path: string, rules: Record<string, unknown>): string[] {
+  return (['elements', 'keys', 'values'] as const).flatMap((attribute) => {
+    const def = rules[attribute];
+    if (def === undefined || def === null) return [];
+    if (!isPlainObject(def)) return [`${path}.${attribute}: ${MSG.RECORD}`];
+    return [...checkFieldAttributes(`${path}.${attribute}`, def), ...checkMatchSubfields(`${path}.${attribute}`, def)];
+  });
 }
 
 /** metaschema.lua check_field. */

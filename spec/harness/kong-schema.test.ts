@@ -4,6 +4,7 @@ import {
   validatePluginConfig,
   validatePluginInfo,
   UnsupportedByHarness,
+  type EntityCheck,
   type FieldEntry,
   type PluginInfo,
 } from '../../kong/stand-in/kong-schema.js';
@@ -177,6 +178,79 @@ test('unknown keys of the schema table are rejected', () => {
   const info = pluginWith([]);
   const withExtra = { ...info, Schema: { ...info.Schema, version: 2 } };
   assert.deepEqual(validatePluginInfo(withExtra), ['Schema.version: unknown field']);
+});
+
+/** A plugin with one `mode` field and these entity checks (shapes Kong may refuse, hence unknown). */
+function pluginWithChecks(checks: unknown): PluginInfo {
+  const info = pluginWith([{ mode: { type: 'string', one_of: ['a', 'b'] } }, { issuer: { type: 'string' } }]);
+  return { ...info, Schema: { ...info.Schema, entity_checks: checks as EntityCheck[] } };
+}
+
+const IF_MODE_A = { if_field: 'config.mode', if_match: { eq: 'a' }, then_field: 'config.issuer', then_match: { required: true } };
+// Kong lists the checkers in an order that differs between runs; the harness, in init.lua's.
+const ONE_CHECKER =
+  "exactly one of these fields must be non-empty: 'at_least_one_of', 'conditional_at_least_one_of', 'only_one_of', 'distinct', " +
+  "'conditional', 'custom_entity_check', 'mutually_required', 'mutually_exclusive', 'mutually_exclusive_sets'";
+
+test('entity checks Kong accepts', () => {
+  const checks = [
+    { conditional: IF_MODE_A },
+    { conditional: { ...IF_MODE_A, if_match: { required: true }, then_match: { len_min: 1, one_of: ['x'] }, then_err: 'needs %s' } },
+    { conditional: { ...IF_MODE_A, then_match: { elements: { type: 'string', one_of: ['x'] } } } },
+    { at_least_one_of: ['config.mode', 'config.issuer'] },
+    {
+      conditional_at_least_one_of: {
+        if_field: 'config.mode',
+        if_match: { eq: 'b' },
+        then_at_least_one_of: ['config.issuer'],
+        then_err: 'mode b needs %s',
+      },
+    },
+    { mutually_exclusive_sets: { set1: ['config.mode'], set2: ['config.issuer'] } },
+  ];
+  assert.deepEqual(validatePluginInfo(pluginWithChecks(checks)), []);
+});
+
+test('each entity check names exactly one checker (metaschema only_one_of)', () => {
+  assert.deepEqual(validatePluginInfo(pluginWithChecks([{}])), [`Schema.entity_checks[0]: ${ONE_CHECKER}`]);
+  assert.deepEqual(validatePluginInfo(pluginWithChecks([{ conditional: IF_MODE_A, at_least_one_of: ['config.mode'] }])), [
+    `Schema.entity_checks[0]: ${ONE_CHECKER}`,
+  ]);
+  assert.deepEqual(validatePluginInfo(pluginWithChecks([{ conditional: IF_MODE_A }, { conditionl: IF_MODE_A }])), [
+    'Schema.entity_checks[1].conditionl: unknown field',
+    `Schema.entity_checks[1]: ${ONE_CHECKER}`,
+  ]);
+  assert.deepEqual(validatePluginInfo(pluginWithChecks({ conditional: IF_MODE_A })), ['Schema.entity_checks: expected an array']);
+});
+
+test('a conditional check is validated as the metaschema does, its matches as field attributes', () => {
+  const errors = (conditional: Record<string, unknown>) =>
+    validatePluginInfo(pluginWithChecks([{ conditional: { ...IF_MODE_A, ...conditional } }]));
+  assert.deepEqual(errors({ if_match: { equals: 'a' } }), ['Schema.entity_checks[0].conditional.if_match.equals: unknown field']);
+  assert.deepEqual(errors({ then_match: { min_len: 1 } }), ['Schema.entity_checks[0].conditional.then_match.min_len: unknown field']);
+  assert.deepEqual(errors({ if_match: { len_min: '1' } }), ['Schema.entity_checks[0].conditional.if_match.len_min: expected an integer']);
+  assert.deepEqual(errors({ if_match: { required: 'yes' } }), [
+    'Schema.entity_checks[0].conditional.if_match.required: expected a boolean',
+  ]);
+  assert.deepEqual(errors({ if_field: 5 }), ['Schema.entity_checks[0].conditional.if_field: expected a string']);
+  assert.deepEqual(errors({ then_match: { elements: { one_of: ['x'] } } }), [
+    'Schema.entity_checks[0].conditional.then_match.elements.type: required field missing',
+  ]);
+  assert.deepEqual(errors({ other: true }), ['Schema.entity_checks[0].conditional.other: unknown field']);
+});
+
+test("a record field's own entity checks are validated too", () => {
+  const record = (checks: unknown[]) =>
+    pluginWith([{ r: { type: 'record', fields: [{ a: { type: 'string' } }], entity_checks: checks as never } }]);
+  assert.deepEqual(validatePluginInfo(record([{ at_least_one_of: ['a'] }])), []);
+  assert.deepEqual(validatePluginInfo(record([{ at_least_one_of: 'a' }])), [
+    'config.r.entity_checks[0].at_least_one_of: expected an array',
+  ]);
+});
+
+test('Kong does not check that the fields an entity check names exist', () => {
+  // Kong 3.10 then skips a check whose fields are all absent; 3.9 fails each config with a Lua error.
+  assert.deepEqual(validatePluginInfo(pluginWithChecks([{ conditional: { ...IF_MODE_A, if_field: 'mode', then_field: 'issuer' } }])), []);
 });
 
 // --- validatePluginConfig: defaults and output shape ----------------------------------------
