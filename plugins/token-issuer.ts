@@ -7,6 +7,7 @@ import {
   type PluginConfig,
   type PluginDescription,
   type ConditionalCheck,
+  type FieldName,
   type PluginModule,
   type SchemaField,
   urlField,
@@ -200,7 +201,7 @@ export const Schema = [
 
 const RFC_9068 = { if_field: 'token_profile', if_match: { eq: 'rfc9068' } } as const;
 /** An RFC 9068 token has iss and aud (§2.2) and is verified from the published keys (§4), so Kong refuses a config without them. */
-const ENTITY_CHECKS: readonly ConditionalCheck[] = [
+const ENTITY_CHECKS: readonly ConditionalCheck<FieldName<typeof Schema>>[] = [
   { conditional: { ...RFC_9068, then_field: 'issuer', then_match: { required: true } } },
   { conditional: { ...RFC_9068, then_field: 'audience', then_match: { len_min: 1 } } },
   { conditional: { ...RFC_9068, then_field: 'algorithm', then_match: { one_of: KEY_ALGS } } },

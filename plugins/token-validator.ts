@@ -18,6 +18,7 @@ import {
   urlField,
   withDefaults,
   type ConditionalCheck,
+  type FieldName,
   type Kong,
   type PluginConfig,
   type PluginDescription,
@@ -223,7 +224,7 @@ export const Schema = [
 
 const REMOTE: ConditionalCheck['conditional']['if_match'] = { required: true };
 /** With `jwks_uri`: a gate, pinned to one issuer and audience, and no HS256 (a public key set has no shared secret). */
-const ENTITY_CHECKS: readonly ConditionalCheck[] = [
+const ENTITY_CHECKS: readonly ConditionalCheck<FieldName<typeof Schema>>[] = [
   { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'mode', then_match: { one_of: ['gate'] } } },
   { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'issuer', then_match: { required: true } } },
   { conditional: { if_field: 'jwks_uri', if_match: REMOTE, then_field: 'audience', then_match: { len_min: 1 } } },

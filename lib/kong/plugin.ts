@@ -67,17 +67,27 @@ export type PluginConfig<S extends readonly SchemaField[]> = Readonly<
   Intersection<S[number] extends infer E ? (E extends unknown ? EntryConfig<E> : never) : never>
 >;
 
+/** The names of a schema's fields. */
+export type FieldName<S extends readonly SchemaField[]> = S[number] extends infer E
+  ? E extends unknown
+    ? keyof E & string
+    : never
+  : never;
+
 /**
  * Kong's `conditional` entity check between two fields of the config (named without `config.`): when
  * `if_field` matches `if_match`, `then_field` must match `then_match`. Kong answers a config that fails
- * it as it answers any other invalid field, so such a config never reaches the plugin server.
+ * it as it answers any other invalid field, so such a config never reaches the plugin server. Kong does
+ * not check that the two fields exist (a check naming a field the config lacks refuses valid configs,
+ * or on Kong 3.9 fails them with a Lua error): declare checks as `ConditionalCheck<FieldName<typeof Schema>>`
+ * so the compiler does.
  */
-export interface ConditionalCheck {
+export interface ConditionalCheck<Field extends string = string> {
   conditional: {
-    if_field: string;
+    if_field: Field;
     /** `eq`: the field has this value; `required`: the field is set (Kong's validator fails on null, so the check is skipped). */
     if_match: { eq: string } | { required: true };
-    then_field: string;
+    then_field: Field;
     then_match: {
       required?: true;
       len_min?: number;
