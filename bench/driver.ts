@@ -62,8 +62,13 @@ export interface DriverResult {
 
 export const BENCH_CONSUMER = { id: '11111111-1111-4111-8111-111111111111', username: 'bench-consumer', custom_id: 'bench-custom' };
 export const BENCH_CREDENTIAL = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef0123456789' };
-/** The bench consumer as Kong hands it over when its tags allow scopes (the issuer then reads the `scope` query). */
-export const SCOPED_BENCH_CONSUMER = { ...BENCH_CONSUMER, tags: ['scope:orders.read', 'scope:orders.write', 'team-bench'] };
+/** A consumer whose tags allow scopes (the issuer reads them with the consumer, and may read the `scope` query). */
+export const SCOPED_BENCH_CONSUMER = {
+  id: '44444444-4444-4444-8444-444444444444',
+  username: 'bench-scoped',
+  custom_id: 'bench-scoped-custom',
+  tags: ['scope:orders.read', 'scope:orders.write', 'team-bench'],
+};
 /** Consumers the cold scenario walks through, one new one per request. */
 export const coldConsumer = (n: number): { id: string; username: string; custom_id?: string } => ({
   id: `22222222-2222-4222-8222-${String(n).padStart(12, '0')}`,
@@ -179,7 +184,8 @@ export function requestMaker(
       kind === 'issue-scoped' ? 'scope=orders.read' : '',
       headers,
     );
-    if (kind !== 'gate') req.authenticate(consumer, { id: 'cred-1' });
+    // As Kong's auth plugins do: the credential names the consumer it belongs to.
+    if (kind !== 'gate') req.authenticate(consumer, { id: 'cred-1', consumer: { id: consumer.id } });
     return req;
   };
 }

@@ -63,6 +63,8 @@ export interface E2eResult {
 
 export const OURS_BACKSTOP_GATE = 'ours gate (upstream_headers: backstop)';
 export const FLOOR_BACKSTOP_GATE = 'floor gate (upstream_headers: backstop calls)';
+/** The floor issuer with the calls an issuer made before the credential Kong authenticated sufficed: get_consumer as well. */
+export const FLOOR_ISSUER_TODAY = 'floor issuer (get_consumer too: the former calls)';
 
 export function e2eRoutes(bench: Bench): E2eRoute[] {
   const plugin = (name: string, config: Record<string, unknown> = {}) => ({ name, config });
@@ -70,6 +72,7 @@ export function e2eRoutes(bench: Bench): E2eRoute[] {
     ['no plugin', '/none', 'none', 'none'],
     ['ours token-issuer', '/tokens/ours', 'issuer', 'ours', plugin('token-issuer', bench.config('issuer'))],
     ['floor issuer', '/tokens/floor', 'issuer', 'floor', plugin('floor')],
+    [FLOOR_ISSUER_TODAY, '/tokens/floor-today', 'issuer', 'floor', plugin('floor-today')],
     ['kong-pdk bare issuer', '/tokens/kong-pdk', 'issuer', 'kong-pdk', plugin('bare-issuer')],
     ['HTTP token service', '/http-issuer', 'issuer', 'http'],
     ['ours token-validator gate', '/gated/ours', 'gate', 'ours', plugin('token-validator', bench.config('gate'))],

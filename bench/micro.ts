@@ -152,25 +152,14 @@ const HEADERS: Record<string, string[]> = Object.fromEntries(
   }).map(([name, value]) => [name, [value]]),
 );
 
-/** The server's messages of one issuer event: the four requests it decodes, the four answers it encodes. */
+/** The server's messages of one issuer event: the three requests it decodes, the three answers it encodes. */
 function issuerMessages(token: string) {
   const kong = new Encoder({ ignoreUndefined: false }); // the client side's bytes, made once
   const EventId = 1;
   const requests = [
     [0, 1, 'plugin.HandleEvent', [{ InstanceId: 1763940000000000, EventName: 'access' }]],
     [0, 2, 'plugin.StepMultiMap', [{ EventId, Data: HEADERS }]],
-    [
-      0,
-      3,
-      'plugin.StepConsumer',
-      [
-        {
-          EventId,
-          Data: { id: '11111111-1111-4111-8111-111111111111', username: NAME, custom_id: 'bench-custom', created_at: 1763940000, tags: [] },
-        },
-      ],
-    ],
-    [0, 4, 'plugin.StepCredential', [{ EventId, Data: { id: 'cred-1', consumer: { id: '11111111-1111-4111-8111-111111111111' } } }]],
+    [0, 3, 'plugin.StepCredential', [{ EventId, Data: { id: 'cred-1', consumer: { id: '11111111-1111-4111-8111-111111111111' } } }]],
   ].map((message) => kong.encode(message));
   const body = JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 900 });
   const exitHeaders = {
@@ -181,9 +170,8 @@ function issuerMessages(token: string) {
   };
   const answers = [
     [1, 1, null, { EventId, Data: { Method: 'kong.request.get_headers', Args: [] } }],
-    [1, 2, null, { EventId, Data: { Method: 'kong.client.get_consumer', Args: [] } }],
-    [1, 3, null, { EventId, Data: { Method: 'kong.client.get_credential', Args: [] } }],
-    [1, 4, null, { EventId, Data: { Method: 'kong.response.exit', Args: [200, body, exitHeaders] } }],
+    [1, 2, null, { EventId, Data: { Method: 'kong.client.get_credential', Args: [] } }],
+    [1, 3, null, { EventId, Data: { Method: 'kong.response.exit', Args: [200, body, exitHeaders] } }],
   ];
   return { requests, answers };
 }

@@ -7,7 +7,7 @@ import { createKongStore } from '../kong/stand-in/kong-store.js';
 import { PROJECT_ROOT } from '../kong/stand-in/plugin-server-process.js';
 import { OtlpReceiver } from '../spec/support/otlp-receiver.js';
 import { parseBenchArgs, USAGE, UsageError, type BenchArgs, type Section } from './cli.js';
-import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer } from './driver.js';
+import { BENCH_CONSUMER, BENCH_CREDENTIAL, coldConsumer, SCOPED_BENCH_CONSUMER } from './driver.js';
 import { Bench, runPinnedJson } from './harness.js';
 import { e2e } from './e2e.js';
 import { fixedRate } from './latency.js';
@@ -83,6 +83,7 @@ async function main(args: BenchArgs): Promise<void> {
   const store = createKongStore();
   const consumer = store.addConsumer(BENCH_CONSUMER);
   store.addJwtCredential(consumer.id, BENCH_CREDENTIAL);
+  store.addJwtCredential(store.addConsumer(SCOPED_BENCH_CONSUMER).id, { ...BENCH_CREDENTIAL, key: 'bench-scoped-key' });
   for (let n = 0; n < args.settings.coldConsumers; n++) store.addConsumer(coldConsumer(n));
   const admin = await startFakeAdminApi({ store, adminToken: 'bench-admin-token-0123456789' });
   const otlp = await OtlpReceiver.start();

@@ -1,7 +1,7 @@
 import type { FeatureCost } from './feature-costs.js';
 import { DRIVER_BOUND, type Row } from './harness.js';
 import { pairedE2e } from './e2e-summary.js';
-import { FLOOR_BACKSTOP_GATE, OURS_BACKSTOP_GATE, type E2eResult } from './e2e.js';
+import { FLOOR_BACKSTOP_GATE, FLOOR_ISSUER_TODAY, OURS_BACKSTOP_GATE, type E2eResult } from './e2e.js';
 import type { MemoryResult } from './memory.js';
 import { FEATURE_PAIRS, KEY_SET_GATE } from './scenarios.js';
 import { latestSoak, soakSlopes } from './soak.js';
@@ -81,9 +81,10 @@ function keySetGateLine(rows: Row[], level: number): BarLine {
 }
 
 /**
- * End to end through Kong's bridge (issue 23's bar): ours against the floor making the same calls, in
- * requests/s (≥ 0.95×) and in µs added to a request (gate ≤ 0.8×, issuer ≤ 0.9×: met only by changing the
- * calls); bare kong-pdk, the in-process Lua gate and the HTTP token service beside them, with no target.
+ * End to end through Kong's bridge: ours against the floor making the same calls, in requests/s (≥ 0.95×);
+ * in µs added to a request against the floor making the former calls, which only fewer calls can beat
+ * (the gate with upstream_headers: backstop ≤ 0.8×, the issuer ≤ 0.9×); bare kong-pdk, the in-process Lua
+ * gate and the HTTP token service beside them, with no target.
  */
 function e2eBar(result: E2eResult): BarLine[] {
   const lines: BarLine[] = [];
@@ -95,19 +96,27 @@ function e2eBar(result: E2eResult): BarLine[] {
       met: ratio.each.length ? met(ratio.median) : null,
     });
   for (const [kind, ours, floor, kongPdk, anchor, addedBar] of [
-    ['issuer', 'ours token-issuer', 'floor issuer', 'kong-pdk bare issuer', 'HTTP token service', 0.9],
+    ['issuer', 'ours token-issuer', 'floor issuer', 'kong-pdk bare issuer', 'HTTP token service', undefined],
     ['gate', 'ours token-validator gate', 'floor gate', 'kong-pdk bare gate', 'in-process Lua gate', 0.8],
   ] as const) {
     line(`e2e ${kind}: ours / floor, requests/s`, pairedE2e(result, ours, floor, 'rps'), '≥ 0.95×', (r) => r >= 0.95);
+    // The issuer's floor makes ours' calls: its added-cost target is against the former calls (below).
     line(
       `e2e ${kind}: µs added to a request, ours / floor`,
       pairedE2e(result, ours, floor, 'added'),
-      `≤ ${addedBar}×`,
-      (r) => r <= addedBar,
+      addedBar === undefined ? '–' : `≤ ${addedBar}×`,
+      (r) => (addedBar === undefined ? null : r <= addedBar),
     );
     line(`e2e ${kind}: ours / bare kong-pdk, requests/s`, pairedE2e(result, ours, kongPdk, 'rps'), '–', () => null);
     line(`e2e ${kind}: µs added to a request, ours / ${anchor}`, pairedE2e(result, ours, anchor, 'added'), '–', () => null);
   }
+  // The calls changed: the issuer's credential names its consumer, against the floor issuer making the former calls.
+  line(
+    `e2e issuer: µs added to a request, ours / ${FLOOR_ISSUER_TODAY}`,
+    pairedE2e(result, 'ours token-issuer', FLOOR_ISSUER_TODAY, 'added'),
+    '≤ 0.9×',
+    (r) => r <= 0.9,
+  );
   // The calls changed: the backstop sets the upstream headers, against the floor gate making today's calls.
   line(
     `e2e gate: µs added to a request, ${OURS_BACKSTOP_GATE} / floor gate`,

@@ -14,7 +14,7 @@ import {
 } from '../lib/kong/plugin.js';
 import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
-import { readConsumerHeaders } from '../lib/access/request-headers.js';
+import { consumerName, readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
 import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
@@ -232,7 +232,7 @@ async function scopesToIssue(
   conf: IssuerConfig,
   tags: unknown,
   oauth: ClientCredentialsRequest | undefined,
-): Promise<{ granted: string[]; announce: boolean }> {
+): Promise<{ granted: readonly string[]; announce: boolean }> {
   const allowed = scopesFromTags(tags, conf.scope_tag_prefix);
   // An OAuth answer without `scope` tells the client it got what it asked for (§5.1), so a form's scope is always decided.
   if (allowed.length === 0 && oauth?.scope === undefined) return { granted: [], announce: false };
@@ -294,7 +294,12 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
     }
 
     /** HS256 with the consumer's credential (read, or provisioned), or the key set's current key of the algorithm. */
-    private async sign(consumerId: string, subject: string, scopes: string[], traced: TraceContext | undefined): Promise<IssuedToken> {
+    private async sign(
+      consumerId: string,
+      subject: string,
+      scopes: readonly string[],
+      traced: TraceContext | undefined,
+    ): Promise<IssuedToken> {
       const alg = this.conf.algorithm;
       if (alg !== 'HS256') return ctx.tokens.issueWithKeySet(alg, { id: consumerId, name: subject }, this.conf, traced, scopes);
       // An identity nobody verified may read a credential, never create one.
@@ -320,8 +325,7 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         const claimed = readConsumerHeaders(state.headers);
         state.span.setAttribute('user.id', claimed.consumerId);
         const oauth = state.oauth ? await readClientCredentialsRequest(kong, state.headers) : undefined;
-        const verified = this.conf.verify_consumer ? await authenticatedConsumer(kong, claimed) : undefined;
-        const subject = verified ? verified.name : claimed.consumerName;
+        if (this.conf.verify_consumer) await authenticatedConsumer(kong, claimed);
         let limitHeaders: Record<string, string> | undefined;
         if (this.conf.rate_limit_per_minute > 0) {
           const decision = await ctx.rateLimiter.hit(claimed.consumerId, this.conf.rate_limit_per_minute);
@@ -329,9 +333,10 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
           if (!decision.allowed)
             throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
-        // Kong's own consumer carries its tags; an unverified one is read, cached, from the Admin API.
-        const tags = verified ? verified.tags : (await ctx.credentials.consumer(claimed.consumerId, state.trace)).tags;
-        const scopes = await scopesToIssue(kong, this.conf, tags, oauth);
+        // The consumer as Kong holds it (read, cached, from the Admin API): its tags, and its name once Kong vouched for its id.
+        const consumer = await ctx.credentials.consumer(claimed.consumerId, state.trace);
+        const subject = this.conf.verify_consumer ? consumerName(consumer) : claimed.consumerName;
+        const scopes = await scopesToIssue(kong, this.conf, consumer.tags, oauth);
         const token = await this.sign(claimed.consumerId, subject, scopes.granted, state.trace);
         const answer = { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn };
         const body = JSON.stringify(scopes.announce ? { ...answer, scope: scopes.granted.join(' ') } : answer);

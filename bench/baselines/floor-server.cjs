@@ -1,8 +1,9 @@
 'use strict';
 // The floor: the least a plugin server can do for an issued or checked token — a minimal, hand-written
 // server for Kong's protocol (MessagePack-RPC over the socket, StartInstance / HandleEvent / Step) with two
-// plugins making the same Kong calls as ours: 'floor' does get_headers + get_consumer + get_credential + a
-// node:crypto HS256 token + exit; 'floor-gate' does get_headers + a node:crypto HS256 check + one set_headers
+// plugins making the same Kong calls as ours: 'floor' does get_headers + get_credential (which names its
+// consumer) + a node:crypto HS256 token + exit; 'floor-today' the issuer's calls before the credential sufficed:
+// get_headers + get_consumer + get_credential + the token + exit; 'floor-gate' does get_headers + a node:crypto HS256 check + one set_headers
 // with ours' table + kong.client.authenticate with the backstop's mark (exit 401 on a bad token);
 // 'floor-gate-backstop' makes ours' calls with upstream_headers: backstop: get_headers + the check +
 // kong.client.authenticate with the headers for kong/backstop.lua. No bookkeeping beyond the live events. A yardstick for bench/run.ts, not production code.
@@ -68,18 +69,19 @@ function gate(EventId, Data, event) {
   return { EventId, Data: { Method: 'kong.service.request.set_headers', Args: [gateHeaders(Data, claims)] } };
 }
 
-// Each event is a small state machine; the issuer's: headers → consumer → credential → exit. Instance 1 is 'floor',
-// instance 2 'floor-gate', instance 3 'floor-gate-backstop'.
+// Each event is a small state machine; the issuer's: headers → (consumer →) credential → exit. Instance 1 is 'floor',
+// instance 2 'floor-gate', instance 3 'floor-gate-backstop', instance 4 'floor-today'.
 function handle(method, params) {
   switch (method) {
     case 'plugin.StartInstance': {
       const { Name } = params[0];
-      const Id = { floor: 1, 'floor-gate': 2, 'floor-gate-backstop': 3 }[Name] ?? 1;
+      const Id = { floor: 1, 'floor-gate': 2, 'floor-gate-backstop': 3, 'floor-today': 4 }[Name] ?? 1;
       return { Name, Id, Config: {}, StartTime: Date.now() / 1000 };
     }
     case 'plugin.HandleEvent': {
       const id = nextEvent++;
-      events.set(id, { step: 0, gate: params[0].InstanceId !== 1, backstop: params[0].InstanceId === 3 });
+      const instance = params[0].InstanceId;
+      events.set(id, { step: 0, gate: instance === 2 || instance === 3, backstop: instance === 3, readsConsumer: instance === 4 });
       return { EventId: id, Data: { Method: 'kong.request.get_headers', Args: [] } };
     }
     default: {
@@ -90,8 +92,8 @@ function handle(method, params) {
       if (event.step === 0) {
         event.name = Data['x-consumer-username'][0];
         event.id = Data['x-consumer-id'][0];
-        event.step = 1;
-        return { EventId, Data: { Method: 'kong.client.get_consumer', Args: [] } };
+        event.step = event.readsConsumer ? 1 : 2;
+        return { EventId, Data: { Method: event.readsConsumer ? 'kong.client.get_consumer' : 'kong.client.get_credential', Args: [] } };
       }
       if (event.step === 1) {
         if (!Data || Data.id !== event.id) throw new Error('consumer mismatch');
@@ -100,6 +102,7 @@ function handle(method, params) {
       }
       events.delete(EventId);
       if (!Data) throw new Error('no credential: anonymous consumers are refused');
+      if (!event.readsConsumer && Data.consumer?.id !== event.id) throw new Error("the credential is not the consumer's");
       const body = JSON.stringify({ access_token: token(event.name), token_type: 'Bearer', expires_in: 900 });
       return {
         EventId,

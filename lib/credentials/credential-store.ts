@@ -64,6 +64,8 @@ type RedisLayer<T> = { copies: SealedCopies<T>; id: string };
 /** One lookup: its memory key, its Admin API read, its Redis layer, and its answer once Kong said the entity is gone. */
 interface Lookup<T> {
   cacheKey: string;
+  /** The lookup's span: `consumer lookup` for a consumer entity, `credential lookup` otherwise. */
+  span?: 'consumer lookup';
   fetch: () => Promise<T>;
   redisLayer?: RedisLayer<T> | undefined;
   gone: () => AuthError;
@@ -207,7 +209,7 @@ export function createCredentialStore(
     const { cacheKey, fetch, redisLayer } = lookup;
     return inSpan(
       tracer,
-      'credential lookup',
+      lookup.span ?? 'credential lookup',
       SpanKind.INTERNAL,
       async (span) => {
         const source = (layer: string) => span.setAttribute('kong_auth.cache.source', layer);
@@ -334,7 +336,10 @@ export function createCredentialStore(
         return Promise.reject(gone());
       }
       const redisLayer = redis && { copies: redis.consumers, id: consumerId };
-      return cached({ cacheKey: `u:${consumerId}`, fetch: () => consumerFromAdminApi(consumerId), redisLayer, gone }, traced);
+      return cached(
+        { cacheKey: `u:${consumerId}`, span: 'consumer lookup', fetch: () => consumerFromAdminApi(consumerId), redisLayer, gone },
+        traced,
+      );
     },
 
     refreshAfterSignatureFailure(seen, foundBy, traced) {

@@ -26,30 +26,39 @@ export function parseScopeParameter(value: string): string[] | undefined {
   return [...new Set(tokens)];
 }
 
+// A cached consumer's tags stay one array for as long as its copy lives: their scopes are worked out once.
+const scopesOfTags = new WeakMap<object, { prefix: string; scopes: readonly string[] }>();
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
 /** The scopes a consumer's tags allow: each tag that starts with `prefix`, without it, when the rest is a scope-token. */
-export function scopesFromTags(tags: unknown, prefix: string): string[] {
-  const scopes = new Set<string>();
-  for (const tag of Array.isArray(tags) ? (tags as unknown[]) : []) {
+export function scopesFromTags(tags: unknown, prefix: string): readonly string[] {
+  if (!Array.isArray(tags)) return NO_SCOPES;
+  const known = scopesOfTags.get(tags);
+  if (known && known.prefix === prefix) return known.scopes;
+  const found = new Set<string>();
+  for (const tag of tags as unknown[]) {
     if (typeof tag !== 'string' || !tag.startsWith(prefix)) continue;
     const scope = tag.slice(prefix.length);
-    if (SCOPE_TOKEN.test(scope)) scopes.add(scope);
+    if (SCOPE_TOKEN.test(scope)) found.add(scope);
   }
-  return [...scopes];
+  const scopes = Object.freeze([...found]);
+  scopesOfTags.set(tags, { prefix, scopes });
+  return scopes;
 }
 
 /** What a token may carry: the requested scopes when all are allowed, else the ones refused. */
-export type ScopeGrant = { granted: string[] } | { refused: string[] };
+export type ScopeGrant = { granted: readonly string[] } | { refused: string[] };
 
 /**
  * The scopes to issue. A request is granted whole or refused (naming what is not allowed); without one,
  * `defaults` that are allowed, or every allowed scope when there are no defaults.
  */
 export function grantScopes(allowed: readonly string[], requested: readonly string[] | undefined, defaults: readonly string[]): ScopeGrant {
-  if (requested === undefined && defaults.length === 0) return { granted: [...allowed] };
+  if (requested === undefined && defaults.length === 0) return { granted: allowed };
   const held = new Set(allowed);
   if (requested !== undefined) {
     const refused = requested.filter((scope) => !held.has(scope));
-    return refused.length > 0 ? { refused } : { granted: [...requested] };
+    return refused.length > 0 ? { refused } : { granted: requested };
   }
   return { granted: [...new Set(defaults)].filter((scope) => held.has(scope)) };
 }

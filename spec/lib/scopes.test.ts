@@ -24,6 +24,15 @@ describe('scopes for issued tokens', () => {
     assert.deepEqual(scopesFromTags(undefined, 'scope:'), []);
   });
 
+  test("one tags array's scopes are worked out once per prefix, and cannot be changed through the answer", () => {
+    const tags = ['scope:a', 'perm/b'];
+    const first = scopesFromTags(tags, 'scope:');
+    assert.equal(scopesFromTags(tags, 'scope:'), first, 'the same answer for the same array');
+    assert.deepEqual(scopesFromTags(tags, 'perm/'), ['b'], 'another prefix is worked out anew');
+    assert.deepEqual(scopesFromTags(['scope:a', 'perm/b'], 'scope:'), ['a']);
+    assert.ok(Object.isFrozen(first));
+  });
+
   test('a request is granted whole when every scope is allowed, else refused naming what is not', () => {
     assert.deepEqual(grantScopes(['a', 'b', 'c'], ['c', 'a'], ['b']), { granted: ['c', 'a'] });
     assert.deepEqual(grantScopes(['a'], ['a', 'x', 'y'], []), { refused: ['x', 'y'] });

@@ -13,6 +13,7 @@ consumers:
   - username: alice
     jwt_secrets: [{ key: alice-jwt-key, secret: ${ALICE_SECRET} }]
   - username: anonymous
+  - username: bob
 `);
 
 const GATE = { name: 'token-validator', config: { mode: 'gate', issuer: 'https://issuer.test' } };
@@ -107,11 +108,46 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
     assert.equal(stack.store.jwtCredentialsOf(anonymous.id).length, 0);
   });
 
-  test('the issuer: the same consumer with the credential Kong authenticated it by gets a token', async () => {
+  test('the issuer: the same consumer with the credential Kong authenticated it by gets a token, in one call to Kong for its identity', async () => {
     const alice = consumer('alice');
     const res = await kong.request('/tokens', authenticated(alice, { id: 'key-auth-credential', consumer: { id: alice.id } }));
     assert.equal(res.status, 200, res.body);
     assert.equal(res.json().token_type, 'Bearer');
+    assert.deepEqual(
+      res.rpc.filter((call) => call !== 'StartInstance'),
+      ['HandleEvent', 'StepMultiMap', 'StepCredential'],
+    );
+  });
+
+  test("the issuer: a credential of another consumer than the headers name is AUTH_001, whatever Kong's consumer", async () => {
+    const alice = consumer('alice');
+    const bob = consumer('bob');
+    const res = await kong.request('/tokens', authenticated(alice, { id: 'key-auth-credential', consumer: { id: bob.id } }));
+    assert.equal(res.status, 401, res.body);
+    assert.equal(res.json().code, 'AUTH_001');
+    assert.deepEqual(res.json().extensions, { reason: 'consumer_mismatch' });
+  });
+
+  test("the issuer: a credential that names no consumer (ldap-auth's) has Kong's consumer read too, and the token is named from Kong's data", async () => {
+    const alice = consumer('alice');
+    const headers = authenticated(alice, { id: 'ldap-credential', username: 'alice' });
+    const spoofed = headers.map(([name, value]): [string, string] => (name === 'X-Consumer-Username' ? [name, 'admin'] : [name, value]));
+    const res = await kong.request('/tokens', spoofed);
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(
+      res.rpc.filter((call) => call !== 'StartInstance'),
+      ['HandleEvent', 'StepMultiMap', 'StepCredential', 'StepConsumer'],
+    );
+    const claims = JSON.parse(Buffer.from(res.json<{ access_token: string }>().access_token.split('.')[1]!, 'base64url').toString());
+    assert.equal(claims.sub, 'alice', 'never the X-Consumer-Username a plugin left in place');
+    const stranger = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+      ['x-test-consumer', JSON.stringify({ id: consumer('bob').id, username: 'bob' })],
+      ['x-test-credential', JSON.stringify({ id: 'ldap-credential', username: 'bob' })],
+    ]);
+    assert.equal(stranger.status, 401, stranger.body);
+    assert.equal(stranger.json().code, 'AUTH_001');
   });
 });
 

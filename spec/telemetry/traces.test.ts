@@ -44,6 +44,10 @@ describe("traces that join Kong's", () => {
     assert.equal(phase.serviceName, 'kong-auth-sidecar');
     assert.equal(phase.attributes['kong.plugin.name'], 'token-issuer');
     const byName = (name: string) => spans.find((s) => s.name === name);
+    const consumer = byName('consumer lookup');
+    assert.ok(consumer, `spans: ${spans.map((s) => s.name).join(', ')}`);
+    assert.equal(consumer.parentSpanId, phase.spanId);
+    assert.equal(byName('GET /consumers/{consumer}')?.parentSpanId, consumer.spanId);
     const lookup = byName('credential lookup');
     assert.ok(lookup, `spans: ${spans.map((s) => s.name).join(', ')}`);
     assert.equal(lookup.parentSpanId, phase.spanId);

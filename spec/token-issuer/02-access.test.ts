@@ -82,11 +82,11 @@ describe('token-issuer access phase', () => {
     assert.equal(claims.name, 'carol-custom');
   });
 
-  test('reads all headers with ONE get_headers round trip, then the consumer and the credential Kong authenticated', async () => {
+  test('reads all headers with ONE get_headers round trip, then the credential Kong authenticated, which names its consumer', async () => {
     const before = kong.rpcCalls.length;
     await kong.request({ path: '/tokens', headers: { apikey: 'alice-key' } });
     const calls = kong.rpcCalls.slice(before);
-    assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepConsumer', 'plugin.StepCredential']);
+    assert.deepEqual(calls, ['plugin.HandleEvent', 'plugin.StepMultiMap', 'plugin.StepCredential']);
   });
 
   test('AUTH_001 with the documented problem shape when no consumer headers reach the plugin', async () => {
@@ -255,7 +255,7 @@ describe('token-issuer access phase', () => {
     const res = await kong.request({
       path: '/tokens',
       headers: { apikey: 'alice-key' },
-      pdkFaults: { 'kong.client.get_consumer': 'injected failure' },
+      pdkFaults: { 'kong.client.get_credential': 'injected failure' },
     });
     assert.equal(res.status, 500);
     assert.equal(res.source, 'exit');

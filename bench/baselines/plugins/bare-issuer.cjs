@@ -1,7 +1,7 @@
 'use strict';
-// The bare kong-pdk issuer, making the same Kong calls as ours: one getHeaders, getConsumer (it must be the
-// consumer the headers name), getCredential (none: the anonymous consumer, refused), a jose HS256 token with a
-// raw key, exit 200.
+// The bare kong-pdk issuer, making the same Kong calls as ours: one getHeaders, getCredential (none: the
+// anonymous consumer, refused; it must name the consumer the headers name), a jose HS256 token with a raw key,
+// exit 200.
 const { SignJWT } = require('jose');
 const { randomUUID } = require('node:crypto');
 
@@ -11,9 +11,9 @@ class Plugin {
   async access(kong) {
     const headers = await kong.request.getHeaders();
     const name = headers['x-consumer-username'][0];
-    const consumer = await kong.client.getConsumer();
-    if (consumer?.id !== headers['x-consumer-id'][0]) throw new Error('consumer mismatch');
-    if (!(await kong.client.getCredential())) throw new Error('anonymous consumers are refused');
+    const credential = await kong.client.getCredential();
+    if (!credential) throw new Error('anonymous consumers are refused');
+    if (credential.consumer?.id !== headers['x-consumer-id'][0]) throw new Error('consumer mismatch');
     const token = await new SignJWT({ key: 'bench-key', jti: randomUUID(), name, unique_name: `corp#${name}` })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(name)
