@@ -95,18 +95,13 @@ function e2eBar(result: E2eResult): BarLine[] {
       bar,
       met: ratio.each.length ? met(ratio.median) : null,
     });
-  for (const [kind, ours, floor, kongPdk, anchor, addedBar] of [
-    ['issuer', 'ours token-issuer', 'floor issuer', 'kong-pdk bare issuer', 'HTTP token service', undefined],
-    ['gate', 'ours token-validator gate', 'floor gate', 'kong-pdk bare gate', 'in-process Lua gate', 0.8],
+  for (const [kind, ours, floor, kongPdk, anchor] of [
+    ['issuer', 'ours token-issuer', 'floor issuer', 'kong-pdk bare issuer', 'HTTP token service'],
+    ['gate', 'ours token-validator gate', 'floor gate', 'kong-pdk bare gate', 'in-process Lua gate'],
   ] as const) {
     line(`e2e ${kind}: ours / floor, requests/s`, pairedE2e(result, ours, floor, 'rps'), '≥ 0.95×', (r) => r >= 0.95);
-    // The issuer's floor makes ours' calls: its added-cost target is against the former calls (below).
-    line(
-      `e2e ${kind}: µs added to a request, ours / floor`,
-      pairedE2e(result, ours, floor, 'added'),
-      addedBar === undefined ? '–' : `≤ ${addedBar}×`,
-      (r) => (addedBar === undefined ? null : r <= addedBar),
-    );
+    // Making the same calls as the floor, ours cannot add less than it: the added-cost targets are against the former calls (below).
+    line(`e2e ${kind}: µs added to a request, ours / floor`, pairedE2e(result, ours, floor, 'added'), '–', () => null);
     line(`e2e ${kind}: ours / bare kong-pdk, requests/s`, pairedE2e(result, ours, kongPdk, 'rps'), '–', () => null);
     line(`e2e ${kind}: µs added to a request, ours / ${anchor}`, pairedE2e(result, ours, anchor, 'added'), '–', () => null);
   }
