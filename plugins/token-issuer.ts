@@ -334,12 +334,20 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
             throw new AuthError('AUTH_006', undefined, { retryAfterSeconds: decision.resetSeconds, headers: limitHeaders });
         }
         // The consumer as Kong holds it (read, cached, from the Admin API): its tags, and its name once Kong vouched for its id.
-        const consumer = await ctx.credentials.consumer(claimed.consumerId, state.trace);
+        let consumer = await ctx.credentials.consumer(claimed.consumerId, state.trace);
+        // Kong's auth plugins name the consumer in the headers as Kong holds it now: a copy naming it otherwise
+        // (renamed since) is re-read, and the name is the Admin API's, never the header's.
+        if (this.conf.verify_consumer && consumerName(consumer) !== claimed.consumerName)
+          consumer = (await ctx.credentials.refreshConsumer(claimed.consumerId, state.trace)) ?? consumer;
         const subject = this.conf.verify_consumer ? consumerName(consumer) : claimed.consumerName;
         const scopes = await scopesToIssue(kong, this.conf, consumer.tags, oauth);
         const token = await this.sign(claimed.consumerId, subject, scopes.granted, state.trace);
-        const answer = { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn };
-        const body = JSON.stringify(scopes.announce ? { ...answer, scope: scopes.granted.join(' ') } : answer);
+        const { accessToken: access_token, expiresIn: expires_in } = token;
+        const body = JSON.stringify(
+          scopes.announce
+            ? { access_token, token_type: 'Bearer', expires_in, scope: scopes.granted.join(' ') }
+            : { access_token, token_type: 'Bearer', expires_in },
+        );
         await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));
         return { message: 'token issued', fields: { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti } };
       });

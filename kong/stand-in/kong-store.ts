@@ -112,6 +112,8 @@ export interface KongStore {
   removeJwtCredential(credentialId: string): boolean;
   /** Deletes the consumer with its credentials and acl groups, as Kong's cascade does; true when one was removed. */
   removeConsumer(idOrUsername: string): boolean;
+  /** PATCH /consumers/{id}: a new username (unique, as Kong's) or tags. Throws KongStoreNotFoundError for an unknown consumer. */
+  updateConsumer(idOrUsername: string, changes: { username?: string; tags?: string[] }): StoredConsumer;
 
   /** Kong's rule: a UUID-shaped value is looked up as an id only, anything else as a username. */
   consumerByIdOrUsername(idOrUsername: string): StoredConsumer | undefined;
@@ -279,6 +281,17 @@ export function createKongStore(): KongStore {
 
     removeJwtCredential(credentialId) {
       return jwtCredentials.delete(credentialId.toLowerCase());
+    },
+
+    updateConsumer(idOrUsername, changes) {
+      const consumer = requireConsumer(idOrUsername);
+      if (changes.username !== undefined && changes.username !== consumer.username) {
+        claimUnique(consumers.values(), 'username', changes.username);
+        consumer.username = changes.username;
+      }
+      if (changes.tags !== undefined) consumer.tags = [...changes.tags];
+      consumer.updated_at = nowInSeconds();
+      return copy(consumer);
     },
 
     removeConsumer(idOrUsername) {

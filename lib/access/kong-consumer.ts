@@ -14,7 +14,7 @@ const mismatch = (detail: string) => new AuthError('AUTH_001', detail, { extensi
  * route without an auth plugin passes whatever the client sent. The proof is the credential Kong
  * authenticated (kong.client.get_credential): Kong's auth plugins (key-auth, basic-auth, jwt, hmac-auth,
  * oauth2) authenticate the consumer their credential belongs to, and the credential names it
- * (`consumer.id`), so one round trip settles it. A credential that names no consumer (ldap-auth, custom
+ * (`consumer.id`), so one round trip settles it. A credential that names no consumer (session, custom
  * plugins), or none, has Kong's consumer read as well (kong.client.get_consumer). The anonymous consumer
  * of an auth plugin's `anonymous` setting is authenticated without a credential, which no client header
  * can change or hide. AUTH_001 or AUTH_009 otherwise.

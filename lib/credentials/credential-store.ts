@@ -36,6 +36,12 @@ export interface CredentialStore {
    */
   consumer(consumerId: string, traced?: TraceContext): Promise<KongConsumer>;
   /**
+   * The consumer re-read from the Admin API (a cached copy that no longer names it as Kong does), once per
+   * consumer per `refreshIntervalSeconds`: the new copy, kept in memory and Redis; undefined when it was
+   * re-read lately or the Admin API failed (the cached copy stands). AUTH_002 when Kong no longer knows it.
+   */
+  refreshConsumer(consumerId: string, traced?: TraceContext): Promise<KongConsumer | undefined>;
+  /**
    * After a signature failure with `seen`: re-reads the credential from the Admin API once per consumer
    * per `refreshIntervalSeconds` and returns it when its secret differs, else undefined. Never throws.
    */
@@ -308,6 +314,10 @@ export function createCredentialStore(
     return redis && { copies: redis, id: consumerId };
   }
 
+  function consumerLayer(consumerId: string): RedisLayer<KongConsumer> | undefined {
+    return redis && { copies: redis.consumers, id: consumerId };
+  }
+
   return {
     forConsumer(consumerId, { provision, traced }) {
       return cached(
@@ -335,11 +345,41 @@ export function createCredentialStore(
         stats.memory.hits++;
         return Promise.reject(gone());
       }
-      const redisLayer = redis && { copies: redis.consumers, id: consumerId };
       return cached(
-        { cacheKey: `u:${consumerId}`, span: 'consumer lookup', fetch: () => consumerFromAdminApi(consumerId), redisLayer, gone },
+        {
+          cacheKey: `u:${consumerId}`,
+          span: 'consumer lookup',
+          fetch: () => consumerFromAdminApi(consumerId),
+          redisLayer: consumerLayer(consumerId),
+          gone,
+        },
         traced,
       );
+    },
+
+    refreshConsumer(consumerId, traced) {
+      const refreshKey = `u:${consumerId}`;
+      if (lastRefresh.has(refreshKey)) return Promise.resolve(undefined);
+      lastRefresh.set(refreshKey, Date.now());
+      return inTraceContext(traced, async () => {
+        const layer = consumerLayer(consumerId);
+        try {
+          const current = await consumerFromAdminApi(consumerId);
+          remember(refreshKey, current);
+          if (layer) await inRedis('SET', () => layer.copies.put(current));
+          return current;
+        } catch (err) {
+          if (isNotFound(err)) {
+            await bury(refreshKey, layer);
+            throw notFound(consumerId, 'unknown consumer');
+          }
+          deps.log.warn(
+            { 'event.action': 'consumer-refresh-failed', 'user.id': consumerId, error: err },
+            'could not re-read a consumer that Kong names otherwise',
+          );
+          return undefined;
+        }
+      });
     },
 
     refreshAfterSignatureFailure(seen, foundBy, traced) {

@@ -119,6 +119,72 @@ describe("Kong's own plugin-server bridge (realkong): identity from Kong, never 
     );
   });
 
+  test("the issuer: a name in the headers that is not the consumer's (a plugin that left the client's) is never the token's; the consumer is re-read once", async () => {
+    const bob = consumer('bob');
+    const spoofed = authenticated(bob, { id: 'key-auth-credential', consumer: { id: bob.id } }).map(([name, value]): [string, string] =>
+      name === 'X-Consumer-Username' ? [name, 'admin'] : [name, value],
+    );
+    const reads = () => stack.adminApi.requests.filter((r) => r.path === `/consumers/${bob.id}`).length;
+    const before = reads();
+    for (let n = 0; n < 3; n++) {
+      const res = await kong.request('/tokens', spoofed);
+      assert.equal(res.status, 200, res.body);
+      const claims = JSON.parse(Buffer.from(res.json<{ access_token: string }>().access_token.split('.')[1]!, 'base64url').toString());
+      assert.equal(claims.sub, 'bob');
+    }
+    assert.equal(reads() - before, 2, 'the first read and one re-read, however often the header disagrees');
+  });
+
+  test('the issuer: the credential Kong authenticated decides, even where a custom plugin set another consumer or none', async () => {
+    const alice = consumer('alice');
+    const credential = JSON.stringify({ id: 'custom-credential', consumer: { id: alice.id } });
+    const otherConsumer = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+      ['x-test-consumer', JSON.stringify({ id: consumer('bob').id, username: 'bob' })],
+      ['x-test-credential', credential],
+    ]);
+    assert.equal(otherConsumer.status, 200, otherConsumer.body);
+    const noConsumer = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+      ['x-test-credential', credential],
+    ]);
+    assert.equal(noConsumer.status, 200, noConsumer.body);
+  });
+
+  test("the issuer: a credential whose consumer is null, or that names none, with no consumer authenticated, falls back to Kong's consumer", async () => {
+    const alice = consumer('alice');
+    const nullConsumer = await kong.request('/tokens', authenticated(alice, { id: 'c', consumer: null }));
+    assert.equal(nullConsumer.status, 200, nullConsumer.body);
+    assert.deepEqual(
+      nullConsumer.rpc.filter((call) => call !== 'StartInstance'),
+      ['HandleEvent', 'StepMultiMap', 'StepCredential', 'StepConsumer'],
+    );
+    const alone = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+      ['x-test-credential', JSON.stringify({ id: 'c', username: 'alice' })],
+    ]);
+    assert.equal(alone.status, 401, alone.body);
+    assert.equal(alone.json().code, 'AUTH_001');
+  });
+
+  // The last Step is get_path, for the problem's instance: paid on the error path only.
+  test('the issuer: no auth plugin, a client sending a real consumer id itself: AUTH_001 after asking Kong', async () => {
+    const alice = consumer('alice');
+    const res = await kong.request('/tokens', [
+      ['X-Consumer-ID', alice.id],
+      ['X-Consumer-Username', 'alice'],
+    ]);
+    assert.equal(res.status, 401, res.body);
+    assert.equal(res.json().code, 'AUTH_001');
+    assert.deepEqual(
+      res.rpc.filter((call) => call !== 'StartInstance'),
+      ['HandleEvent', 'StepMultiMap', 'StepCredential', 'StepConsumer', 'Step'],
+    );
+  });
+
   test("the issuer: a credential of another consumer than the headers name is AUTH_001, whatever Kong's consumer", async () => {
     const alice = consumer('alice');
     const bob = consumer('bob');

@@ -74,6 +74,25 @@ describe('token-issuer access phase', () => {
     assert.equal(claims.unique_name, undefined);
   });
 
+  test('a consumer renamed in Kong gets its new name at once: the cached copy that names it otherwise is re-read', async () => {
+    const erin = kong.store.addConsumer({ username: 'erin-before' });
+    kong.store.addKeyAuthCredential(erin.id, { key: 'erin-key' });
+    const secret = 'erin-test-secret-0123456789abcdef01';
+    kong.store.addJwtCredential(erin.id, { key: 'erin-jwt-key', secret });
+    const subjectOf = async () => {
+      const res = await kong.request({ path: '/tokens', headers: { apikey: 'erin-key' } });
+      assert.equal(res.status, 200, res.body);
+      return verifyHs256(res.json<{ access_token: string }>().access_token, secret).claims.sub;
+    };
+    assert.equal(await subjectOf(), 'erin-before');
+    const reads = () => kong.adminApi.requests.filter((r) => r.path === `/consumers/${erin.id}`).length;
+    const before = reads();
+    kong.store.updateConsumer(erin.id, { username: 'erin-after' });
+    assert.equal(await subjectOf(), 'erin-after');
+    assert.equal(await subjectOf(), 'erin-after');
+    assert.equal(reads(), before + 1, 'one re-read, then the new copy is cached');
+  });
+
   test('a consumer without a username is named by its custom_id', async () => {
     const res = await kong.request({ path: '/tokens', headers: { apikey: 'carol-key' } });
     assert.equal(res.status, 200);
