@@ -29,7 +29,12 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   }
 
   test('tokens are issued, and the credential is cached on the node that owns its slot, both copies in one slot', async (t) => {
-    const kong = await kongOnCluster(t, { REDIS_KEY_PREFIX: 'issue:', CACHE_ENCRYPTION_KEY: 'b'.repeat(64) });
+    // Not a test of slow commands: a loaded machine must not turn a read-back into a miss.
+    const kong = await kongOnCluster(t, {
+      REDIS_KEY_PREFIX: 'issue:',
+      CACHE_ENCRYPTION_KEY: 'b'.repeat(64),
+      REDIS_COMMAND_TIMEOUT_MS: '2000',
+    });
     assert.equal((await issue(kong)).status, 200);
     const alice = kong.store.consumerByIdOrUsername('alice');
     assert.ok(alice);
@@ -43,6 +48,10 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     assert.equal(connected?.['redis.topology'], 'cluster');
 
     await kong.restartServer();
+    // The restarted process's own connection (the output keeps the first process's lines too).
+    const connections = () => kong.server.logLines().filter((line) => line['event.action'] === 'redis-connected').length;
+    for (let waited = 0; connections() < 2 && waited < 5_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(connections(), 2, 'the restarted process connected to the cluster');
     kong.adminApi.setFault({ kind: 'down' });
     assert.equal((await issue(kong)).status, 200, 'a restarted process reads it back from the cluster');
     assert.equal(kong.adminApi.droppedConnections, 0, 'the Admin API was not even asked');
