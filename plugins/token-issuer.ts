@@ -16,7 +16,7 @@ import { rateLimitHeaders } from '../lib/access/rate-limiter.js';
 import { authenticatedConsumer } from '../lib/access/kong-consumer.js';
 import { consumerName, readConsumerHeaders } from '../lib/access/request-headers.js';
 import { runAccessPhase, type PhaseOptions } from '../lib/access/phase.js';
-import { exitWith, jsonNoStoreHeaders } from '../lib/access/respond.js';
+import { exitWith, jsonNoStoreHeaders, tokenAnswerBody } from '../lib/access/respond.js';
 import { VERSION } from '../lib/version.js';
 import { TOKEN_ALGORITHMS, type IssuedToken } from '../lib/tokens/signer.js';
 import { KEY_ALGS } from '../lib/tokens/key-manifest.js';
@@ -342,12 +342,7 @@ export function tokenIssuer(ctx: PluginContext): PluginModule {
         const subject = this.conf.verify_consumer ? consumerName(consumer) : claimed.consumerName;
         const scopes = await scopesToIssue(kong, this.conf, consumer.tags, oauth);
         const token = await this.sign(claimed.consumerId, subject, scopes.granted, state.trace);
-        const { accessToken: access_token, expiresIn: expires_in } = token;
-        const body = JSON.stringify(
-          scopes.announce
-            ? { access_token, token_type: 'Bearer', expires_in, scope: scopes.granted.join(' ') }
-            : { access_token, token_type: 'Bearer', expires_in },
-        );
+        const body = tokenAnswerBody(token.accessToken, token.expiresIn, scopes.announce ? scopes.granted.join(' ') : undefined);
         await exitWith(kong, 200, body, jsonNoStoreHeaders(state.requestId, limitHeaders));
         return { message: 'token issued', fields: { 'user.id': claimed.consumerId, 'user.name': subject, 'event.id': token.jti } };
       });

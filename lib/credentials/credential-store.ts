@@ -248,13 +248,26 @@ export function createCredentialStore(
     );
   }
 
-  /** A fresh memory copy, else one shared lookup per key however many requests miss at once. */
-  function cached<T extends Cached>(lookup: Lookup<T>, traced: TraceContext | undefined): Promise<T> {
-    const { cacheKey } = lookup;
+  /**
+   * A fresh memory copy, else Kong's recent "no such entity" (`believeMissing`: keys and consumers), else one
+   * shared lookup per key however many requests miss at once. The lookup is described only past a hit:
+   * a hit, nearly every request, allocates none of it.
+   */
+  function cached<T extends Cached>(
+    cacheKey: string,
+    describe: () => Lookup<T>,
+    traced: TraceContext | undefined,
+    believeMissing = false,
+  ): Promise<T> {
     const hit = fresh.get(cacheKey) as T | undefined;
     if (hit) {
       stats.memory.hits++;
       return Promise.resolve(hit);
+    }
+    const lookup = describe();
+    if (believeMissing && missing.get(cacheKey)) {
+      stats.memory.hits++;
+      return Promise.reject(lookup.gone());
     }
     stats.memory.misses++;
     let pending = inFlight.get(cacheKey) as Promise<T> | undefined;
@@ -320,40 +333,37 @@ export function createCredentialStore(
 
   return {
     forConsumer(consumerId, { provision, traced }) {
+      const cacheKey = `c:${consumerId}`;
       return cached(
-        {
-          cacheKey: `c:${consumerId}`,
+        cacheKey,
+        () => ({
+          cacheKey,
           fetch: () => fromAdminApi(consumerId, provision),
           redisLayer: credentialLayer(consumerId),
           gone: () => notFound(consumerId, 'no HS256 credential (or no consumer) in Kong'),
-        },
+        }),
         traced,
       );
     },
 
     forKey(key, traced) {
-      if (missing.get(`k:${key}`)) {
-        stats.memory.hits++;
-        return Promise.reject(unknownKey());
-      }
-      return cached({ cacheKey: `k:${key}`, fetch: () => fromAdminApiByKey(key), gone: unknownKey }, traced);
+      const cacheKey = `k:${key}`;
+      return cached(cacheKey, () => ({ cacheKey, fetch: () => fromAdminApiByKey(key), gone: unknownKey }), traced, true);
     },
 
     consumer(consumerId, traced) {
-      const gone = () => notFound(consumerId, 'unknown consumer');
-      if (missing.get(`u:${consumerId}`)) {
-        stats.memory.hits++;
-        return Promise.reject(gone());
-      }
+      const cacheKey = `u:${consumerId}`;
       return cached(
-        {
-          cacheKey: `u:${consumerId}`,
+        cacheKey,
+        () => ({
+          cacheKey,
           span: 'consumer lookup',
           fetch: () => consumerFromAdminApi(consumerId),
           redisLayer: consumerLayer(consumerId),
-          gone,
-        },
+          gone: () => notFound(consumerId, 'unknown consumer'),
+        }),
         traced,
+        true,
       );
     },
 

@@ -6,8 +6,21 @@ import { randomUUID } from 'node:crypto';
  */
 export function tokenIdAt(issuedAtMs: number): string {
   const random = randomUUID(); // v4: 122 random bits; its variant bits are already RFC 9562's
-  const time = issuedAtMs.toString(16).padStart(12, '0');
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`;
+  return `${timePrefix(issuedAtMs)}${random.slice(15)}`;
+}
+
+// Tokens come in bursts within one millisecond: its hex form (a slow number-to-string) is built once.
+let prefixMs = -1;
+let prefix = '';
+
+/** The UUIDv7 up to its random bits: 48-bit time, version 7. */
+function timePrefix(ms: number): string {
+  if (ms !== prefixMs) {
+    const time = ms.toString(16).padStart(12, '0');
+    prefixMs = ms;
+    prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
+  }
+  return prefix;
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -21,6 +21,14 @@ describe('token ids', () => {
     assert.notEqual(tokenIdAt(T0), jti);
   });
 
+  test('ids of tokens issued in turn at different milliseconds each carry their own time', () => {
+    for (const ms of [T0, T0 + 1, T0, T0 + 86_400_000, 0, T0 + 1]) {
+      const jti = tokenIdAt(ms);
+      assert.equal(parseInt(jti.slice(0, 8) + jti.slice(9, 13), 16), ms, jti);
+      assert.equal(jti[14], '7');
+    }
+  });
+
   test('without a UUIDv7 jti inside its iat second, a token counts as issued at the start of its iat second', () => {
     assert.equal(issuedAtMs({ jti: 'legacy-id', iat: 1_700_000_000 }), 1_700_000_000_000);
     assert.equal(issuedAtMs({ jti: tokenIdAt(T0 + 5000), iat: 1_700_000_000 }), 1_700_000_000_000);
