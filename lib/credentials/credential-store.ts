@@ -249,23 +249,18 @@ export function createCredentialStore(
   }
 
   /**
-   * A fresh memory copy, else Kong's recent "no such entity" (`believeMissing`: keys and consumers), else one
-   * shared lookup per key however many requests miss at once. The lookup is described only past a hit:
-   * a hit, nearly every request, allocates none of it.
+   * A fresh memory copy, else Kong's recent "no such key or consumer", else one shared lookup per key however
+   * many requests miss at once. The lookup is described only past a hit: a hit, nearly every request,
+   * allocates none of it.
    */
-  function cached<T extends Cached>(
-    cacheKey: string,
-    describe: () => Lookup<T>,
-    traced: TraceContext | undefined,
-    believeMissing = false,
-  ): Promise<T> {
+  function cached<T extends Cached>(cacheKey: string, describe: () => Lookup<T>, traced: TraceContext | undefined): Promise<T> {
     const hit = fresh.get(cacheKey) as T | undefined;
     if (hit) {
       stats.memory.hits++;
       return Promise.resolve(hit);
     }
     const lookup = describe();
-    if (believeMissing && missing.get(cacheKey)) {
+    if (missing.get(cacheKey)) {
       stats.memory.hits++;
       return Promise.reject(lookup.gone());
     }
@@ -348,7 +343,7 @@ export function createCredentialStore(
 
     forKey(key, traced) {
       const cacheKey = `k:${key}`;
-      return cached(cacheKey, () => ({ cacheKey, fetch: () => fromAdminApiByKey(key), gone: unknownKey }), traced, true);
+      return cached(cacheKey, () => ({ cacheKey, fetch: () => fromAdminApiByKey(key), gone: unknownKey }), traced);
     },
 
     consumer(consumerId, traced) {
@@ -363,7 +358,6 @@ export function createCredentialStore(
           gone: () => notFound(consumerId, 'unknown consumer'),
         }),
         traced,
-        true,
       );
     },
 
